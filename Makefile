@@ -1,0 +1,54 @@
+# Two commands (see README):
+#   make synth   create the environment, then `cdk synth` (-> cdk.out/) and `cdk8s synth` (-> manifests/)
+#   make test    create the environment, then run the whole test suite
+# Everything runs from the project's virtualenv (.venv) and node_modules: no global tools.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+# Keep CDK and cdk8s offline and quiet: no version checks, no telemetry, no notices.
+export CDK_DISABLE_VERSION_CHECK := true
+export CDK_CLI_TELEMETRY := false
+export CDK8S_CHECK_UPGRADE := false
+PYTEST_ARGS ?=
+
+.PHONY: setup synth cdk-synth cdk8s-synth test lint imports clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml scripts/link_node.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python scripts/link_node.py
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	npm ci --no-fund --no-audit --loglevel=error
+	touch $@
+
+synth: cdk-synth cdk8s-synth
+
+cdk-synth: setup
+	cdk synth --quiet --no-notices
+	@echo "CloudFormation templates written to cdk.out/"
+
+cdk8s-synth: setup
+	cdk8s synth
+	@echo "Kubernetes manifests written to manifests/"
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Regenerate the typed Karpenter classes from the pinned CRDs (see scripts/import_karpenter_crds.sh).
+imports: setup
+	bash scripts/import_karpenter_crds.sh
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out

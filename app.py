@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""The reference app: VPC, EKS 1.36, Karpenter, the NVIDIA device plugin with time-slicing, the
+GPU pools of gpu-sharing.yaml (two pools with different sharing), and a sample workload.
+
+    make synth                      # cdk synth -> cdk.out/ (no AWS credentials needed)
+    npx cdk deploy GpuSlicingEks    # deploys to the account/region of your AWS credentials
+
+Context (``-c key=value``):
+    clusterName   EKS cluster name (default: clusterName of gpu-sharing.yaml)
+    adminRoleArn  IAM role given cluster-admin through an EKS access entry (default: none)
+    natGateways   NAT gateways of the new VPC (default: 1, cheapest; 2+ for AZ resilience)
+    config        setup file with the pools (default: gpu-sharing.yaml)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import aws_cdk as cdk
+
+from eks_gpu_sharing import GpuSlicingCluster
+from eks_gpu_sharing.config import load_config
+
+STACK_NAME = "GpuSlicingEks"
+DEFAULT_CONFIG = Path(__file__).resolve().with_name("gpu-sharing.yaml")
+
+
+def build_app(outdir: str | None = None) -> cdk.App:
+    """Build the reference app (``outdir`` overrides ``cdk.out`` for tests and benchmarks)."""
+    app = cdk.App(outdir=outdir) if outdir else cdk.App()
+    config = load_config(app.node.try_get_context("config") or DEFAULT_CONFIG)
+    stack = cdk.Stack(
+        app,
+        STACK_NAME,
+        description="GPU time-slicing on EKS with Karpenter (eks-gpu-sharing reference app)",
+        # Unset outside `cdk deploy`: synth stays environment-agnostic and needs no credentials.
+        env=cdk.Environment(
+            account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
+            region=os.environ.get("CDK_DEFAULT_REGION"),
+        ),
+    )
+    nat_gateways = app.node.try_get_context("natGateways")
+    gpu_slicing = GpuSlicingCluster(
+        stack,
+        "GpuSlicing",
+        cluster_name=app.node.try_get_context("clusterName") or config.cluster_name,
+        admin_role_arn=app.node.try_get_context("adminRoleArn"),
+        nat_gateways=int(nat_gateways) if nat_gateways is not None else 1,
+        pools=config.pools,
+        sample_workload=False,
+    )
+    if config.sample_workload is not None:
+        gpu_slicing.gpu_sharing.add_sample_workload(
+            config.sample_workload.pool, replicas=config.sample_workload.replicas
+        )
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

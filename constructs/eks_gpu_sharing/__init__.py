@@ -1,0 +1,57 @@
+"""GPU sharing on Amazon EKS: NVIDIA time-slicing on Karpenter-autoscaled GPU pools.
+
+Describe GPU pools and how their GPUs are shared once (``GpuPool``, ``TimeSlicing``, ``Mps``,
+``NoSharing``); the library derives the Karpenter NodePools, EC2NodeClasses and NodeOverlays, the
+NVIDIA device plugin config, and a sample workload, as AWS CDK constructs or plain YAML.
+"""
+
+from __future__ import annotations
+
+from .errors import ConfigurationError
+from .pool import (
+    AmiFamily,
+    CapacityType,
+    ConsolidationPolicy,
+    Disruption,
+    GpuPool,
+    Taint,
+    TaintEffect,
+)
+from .sharing import Mps, NoSharing, TimeSlicing
+
+__all__ = [
+    "AmiFamily",
+    "CapacityType",
+    "ConfigurationError",
+    "ConsolidationPolicy",
+    "Disruption",
+    "ExistingKarpenter",
+    "GpuPool",
+    "GpuSharing",
+    "GpuSlicingCluster",
+    "Karpenter",
+    "Mps",
+    "NoSharing",
+    "ReferenceCluster",
+    "Taint",
+    "TaintEffect",
+    "TimeSlicing",
+]
+
+_CDK_EXPORTS = {
+    "ExistingKarpenter": ".cdk.existing_karpenter",
+    "GpuSharing": ".cdk.gpu_sharing",
+    "GpuSlicingCluster": ".cdk.gpu_slicing_cluster",
+    "Karpenter": ".cdk.karpenter",
+    "ReferenceCluster": ".cdk.cluster",
+}
+
+
+def __getattr__(name: str) -> object:
+    # The AWS CDK constructs load lazily: the pure models and the cdk8s side (and the
+    # `eks-gpu-sharing` command) work without paying for aws-cdk-lib's start-up.
+    if name in _CDK_EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_CDK_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

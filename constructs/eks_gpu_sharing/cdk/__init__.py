@@ -1,0 +1,1 @@
+"""AWS CDK constructs (the AWS side of the library): Karpenter, GPU sharing, reference cluster."""

@@ -1,0 +1,236 @@
+"""GPU sharing on any EKS cluster: Karpenter GPU pools, NodeOverlays, device plugin, sample."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import cdk8s
+from aws_cdk import Duration
+from aws_cdk import aws_eks as eks
+from constructs import Construct, IDependable
+
+from ..errors import ConfigurationError
+from ..k8s import (
+    DEVICE_PLUGIN_NAMESPACE,
+    DevicePluginConfigChart,
+    GpuPoolChart,
+    KarpenterNodeSettings,
+    SampleWorkloadChart,
+    device_plugin_helm_values,
+)
+from ..pool import GpuPool, validate_pools
+from ..sharing import NoSharing
+from ..versions import (
+    KUBERNETES_VERSION,
+    NVIDIA_DEVICE_PLUGIN_CHART_NAME,
+    NVIDIA_DEVICE_PLUGIN_CHART_REPOSITORY,
+    NVIDIA_DEVICE_PLUGIN_VERSION,
+)
+from .existing_karpenter import ExistingKarpenter
+from .karpenter import Karpenter
+
+#: A manifest travels inside the kubectl Lambda's event, which AWS caps at 262,144 bytes; keep
+#: headroom for the rest of the event (ARNs, request metadata, the old manifest on updates).
+MAX_MANIFEST_BYTES = 200_000
+
+
+class KarpenterTarget(Protocol):
+    """What GPU pools need from a Karpenter installation (``Karpenter`` or ``ExistingKarpenter``)."""
+
+    @property
+    def node_role_name(self) -> str: ...
+    @property
+    def discovery_tag_key(self) -> str: ...
+    @property
+    def discovery_tag_value(self) -> str: ...
+    @property
+    def chart(self) -> IDependable | None: ...
+
+
+class GpuSharing(Construct):
+    """Shared GPU pools on an EKS cluster autoscaled by Karpenter.
+
+    Attaches to any ``eks.ICluster`` (new or imported) and deploys, in this order:
+
+    1. Karpenter (only when ``karpenter`` is not given) -> per pool an EC2NodeClass, a NodePool
+       and NodeOverlays, each depending on the Karpenter chart;
+    2. the device plugin namespace and ConfigMap -> the NVIDIA device plugin Helm chart, scheduled
+       on exactly the AL2023 GPU pools and restarted when its config changes;
+    3. pools and device plugin -> the sample workloads.
+
+    CloudFormation deletes in reverse, so NodePools (and the GPU instances Karpenter launched)
+    are removed while the Karpenter controller and its IAM permissions still exist.
+
+    Pools are fixed at construction: the device plugin config and its node affinity are derived
+    from all pools at once. Use ``add_sample_workload`` for more sample deployments.
+
+    :param cluster: The EKS cluster (``eks.Cluster`` or ``eks.Cluster.from_cluster_attributes``
+        with ``kubectl_role_arn`` and ``kubectl_layer``).
+    :param pools: The GPU pools (at least one).
+    :param karpenter: A ``Karpenter`` construct, an ``ExistingKarpenter`` the user runs, or None
+        to install Karpenter on the cluster. Default: None (install).
+    :param sample_workload: Deploy one sample workload on the first pool. Default: True.
+    :param device_plugin_namespace: Default: ``nvidia-device-plugin``.
+    :param device_plugin_values: Extra Helm values, merged over the derived ones. Default: none.
+    :param kubernetes_version: The cluster's Kubernetes version, used for compatibility checks of
+        an ``ExistingKarpenter``. Default: ``versions.KUBERNETES_VERSION``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        cluster: eks.ICluster,
+        pools: Sequence[GpuPool],
+        karpenter: Karpenter | ExistingKarpenter | None = None,
+        sample_workload: bool = True,
+        device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
+        device_plugin_values: Mapping[str, Any] | None = None,
+        kubernetes_version: str = KUBERNETES_VERSION,
+    ) -> None:
+        # Validate everything before creating any construct: nothing is half-built.
+        self.pools = validate_pools(pools)
+        needs_overlay = any(not isinstance(p.sharing, NoSharing) for p in self.pools)
+        if isinstance(karpenter, ExistingKarpenter):
+            karpenter.check_supports(
+                needs_node_overlay=needs_overlay, kubernetes_version=kubernetes_version
+            )
+        elif karpenter is not None and not isinstance(karpenter, Karpenter):
+            raise ConfigurationError(
+                field="GpuSharing.karpenter",
+                value=karpenter,
+                rule="must be a Karpenter construct, an ExistingKarpenter or None",
+                fix="pass karpenter=None to install Karpenter, or describe yours with "
+                "ExistingKarpenter(...)",
+            )
+        super().__init__(scope, id)
+        self.cluster = cluster
+        self.karpenter: Karpenter | ExistingKarpenter = karpenter or Karpenter(
+            self, "Karpenter", cluster=cluster, kubernetes_version=kubernetes_version
+        )
+        self._cdk8s_app = cdk8s.App()
+        node_settings = KarpenterNodeSettings(
+            node_role=self.karpenter.node_role_name,
+            discovery_tag_value=self.karpenter.discovery_tag_value,
+            discovery_tag_key=self.karpenter.discovery_tag_key,
+        )
+
+        #: One manifest per pool: EC2NodeClass, NodePool and NodeOverlays.
+        self.pool_manifests: dict[str, eks.KubernetesManifest] = {}
+        for pool in self.pools:
+            chart = GpuPoolChart(
+                self._cdk8s_app, f"pool-{pool.name}", pool=pool, node_settings=node_settings
+            )
+            manifest = self._add_chart(f"Pool-{pool.name}", chart)
+            if self.karpenter.chart is not None:
+                manifest.node.add_dependency(self.karpenter.chart)
+            self.pool_manifests[pool.name] = manifest
+
+        self.device_plugin_chart: eks.HelmChart | None = None
+        self.device_plugin_config: eks.KubernetesManifest | None = None
+        if any(p.uses_device_plugin_daemonset for p in self.pools):
+            self._add_device_plugin(device_plugin_namespace, device_plugin_values or {})
+
+        #: Sample workload manifests by pool name.
+        self.sample_workloads: dict[str, eks.KubernetesManifest] = {}
+        if sample_workload:
+            self.add_sample_workload(self.pools[0])
+
+    def add_sample_workload(
+        self, pool: GpuPool | str, *, replicas: int | None = None
+    ) -> eks.KubernetesManifest:
+        """Deploy the CUDA n-body sample on ``pool``: one pod per slice of one node by default.
+
+        :param pool: One of this construct's pools, or its name.
+        :param replicas: Pods to run. Default: slices per node of the pool's smallest instance.
+        """
+        name = pool if isinstance(pool, str) else pool.name
+        by_name = {p.name: p for p in self.pools}
+        if name not in by_name or (isinstance(pool, GpuPool) and by_name[name] != pool):
+            raise ConfigurationError(
+                field="GpuSharing.add_sample_workload.pool",
+                value=name,
+                rule="the sample must run on one of this construct's pools",
+                fix=f"use one of {sorted(by_name)}",
+            )
+        if name in self.sample_workloads:
+            raise ConfigurationError(
+                field="GpuSharing.add_sample_workload.pool",
+                value=name,
+                rule="this pool already has a sample workload",
+                fix="pass replicas= to the first call instead of adding a second sample",
+            )
+        chart = SampleWorkloadChart(
+            self._cdk8s_app,
+            f"sample-{name}",
+            pool=by_name[name],
+            replicas=replicas,
+            # Several samples share one namespace; only the first manifest creates it.
+            create_namespace=not self.sample_workloads,
+        )
+        manifest = self._add_chart(f"Sample-{name}", chart)
+        manifest.node.add_dependency(self.pool_manifests[name])
+        if self.device_plugin_chart is not None:
+            manifest.node.add_dependency(self.device_plugin_chart)
+        for earlier in self.sample_workloads.values():
+            manifest.node.add_dependency(earlier)  # the namespace comes with the first one
+        self.sample_workloads[name] = manifest
+        return manifest
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _add_device_plugin(self, namespace: str, extra_values: Mapping[str, Any]) -> None:
+        config_chart = DevicePluginConfigChart(
+            self._cdk8s_app, "device-plugin-config", pools=self.pools, namespace=namespace
+        )
+        self.device_plugin_config = self._add_chart("DevicePluginConfig", config_chart)
+        values = _deep_merge(
+            device_plugin_helm_values(
+                self.pools,
+                config_map_name=config_chart.config_map_name,
+                config_hash=config_chart.config_hash,
+            ),
+            extra_values,
+        )
+        self.device_plugin_chart = eks.HelmChart(
+            self,
+            "DevicePlugin",
+            cluster=self.cluster,
+            chart=NVIDIA_DEVICE_PLUGIN_CHART_NAME,
+            repository=NVIDIA_DEVICE_PLUGIN_CHART_REPOSITORY,
+            version=NVIDIA_DEVICE_PLUGIN_VERSION,
+            release="nvidia-device-plugin",
+            namespace=namespace,
+            create_namespace=False,
+            values=values,
+            wait=True,
+            timeout=Duration.minutes(10),
+        )
+        self.device_plugin_chart.node.add_dependency(self.device_plugin_config)
+
+    def _add_chart(self, id: str, chart: cdk8s.Chart) -> eks.KubernetesManifest:
+        objects = chart.to_json()
+        size = len(json.dumps(objects, separators=(",", ":")))
+        if size > MAX_MANIFEST_BYTES:
+            raise ConfigurationError(
+                field=f"GpuSharing manifest {id}",
+                value=f"{size} bytes",
+                rule=f"a manifest travels in the kubectl Lambda event (262,144-byte limit; this "
+                f"library keeps it under {MAX_MANIFEST_BYTES})",
+                fix="split the pools over several GpuSharing constructs or shorten labels",
+            )
+        return eks.KubernetesManifest(self, id, cluster=self.cluster, manifest=objects)
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into ``base`` recursively (dicts merge, everything else replaces)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

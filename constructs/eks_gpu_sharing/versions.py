@@ -1,0 +1,56 @@
+"""Every version the project deploys, each pinned once.
+
+A new Kubernetes version is one line here (``KUBERNETES_VERSION``) plus its kubectl layer
+package (``aws-cdk.lambda-layer-kubectl-v<minor>``) in ``pyproject.toml``/``requirements.txt``.
+This module is pure data: the cdk8s charts import it, so it must not import ``aws_cdk``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: EKS Kubernetes version of the reference cluster (1.30 left EKS extended support on 2026-07-23).
+KUBERNETES_VERSION: Final = "1.36"
+
+#: Karpenter Helm chart and controller version (chart ``karpenter`` in the OCI repository below).
+KARPENTER_VERSION: Final = "1.14.1"
+KARPENTER_CHART_REPOSITORY: Final = "oci://public.ecr.aws/karpenter/karpenter"
+KARPENTER_CHART_NAME: Final = "karpenter"
+#: Karpenter <-> Kubernetes compatibility matrix: the oldest Karpenter each Kubernetes minor needs.
+#: https://karpenter.sh/docs/upgrading/compatibility/
+KARPENTER_MINIMUM_FOR_KUBERNETES: Final = {
+    "1.29": "0.34.0",
+    "1.30": "0.37.0",
+    "1.31": "1.0.5",
+    "1.32": "1.2.0",
+    "1.33": "1.5.0",
+    "1.34": "1.6.0",
+    "1.35": "1.9.0",
+    "1.36": "1.13.0",
+}
+#: NodeOverlay (karpenter.sh/v1alpha1) exists behind the ``NodeOverlay`` feature gate from v1.7.
+KARPENTER_NODE_OVERLAY_MINIMUM: Final = "1.7.0"
+
+#: NVIDIA device plugin Helm chart (and app) version.
+NVIDIA_DEVICE_PLUGIN_VERSION: Final = "0.20.0"
+NVIDIA_DEVICE_PLUGIN_CHART_REPOSITORY: Final = "https://nvidia.github.io/k8s-device-plugin"
+NVIDIA_DEVICE_PLUGIN_CHART_NAME: Final = "nvidia-device-plugin"
+
+#: Pinned EKS-optimized AMI releases for Karpenter's ``amiSelectorTerms[].alias``. Pinning avoids
+#: the node drift ``@latest`` causes every time AWS publishes an AMI.
+AL2023_AMI_VERSION: Final = "v20260828"
+BOTTLEROCKET_AMI_VERSION: Final = "v1.63.0"
+
+#: Public CUDA n-body sample (NVIDIA NGC), pinned by tag; the binary is ``/tmp/sample`` and
+#: ``--benchmark`` prints GFLOP/s. NVIDIA's own k8s-dra-driver GPU e2e tests use this tag.
+SAMPLE_WORKLOAD_IMAGE: Final = "nvcr.io/nvidia/k8s/cuda-sample:nbody-cuda11.6.0-ubuntu18.04"
+
+
+def kubernetes_minor(version: str = KUBERNETES_VERSION) -> int:
+    """Return the minor number of a ``"1.NN"`` Kubernetes version string."""
+    return int(version.split(".")[1])
+
+
+def parse_version(version: str) -> tuple[int, ...]:
+    """Parse ``"1.14.1"`` or ``"v1.14.1"`` into a comparable tuple."""
+    return tuple(int(part) for part in version.lstrip("v").split("-")[0].split("."))

@@ -1,0 +1,155 @@
+"""The config file, the `eks-gpu-sharing` command and the committed manifests/ folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from eks_gpu_sharing import AmiFamily, CapacityType, ConfigurationError, TimeSlicing
+from eks_gpu_sharing.cli import main
+from eks_gpu_sharing.config import load_config, parse_config
+from eks_gpu_sharing.render import DEVICE_PLUGIN_VALUES_FILE, render
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = ROOT / "gpu-sharing.yaml"
+MINIMAL = {
+    "clusterName": "demo",
+    "karpenter": {"nodeRoleName": "KarpenterNodeRole-demo"},
+    "pools": [{"name": "inference", "sharing": {"mode": "time-slicing", "replicas": 4}}],
+}
+
+
+def _with(path: list[str | int], value: object) -> dict:
+    """MINIMAL with one value replaced (or added) at ``path``."""
+    document = yaml.safe_load(yaml.safe_dump(MINIMAL))
+    target = document
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return document
+
+
+def test_default_config_describes_the_reference_pools() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    assert [p.name for p in config.pools] == ["inference", "batch"]
+    inference, batch = config.pools
+    assert inference.sharing == TimeSlicing(replicas=4)
+    assert batch.ami_family is AmiFamily.BOTTLEROCKET
+    assert batch.capacity_types == (CapacityType.SPOT, CapacityType.ON_DEMAND)
+    assert config.karpenter.discovery_tag_value == "gpu-slicing"
+    assert config.sample_workload is not None and config.sample_workload.pool == "inference"
+
+
+def test_discovery_tag_defaults_to_the_cluster_name() -> None:
+    assert parse_config(MINIMAL).karpenter.discovery_tag_value == "demo"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "fix_fragment"),
+    [
+        (["pools", 0, "sharing", "replicas"], 1, "pools[0].sharing: TimeSlicing.replicas", "2 or more"),
+        (["pools", 0, "sharing", "mode"], "slicing", "pools[0].sharing: mode", "time-slicing"),
+        (["pools", 0, "gpuLimits"], 4, "pools[0]: gpuLimits", "gpuLimit"),
+        (["pools", 0, "gpuLimit"], "4", "pools[0]: gpuLimit", "gpuLimit: 4"),
+        (["pools", 0, "amiFamily"], "al2023", "pools[0]: amiFamily", "AL2023"),
+        (["pools", 0, "capacityTypes"], ["ondemand"], "pools[0]: capacityTypes", "on-demand"),
+        (["pools", 0, "name"], "Inference", "pools[0]: GpuPool.name", "inference"),
+        (["pools", 0, "taints"], [{"key": "a", "effect": "Never"}], "taints[0]: effect", "NoSchedule"),
+        (["karpenter", "nodeOverlayEnabled"], False, "karpenter: nodeOverlayEnabled", "featureGates"),
+        (["karpenter", "version"], "1.6.0", "karpenter: version", "1.7.0"),
+        (["karpenter", "version"], "latest", "karpenter: version", "1.14.1"),
+        (["sampleWorkload"], {"pool": "nope"}, "sampleWorkload: pool", "inference"),
+        (["pools"], [], "pools: pools", "GpuPool"),
+    ],
+)
+def test_config_errors_name_the_location_value_and_fix(
+    path: list, value: object, field: str, fix_fragment: str
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        parse_config(_with(path, value), source="cfg.yaml")
+    message = str(info.value)
+    assert message.startswith("cfg.yaml."), message
+    assert field in info.value.field, info.value.field
+    assert fix_fragment in info.value.fix
+
+
+def test_duplicate_pool_names_are_rejected() -> None:
+    document = _with(["pools"], [{"name": "a"}, {"name": "a"}])
+    with pytest.raises(ConfigurationError, match="pool names must be unique"):
+        parse_config(document)
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("pools: [\n")
+    with pytest.raises(ConfigurationError, match="not valid YAML"):
+        load_config(broken)
+
+
+def test_render_writes_every_kind_and_a_helm_values_file(tmp_path: Path) -> None:
+    files = render(load_config(DEFAULT_CONFIG), tmp_path)
+    names = [f.name for f in files]
+    assert DEVICE_PLUGIN_VALUES_FILE in names
+    kinds = {
+        doc["kind"]
+        for f in files if f.name.endswith(".k8s.yaml")
+        for doc in yaml.safe_load_all(f.read_text()) if doc
+    }
+    assert {"EC2NodeClass", "NodePool", "NodeOverlay", "ConfigMap", "Deployment"} <= kinds
+    values_text = (tmp_path / DEVICE_PLUGIN_VALUES_FILE).read_text()
+    assert "helm upgrade --install nvidia-device-plugin" in values_text
+    values = yaml.safe_load(values_text)
+    assert values["config"]["name"] == "nvidia-device-plugin-config"
+
+
+def test_render_replaces_only_its_own_files(tmp_path: Path) -> None:
+    (tmp_path / "99-old-pool.k8s.yaml").write_text("stale: true\n")
+    (tmp_path / "kustomization.yaml").write_text("resources: []\n")
+    render(load_config(DEFAULT_CONFIG), tmp_path)
+    assert not (tmp_path / "99-old-pool.k8s.yaml").exists()
+    assert (tmp_path / "kustomization.yaml").exists()
+
+
+def test_cli_synth_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["synth", "--config", str(DEFAULT_CONFIG), "--out", str(out)]) == 0
+    assert main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(out)]) == 0
+    (out / DEVICE_PLUGIN_VALUES_FILE).write_text("edited: by hand\n")
+    assert main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(out)]) == 1
+    assert "stale" in capsys.readouterr().err
+
+
+def test_cli_reports_config_errors_with_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(_with(["pools", 0, "sharing", "replicas"], 1)))
+    assert main(["synth", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "TimeSlicing.replicas=1" in err and ">= 2" in err
+    assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_console_command_is_installed() -> None:
+    # `pip install .` declares the script in pyproject.toml; run it as a module here so the
+    # test also works from a source checkout.
+    result = subprocess.run(
+        [sys.executable, "-m", "eks_gpu_sharing.cli", "--help"],
+        capture_output=True, text=True, check=True,
+    )
+    assert "synth" in result.stdout and "check" in result.stdout
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'eks-gpu-sharing = "eks_gpu_sharing.cli:main"' in pyproject
+
+
+def test_committed_manifests_match_the_code() -> None:
+    """manifests/ is committed for kubectl/GitOps users; it must be what the code produces."""
+    assert main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(ROOT / "manifests")]) == 0, (
+        "manifests/ is stale: run `make synth` (or `eks-gpu-sharing synth`) and commit the result"
+    )

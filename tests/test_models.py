@@ -1,0 +1,256 @@
+"""The value objects: sharing modes and GPU pools, their validation and derived values."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from eks_gpu_sharing import (
+    AmiFamily,
+    CapacityType,
+    ConfigurationError,
+    Disruption,
+    GpuPool,
+    Mps,
+    NoSharing,
+    Taint,
+    TimeSlicing,
+)
+from eks_gpu_sharing.pool import POOL_LABEL, validate_pools
+from eks_gpu_sharing.sharing import DEVICE_PLUGIN_CONFIG_LABEL, GPU_RESOURCE, SHARED_GPU_RESOURCE
+
+
+def _error(call) -> ConfigurationError:
+    with pytest.raises(ConfigurationError) as info:
+        call()
+    return info.value
+
+
+# -- sharing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("replicas", [1, 0, -3])
+def test_time_slicing_rejects_fewer_than_two_replicas(replicas: int) -> None:
+    error = _error(lambda: TimeSlicing(replicas=replicas))
+    assert error.field == "TimeSlicing.replicas"
+    assert error.value == replicas
+    assert ">= 2" in error.rule
+    assert "NoSharing()" in error.fix
+
+
+@pytest.mark.parametrize("replicas", [2.5, "4", True, None])
+def test_time_slicing_rejects_non_integer_replicas(replicas: object) -> None:
+    error = _error(lambda: TimeSlicing(replicas=replicas))  # type: ignore[arg-type]
+    assert "integer" in error.rule
+
+
+def test_mps_replica_bounds_follow_the_device_plugin() -> None:
+    assert Mps(replicas=48).replicas == 48
+    error = _error(lambda: Mps(replicas=49))
+    assert "at most 48" in error.rule
+    assert _error(lambda: Mps(replicas=1)).field == "Mps.replicas"
+
+
+def test_flags_must_be_booleans() -> None:
+    error = _error(lambda: TimeSlicing(replicas=4, rename_by_default="yes"))  # type: ignore[arg-type]
+    assert error.field == "TimeSlicing.rename_by_default"
+
+
+def test_time_slicing_config_is_a_valid_v1_document() -> None:
+    config = TimeSlicing(replicas=4).device_plugin_config()
+    assert config["version"] == "v1"
+    time_slicing = config["sharing"]["timeSlicing"]
+    assert time_slicing["resources"] == [{"name": GPU_RESOURCE, "replicas": 4}]
+    assert time_slicing["failRequestsGreaterThanOne"] is True
+    assert time_slicing["renameByDefault"] is False
+    assert "mps" not in config["sharing"]
+
+
+def test_mps_config_and_no_sharing_config() -> None:
+    assert Mps(replicas=8).device_plugin_config()["sharing"]["mps"]["resources"] == [
+        {"name": GPU_RESOURCE, "replicas": 8}
+    ]
+    assert "sharing" not in NoSharing().device_plugin_config()
+
+
+def test_profile_names_distinguish_every_setting() -> None:
+    profiles = {
+        TimeSlicing(replicas=4).profile_name,
+        TimeSlicing(replicas=4, rename_by_default=True).profile_name,
+        TimeSlicing(replicas=4, fail_requests_greater_than_one=False).profile_name,
+        TimeSlicing(replicas=2).profile_name,
+        Mps(replicas=4).profile_name,
+        NoSharing().profile_name,
+    }
+    assert len(profiles) == 6
+
+
+def test_bottlerocket_toml_matches_the_bottlerocket_settings() -> None:
+    toml = TimeSlicing(replicas=3, rename_by_default=True).bottlerocket_settings()
+    assert '[settings.kubelet-device-plugins.nvidia]\ndevice-sharing-strategy = "time-slicing"' in toml
+    assert "[settings.kubelet-device-plugins.nvidia.time-slicing]\nreplicas = 3\n" in toml
+    assert "rename-by-default = true" in toml
+    assert "fail-requests-greater-than-one = true" in toml
+    assert 'device-sharing-strategy = "none"' in NoSharing().bottlerocket_settings()
+
+
+def test_renamed_slices_use_the_shared_resource() -> None:
+    assert TimeSlicing(replicas=2, rename_by_default=True).resource_name == SHARED_GPU_RESOURCE
+    assert TimeSlicing(replicas=2).resource_name == GPU_RESOURCE
+
+
+# -- pools -----------------------------------------------------------------------------------
+
+
+def test_pool_derives_labels_requirements_and_limits() -> None:
+    pool = GpuPool("inference", gpu_names=["l4", "t4"], sharing=TimeSlicing(replicas=4), gpu_limit=3)
+    assert pool.node_labels()[DEVICE_PLUGIN_CONFIG_LABEL] == "time-slicing-4"
+    assert pool.node_labels()[POOL_LABEL] == "inference"
+    assert pool.slice_limit == 12
+    requirements = {r.key: r for r in pool.requirements()}
+    assert requirements["karpenter.k8s.aws/instance-gpu-name"].values == ("l4", "t4")
+    assert requirements["karpenter.k8s.aws/instance-gpu-manufacturer"].values == ("nvidia",)
+    assert requirements["karpenter.k8s.aws/instance-gpu-count"].values == ("1",)
+    assert "karpenter.k8s.aws/instance-category" not in requirements
+    assert pool.node_taints()[0] == {"key": "nvidia.com/gpu", "effect": "NoSchedule"}
+
+
+def test_pool_without_selection_admits_the_g_category() -> None:
+    requirements = {r.key: r for r in GpuPool("any").requirements()}
+    assert requirements["karpenter.k8s.aws/instance-category"].values == ("g",)
+
+
+def test_bottlerocket_pool_has_no_device_plugin_label() -> None:
+    pool = GpuPool("br", ami_family=AmiFamily.BOTTLEROCKET, sharing=TimeSlicing(replicas=2))
+    assert DEVICE_PLUGIN_CONFIG_LABEL not in pool.node_labels()
+    assert not pool.uses_device_plugin_daemonset
+    assert pool.ami_family.alias.startswith("bottlerocket@v")
+    assert pool.ami_family.root_device_name == "/dev/xvdb"
+
+
+def test_pool_is_an_immutable_value() -> None:
+    names = ["l4"]
+    labels = {"team": "ml"}
+    pool = GpuPool("p", gpu_names=names, labels=labels)
+    names.append("t4")
+    labels["team"] = "other"
+    assert pool.gpu_names == ("l4",)
+    assert pool.labels["team"] == "ml"
+    with pytest.raises(TypeError):
+        pool.labels["x"] = "y"  # type: ignore[index]
+    assert hash(pool) == hash(GpuPool("p", gpu_names=["l4"], labels={"team": "ml"}))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "fix_fragment"),
+    [
+        ({"name": "Inference"}, "GpuPool.name", "inference"),
+        ({"name": "x" * 41}, "GpuPool.name", "inference"),
+        ({"name": "ok", "gpu_names": "l4"}, "GpuPool.gpu_names", 'gpu_names=["l4"]'),
+        ({"name": "ok", "gpu_names": ["L4"]}, "GpuPool('ok').gpu_names", "gpu_names"),
+        ({"name": "ok", "instance_categories": ["m"]}, "GpuPool('ok').instance_categories", '"g"'),
+        ({"name": "ok", "gpu_counts": []}, "GpuPool('ok').gpu_counts", "gpu_counts=[1]"),
+        ({"name": "ok", "gpu_counts": [3, 3]}, "GpuPool('ok').gpu_counts", "duplicates"),
+        ({"name": "ok", "gpu_counts": [32]}, "GpuPool('ok').gpu_counts", "1, 4 or 8"),
+        ({"name": "ok", "capacity_types": []}, "GpuPool('ok').capacity_types", "ON_DEMAND"),
+        ({"name": "ok", "capacity_types": ["spot"]}, "GpuPool('ok').capacity_types", "SPOT"),
+        ({"name": "ok", "architectures": ["x86"]}, "GpuPool('ok').architectures", "amd64"),
+        ({"name": "ok", "gpu_limit": 0}, "GpuPool('ok').gpu_limit", "gpu_limit=8"),
+        ({"name": "ok", "gpu_limit": 2, "gpu_counts": [4]}, "GpuPool('ok').gpu_limit", "at least 4"),
+        ({"name": "ok", "root_volume_gib": 20}, "GpuPool('ok').root_volume_gib", "100"),
+        ({"name": "ok", "weight": 0}, "GpuPool('ok').weight", "1 to 100"),
+        ({"name": "ok", "labels": {"karpenter.sh/x": "y"}}, "GpuPool('ok').labels", "own domain"),
+        (
+            {"name": "ok", "labels": {DEVICE_PLUGIN_CONFIG_LABEL: "x"}},
+            "GpuPool('ok').labels",
+            "own domain",
+        ),
+        ({"name": "ok", "labels": {"bad key!": "y"}}, "GpuPool('ok').labels key", "example.com"),
+        ({"name": "ok", "labels": {"team": "a b"}}, "GpuPool('ok').labels['team']", "ml-team"),
+        ({"name": "ok", "taints": [Taint("nvidia.com/gpu")]}, "GpuPool('ok').taints", "remove"),
+        ({"name": "ok", "sharing": 4}, "GpuPool('ok').sharing", "TimeSlicing(replicas=4)"),
+        (
+            {"name": "ok", "sharing": Mps(replicas=4), "ami_family": AmiFamily.BOTTLEROCKET},
+            "GpuPool('ok').sharing",
+            "AL2023",
+        ),
+        (
+            {"name": "ok", "sharing": Mps(replicas=32), "gpu_names": ["v100"]},
+            "GpuPool('ok').sharing.replicas",
+            "16 or fewer",
+        ),
+    ],
+)
+def test_pool_validation_names_field_value_rule_and_fix(
+    kwargs: dict, field: str, fix_fragment: str
+) -> None:
+    name = kwargs.pop("name")
+    error = _error(lambda: GpuPool(name, **kwargs))
+    assert error.field == field
+    assert fix_fragment in error.fix
+    assert str(error).startswith(f"{field}=")
+    assert error.rule in str(error)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"consolidate_after": "5 minutes"}, "Disruption.consolidate_after"),
+        ({"expire_after": "30d"}, "Disruption.expire_after"),
+        ({"max_disrupted_nodes": "150%"}, "Disruption.max_disrupted_nodes"),
+        ({"consolidation_policy": "WhenEmpty"}, "Disruption.consolidation_policy"),
+    ],
+)
+def test_disruption_validation(kwargs: dict, field: str) -> None:
+    assert _error(lambda: Disruption(**kwargs)).field == field
+
+
+def test_disruption_accepts_never_and_compound_durations() -> None:
+    disruption = Disruption(consolidate_after="Never", expire_after="1h30m")
+    assert disruption.to_dict()["consolidateAfter"] == "Never"
+
+
+def test_pools_need_unique_names() -> None:
+    error = _error(lambda: validate_pools([GpuPool("a"), GpuPool("a")]))
+    assert error.field == "GpuPool.name"
+    assert _error(lambda: validate_pools([])).field == "pools"
+
+
+def test_renamed_overlay_zeroes_whole_gpus() -> None:
+    pool = GpuPool("r", sharing=TimeSlicing(replicas=2, rename_by_default=True))
+    assert pool.overlay_capacities() == {1: {SHARED_GPU_RESOURCE: "2", GPU_RESOURCE: "0"}}
+
+
+@given(
+    replicas=st.integers(min_value=2, max_value=128),
+    counts=st.sets(st.sampled_from([1, 2, 4, 8]), min_size=1),
+    gpu_limit=st.integers(min_value=8, max_value=512),
+    capacity=st.lists(st.sampled_from(list(CapacityType)), min_size=1, max_size=3, unique=True),
+)
+def test_overlay_capacity_and_limit_are_slices(
+    replicas: int, counts: set[int], gpu_limit: int, capacity: list[CapacityType]
+) -> None:
+    pool = GpuPool(
+        "prop",
+        sharing=TimeSlicing(replicas=replicas),
+        gpu_counts=sorted(counts),
+        gpu_limit=gpu_limit,
+        capacity_types=capacity,
+    )
+    overlays = pool.overlay_capacities()
+    assert set(overlays) == counts
+    for count, overlay in overlays.items():
+        assert overlay == {GPU_RESOURCE: str(count * replicas)}
+    assert pool.slice_limit == gpu_limit * replicas
+    admitted = {r.key: r.values for r in pool.requirements()}
+    assert {int(v) for v in admitted["karpenter.k8s.aws/instance-gpu-count"]} == counts
+    assert set(admitted["karpenter.sh/capacity-type"]) == {c.value for c in capacity}
+
+
+@given(replicas=st.integers(min_value=2, max_value=48))
+def test_every_sharing_config_round_trips_through_yaml(replicas: int) -> None:
+    for sharing in (TimeSlicing(replicas=replicas), Mps(replicas=replicas)):
+        text = yaml.safe_dump(sharing.device_plugin_config())
+        assert yaml.safe_load(text) == sharing.device_plugin_config()
