@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "gpu-sharing.yaml"
 MINIMAL = {
     "clusterName": "demo",
-    "karpenter": {"nodeRoleName": "KarpenterNodeRole-demo"},
+    "karpenter": {"nodeRoleName": "KarpenterNodeRole-demo", "nodeOverlayEnabled": True},
     "pools": [{"name": "inference", "sharing": {"mode": "time-slicing", "replicas": 4}}],
 }
 
@@ -51,15 +51,30 @@ def test_discovery_tag_defaults_to_the_cluster_name() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "field", "fix_fragment"),
     [
-        (["pools", 0, "sharing", "replicas"], 1, "pools[0].sharing: TimeSlicing.replicas", "2 or more"),
+        (
+            ["pools", 0, "sharing", "replicas"],
+            1,
+            "pools[0].sharing: TimeSlicing.replicas",
+            "2 or more",
+        ),
         (["pools", 0, "sharing", "mode"], "slicing", "pools[0].sharing: mode", "time-slicing"),
         (["pools", 0, "gpuLimits"], 4, "pools[0]: gpuLimits", "gpuLimit"),
         (["pools", 0, "gpuLimit"], "4", "pools[0]: gpuLimit", "gpuLimit: 4"),
         (["pools", 0, "amiFamily"], "al2023", "pools[0]: amiFamily", "AL2023"),
         (["pools", 0, "capacityTypes"], ["ondemand"], "pools[0]: capacityTypes", "on-demand"),
         (["pools", 0, "name"], "Inference", "pools[0]: GpuPool.name", "inference"),
-        (["pools", 0, "taints"], [{"key": "a", "effect": "Never"}], "taints[0]: effect", "NoSchedule"),
-        (["karpenter", "nodeOverlayEnabled"], False, "karpenter: nodeOverlayEnabled", "featureGates"),
+        (
+            ["pools", 0, "taints"],
+            [{"key": "a", "effect": "Never"}],
+            "taints[0]: effect",
+            "NoSchedule",
+        ),
+        (
+            ["karpenter", "nodeOverlayEnabled"],
+            False,
+            "karpenter: nodeOverlayEnabled",
+            "featureGates",
+        ),
         (["karpenter", "version"], "1.6.0", "karpenter: version", "1.7.0"),
         (["karpenter", "version"], "latest", "karpenter: version", "1.14.1"),
         (["sampleWorkload"], {"pool": "nope"}, "sampleWorkload: pool", "inference"),
@@ -75,6 +90,25 @@ def test_config_errors_name_the_location_value_and_fix(
     assert message.startswith("cfg.yaml."), message
     assert field in info.value.field, info.value.field
     assert fix_fragment in info.value.fix
+
+
+def test_feature_gate_must_be_confirmed_for_shared_pools() -> None:
+    document = yaml.safe_load(yaml.safe_dump(MINIMAL))
+    del document["karpenter"]["nodeOverlayEnabled"]  # defaults to false, like ExistingKarpenter
+    with pytest.raises(ConfigurationError) as info:
+        parse_config(document)
+    assert info.value.field == "config.karpenter: nodeOverlayEnabled"
+    assert "--version 1.14.1 --reuse-values" in info.value.fix
+    document["pools"][0]["sharing"] = {"mode": "none"}
+    assert parse_config(document).pools[0].slices_per_gpu == 1
+
+
+def test_mps_rejects_time_slicing_only_keys() -> None:
+    document = _with(
+        ["pools", 0, "sharing"], {"mode": "mps", "replicas": 4, "failRequestsGreaterThanOne": False}
+    )
+    with pytest.raises(ConfigurationError, match="unknown key"):
+        parse_config(document)
 
 
 def test_duplicate_pool_names_are_rejected() -> None:
@@ -94,12 +128,14 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
 
 def test_render_writes_every_kind_and_a_helm_values_file(tmp_path: Path) -> None:
     files = render(load_config(DEFAULT_CONFIG), tmp_path)
-    names = [f.name for f in files]
+    names = [str(f.relative_to(tmp_path)) for f in files]
     assert DEVICE_PLUGIN_VALUES_FILE in names
     kinds = {
         doc["kind"]
-        for f in files if f.name.endswith(".k8s.yaml")
-        for doc in yaml.safe_load_all(f.read_text()) if doc
+        for f in files
+        if f.name.endswith(".k8s.yaml")
+        for doc in yaml.safe_load_all(f.read_text())
+        if doc
     }
     assert {"EC2NodeClass", "NodePool", "NodeOverlay", "ConfigMap", "Deployment"} <= kinds
     values_text = (tmp_path / DEVICE_PLUGIN_VALUES_FILE).read_text()
@@ -141,7 +177,9 @@ def test_console_command_is_installed() -> None:
     # test also works from a source checkout.
     result = subprocess.run(
         [sys.executable, "-m", "eks_gpu_sharing.cli", "--help"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "synth" in result.stdout and "check" in result.stdout
     pyproject = (ROOT / "pyproject.toml").read_text()
@@ -150,6 +188,6 @@ def test_console_command_is_installed() -> None:
 
 def test_committed_manifests_match_the_code() -> None:
     """manifests/ is committed for kubectl/GitOps users; it must be what the code produces."""
-    assert main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(ROOT / "manifests")]) == 0, (
-        "manifests/ is stale: run `make synth` (or `eks-gpu-sharing synth`) and commit the result"
-    )
+    assert (
+        main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(ROOT / "manifests")]) == 0
+    ), "manifests/ is stale: run `make synth` (or `eks-gpu-sharing synth`) and commit the result"

@@ -156,16 +156,28 @@ def test_existing_karpenter_without_feature_gate_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("version", "rule_fragment"),
-    [("1.6.3", "NodeOverlay"), ("1.12.0", "Kubernetes 1.36 needs Karpenter >= 1.13.0")],
+    ("version", "kubernetes_version", "rule_fragment"),
+    [
+        ("1.6.3", "1.33", "NodeOverlay"),
+        ("1.12.0", "1.36", "Kubernetes 1.36 needs Karpenter >= 1.13.0"),
+    ],
 )
-def test_existing_karpenter_version_is_checked(version: str, rule_fragment: str) -> None:
+def test_existing_karpenter_version_is_checked(
+    version: str, kubernetes_version: str, rule_fragment: str
+) -> None:
     _, stack, cluster = _stack()
     old = ExistingKarpenter(
         node_role_name="r", discovery_tag_value="t", version=version, node_overlay_enabled=True
     )
     with pytest.raises(ConfigurationError) as info:
-        GpuSharing(stack, "Gpu", cluster=cluster, karpenter=old, pools=POOLS)
+        GpuSharing(
+            stack,
+            "Gpu",
+            cluster=cluster,
+            karpenter=old,
+            pools=POOLS,
+            kubernetes_version=kubernetes_version,
+        )
     assert rule_fragment in info.value.rule
     assert info.value.value == version
 
@@ -176,7 +188,11 @@ def test_whole_gpu_pools_need_no_feature_gate() -> None:
         node_role_name="r", discovery_tag_value="t", version="1.9.0", node_overlay_enabled=False
     )
     sharing = GpuSharing(
-        stack, "Gpu", cluster=cluster, karpenter=gate_off, pools=[GpuPool("whole")],
+        stack,
+        "Gpu",
+        cluster=cluster,
+        karpenter=gate_off,
+        pools=[GpuPool("whole")],
         kubernetes_version="1.35",
     )
     assert set(sharing.pool_manifests) == {"whole"}
@@ -191,9 +207,9 @@ def test_bottlerocket_only_pools_skip_the_device_plugin() -> None:
 
 
 def test_invalid_existing_karpenter_values() -> None:
-    with pytest.raises(ConfigurationError, match="ExistingKarpenter.version='latest'"):
+    with pytest.raises(ConfigurationError, match=r"ExistingKarpenter\.version='latest'"):
         ExistingKarpenter(node_role_name="r", discovery_tag_value="t", version="latest")
-    with pytest.raises(ConfigurationError, match="ExistingKarpenter.node_role_name=''"):
+    with pytest.raises(ConfigurationError, match=r"ExistingKarpenter\.node_role_name=''"):
         ExistingKarpenter(node_role_name="", discovery_tag_value="t", version="1.14.1")
 
 
@@ -213,7 +229,7 @@ def test_add_sample_workload_rules() -> None:
 
 def test_wrong_karpenter_type_is_refused() -> None:
     _, stack, cluster = _stack()
-    with pytest.raises(ConfigurationError, match="GpuSharing.karpenter"):
+    with pytest.raises(ConfigurationError, match=r"GpuSharing\.karpenter"):
         GpuSharing(stack, "Gpu", cluster=cluster, karpenter="karpenter", pools=POOLS)  # type: ignore[arg-type]
 
 

@@ -89,7 +89,9 @@ def test_profile_names_distinguish_every_setting() -> None:
 
 def test_bottlerocket_toml_matches_the_bottlerocket_settings() -> None:
     toml = TimeSlicing(replicas=3, rename_by_default=True).bottlerocket_settings()
-    assert '[settings.kubelet-device-plugins.nvidia]\ndevice-sharing-strategy = "time-slicing"' in toml
+    assert (
+        '[settings.kubelet-device-plugins.nvidia]\ndevice-sharing-strategy = "time-slicing"' in toml
+    )
     assert "[settings.kubelet-device-plugins.nvidia.time-slicing]\nreplicas = 3\n" in toml
     assert "rename-by-default = true" in toml
     assert "fail-requests-greater-than-one = true" in toml
@@ -105,7 +107,9 @@ def test_renamed_slices_use_the_shared_resource() -> None:
 
 
 def test_pool_derives_labels_requirements_and_limits() -> None:
-    pool = GpuPool("inference", gpu_names=["l4", "t4"], sharing=TimeSlicing(replicas=4), gpu_limit=3)
+    pool = GpuPool(
+        "inference", gpu_names=["l4", "t4"], sharing=TimeSlicing(replicas=4), gpu_limit=3
+    )
     assert pool.node_labels()[DEVICE_PLUGIN_CONFIG_LABEL] == "time-slicing-4"
     assert pool.node_labels()[POOL_LABEL] == "inference"
     assert pool.slice_limit == 12
@@ -158,7 +162,11 @@ def test_pool_is_an_immutable_value() -> None:
         ({"name": "ok", "capacity_types": ["spot"]}, "GpuPool('ok').capacity_types", "SPOT"),
         ({"name": "ok", "architectures": ["x86"]}, "GpuPool('ok').architectures", "amd64"),
         ({"name": "ok", "gpu_limit": 0}, "GpuPool('ok').gpu_limit", "gpu_limit=8"),
-        ({"name": "ok", "gpu_limit": 2, "gpu_counts": [4]}, "GpuPool('ok').gpu_limit", "at least 4"),
+        (
+            {"name": "ok", "gpu_limit": 2, "gpu_counts": [4]},
+            "GpuPool('ok').gpu_limit",
+            "at least 4",
+        ),
         ({"name": "ok", "root_volume_gib": 20}, "GpuPool('ok').root_volume_gib", "100"),
         ({"name": "ok", "weight": 0}, "GpuPool('ok').weight", "1 to 100"),
         ({"name": "ok", "labels": {"karpenter.sh/x": "y"}}, "GpuPool('ok').labels", "own domain"),

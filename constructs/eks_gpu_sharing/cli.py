@@ -1,7 +1,7 @@
 """`eks-gpu-sharing`: render a config file to Kubernetes YAML, or check a folder is current.
 
-    eks-gpu-sharing synth --config gpu-sharing.yaml --out manifests/
-    eks-gpu-sharing check --config gpu-sharing.yaml --out manifests/   # exit 1 if stale
+eks-gpu-sharing synth --config gpu-sharing.yaml --out manifests/
+eks-gpu-sharing check --config gpu-sharing.yaml --out manifests/   # exit 1 if stale
 """
 
 from __future__ import annotations
@@ -60,12 +60,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check(config: object, outdir: Path) -> int:
     with tempfile.TemporaryDirectory() as fresh:
-        expected = {p.name for p in render(config, fresh)}  # type: ignore[arg-type]
+        expected = {
+            str(p.relative_to(fresh))
+            for p in render(config, fresh)  # type: ignore[arg-type]
+        }
         actual = {p.name for p in outdir.glob("*.k8s.yaml")}
-        actual |= {p.name for p in outdir.glob("*-values.yaml")}
+        actual |= {str(p.relative_to(outdir)) for p in outdir.glob("helm/*.yaml")}
         stale = sorted(expected ^ actual)
         stale += sorted(
-            name for name in expected & actual
+            name
+            for name in expected & actual
             if not filecmp.cmp(Path(fresh) / name, outdir / name, shallow=False)
         )
     if stale:

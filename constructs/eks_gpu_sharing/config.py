@@ -27,7 +27,12 @@ from .pool import (
     validate_pools,
 )
 from .sharing import Mps, NoSharing, Sharing, TimeSlicing
-from .versions import KARPENTER_NODE_OVERLAY_MINIMUM, KARPENTER_VERSION, parse_version
+from .versions import (
+    KARPENTER_NODE_OVERLAY_MINIMUM,
+    KARPENTER_VERSION,
+    enable_node_overlay_hint,
+    parse_version,
+)
 
 
 class ConfigFileError(ConfigurationError):
@@ -44,7 +49,7 @@ class KarpenterSettings:
     node_role_name: str
     discovery_tag_value: str
     version: str = KARPENTER_VERSION
-    node_overlay_enabled: bool = True
+    node_overlay_enabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,23 +97,29 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
     """Build a ``GpuSharingConfig`` from an already-parsed YAML document."""
     root = _Section(document, source)
     root.only(
-        "clusterName", "karpenter", "pools", "devicePlugin", "sampleWorkload", required=("pools",)
+        "clusterName",
+        "karpenter",
+        "pools",
+        "devicePlugin",
+        "sampleWorkload",
+        required=("clusterName", "karpenter", "pools"),
     )
     cluster_name = root.string("clusterName")
     karpenter_section = root.section("karpenter")
     karpenter_section.only(
-        "nodeRoleName", "discoveryTagValue", "version", "nodeOverlayEnabled",
+        "nodeRoleName",
+        "discoveryTagValue",
+        "version",
+        "nodeOverlayEnabled",
         required=("nodeRoleName",),
     )
     karpenter = KarpenterSettings(
         node_role_name=karpenter_section.string("nodeRoleName"),
         discovery_tag_value=karpenter_section.string("discoveryTagValue", default=cluster_name),
         version=karpenter_section.string("version", default=KARPENTER_VERSION),
-        node_overlay_enabled=karpenter_section.boolean("nodeOverlayEnabled", default=True),
+        node_overlay_enabled=karpenter_section.boolean("nodeOverlayEnabled", default=False),
     )
-    pools = tuple(
-        _parse_pool(item) for item in root.items("pools")
-    )
+    pools = tuple(_parse_pool(item) for item in root.items("pools"))
     with root.at("pools"):
         pools = validate_pools(pools)
     _check_karpenter(karpenter, pools, karpenter_section)
@@ -125,7 +136,9 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
         )
         if sample.pool not in {p.name for p in pools}:
             raise sample_section.error(
-                "pool", sample.pool, "names no pool of this file",
+                "pool",
+                sample.pool,
+                "names no pool of this file",
                 f"use one of {sorted(p.name for p in pools)}",
             )
     return GpuSharingConfig(
@@ -144,32 +157,48 @@ def _check_karpenter(
         version = parse_version(karpenter.version)
     except ValueError:
         raise section.error(
-            "version", karpenter.version, "is not a Karpenter release number",
+            "version",
+            karpenter.version,
+            "is not a Karpenter release number",
             'use e.g. "1.14.1"',
         ) from None
     if all(isinstance(p.sharing, NoSharing) for p in pools):
         return
     if version < parse_version(KARPENTER_NODE_OVERLAY_MINIMUM):
         raise section.error(
-            "version", karpenter.version,
+            "version",
+            karpenter.version,
             f"shared pools need NodeOverlay, which needs Karpenter >= "
             f"{KARPENTER_NODE_OVERLAY_MINIMUM}",
             f"upgrade Karpenter to {KARPENTER_NODE_OVERLAY_MINIMUM} or later",
         )
     if not karpenter.node_overlay_enabled:
         raise section.error(
-            "nodeOverlayEnabled", False,
+            "nodeOverlayEnabled",
+            False,
             "shared pools need Karpenter's NodeOverlay feature gate, or Karpenter launches one "
             "GPU per pending pod",
-            "helm upgrade karpenter oci://public.ecr.aws/karpenter/karpenter --reuse-values "
-            "--set settings.featureGates.nodeOverlay=true, then set nodeOverlayEnabled: true",
+            enable_node_overlay_hint(karpenter.version) + ", then set nodeOverlayEnabled: true",
         )
 
 
 _POOL_KEYS = {
-    "name", "sharing", "gpuNames", "instanceFamilies", "instanceCategories", "instanceSizes",
-    "gpuCounts", "capacityTypes", "architectures", "amiFamily", "gpuLimit", "rootVolumeGiB",
-    "labels", "taints", "disruption", "weight",
+    "name",
+    "sharing",
+    "gpuNames",
+    "instanceFamilies",
+    "instanceCategories",
+    "instanceSizes",
+    "gpuCounts",
+    "capacityTypes",
+    "architectures",
+    "amiFamily",
+    "gpuLimit",
+    "rootVolumeGiB",
+    "labels",
+    "taints",
+    "disruption",
+    "weight",
 }
 
 
@@ -188,14 +217,16 @@ def _parse_pool(section: _Section) -> GpuPool:
             kwargs[attribute] = section.list(key)
     if section.has("capacityTypes"):
         kwargs["capacity_types"] = [
-            section.enum("capacityTypes", CapacityType, value) for value in section.list(
-                "capacityTypes"
-            )
+            section.enum("capacityTypes", CapacityType, value)
+            for value in section.list("capacityTypes")
         ]
     if section.has("amiFamily"):
         kwargs["ami_family"] = section.enum("amiFamily", AmiFamily, section.get("amiFamily"))
-    for key, attribute in (("gpuLimit", "gpu_limit"), ("rootVolumeGiB", "root_volume_gib"),
-                           ("weight", "weight")):
+    for key, attribute in (
+        ("gpuLimit", "gpu_limit"),
+        ("rootVolumeGiB", "root_volume_gib"),
+        ("weight", "weight"),
+    ):
         if section.has(key):
             kwargs[attribute] = section.integer(key)
     if section.has("labels"):
@@ -211,8 +242,9 @@ def _parse_pool(section: _Section) -> GpuPool:
 
 
 def _parse_sharing(section: _Section) -> Sharing:
-    section.only("mode", "replicas", "renameByDefault", "failRequestsGreaterThanOne",
-                 required=("mode",))
+    section.only(
+        "mode", "replicas", "renameByDefault", "failRequestsGreaterThanOne", required=("mode",)
+    )
     mode = section.string("mode")
     builders: dict[str, Callable[[], Sharing]] = {
         "time-slicing": lambda: TimeSlicing(
@@ -229,10 +261,11 @@ def _parse_sharing(section: _Section) -> Sharing:
         "none": NoSharing,
     }
     if mode not in builders:
-        raise section.error("mode", mode, "unknown sharing mode",
-                            "use time-slicing, mps or none")
+        raise section.error("mode", mode, "unknown sharing mode", "use time-slicing, mps or none")
     if mode == "none":
         section.only("mode")
+    if mode == "mps":  # the device plugin always fails multi-share requests under MPS
+        section.only("mode", "replicas", "renameByDefault")
     with section.here():
         return builders[mode]()
 
@@ -255,9 +288,11 @@ def _parse_disruption(section: _Section) -> Disruption:
         kwargs["consolidation_policy"] = section.enum(
             "consolidationPolicy", ConsolidationPolicy, section.get("consolidationPolicy")
         )
-    for key, attribute in (("consolidateAfter", "consolidate_after"),
-                           ("expireAfter", "expire_after"),
-                           ("maxDisruptedNodes", "max_disrupted_nodes")):
+    for key, attribute in (
+        ("consolidateAfter", "consolidate_after"),
+        ("expireAfter", "expire_after"),
+        ("maxDisruptedNodes", "max_disrupted_nodes"),
+    ):
         if section.has(key):
             kwargs[attribute] = str(section.get(key))
     with section.here():
@@ -273,8 +308,11 @@ class _Section:
     def __init__(self, raw: Any, location: str) -> None:
         if not isinstance(raw, Mapping):
             raise ConfigFileError(
-                location=location, field="(section)", value=raw,
-                rule="must be a mapping of keys to values", fix="check the indentation",
+                location=location,
+                field="(section)",
+                value=raw,
+                rule="must be a mapping of keys to values",
+                fix="check the indentation",
             )
         self.raw = raw
         self.location = location
@@ -285,8 +323,9 @@ class _Section:
     def only(self, *allowed: str, required: tuple[str, ...] = ()) -> None:
         for key in self.raw:
             if key not in allowed:
-                raise self.error(key, self.raw[key], "unknown key",
-                                 f"use one of {', '.join(sorted(allowed))}")
+                raise self.error(
+                    key, self.raw[key], "unknown key", f"use one of {', '.join(sorted(allowed))}"
+                )
         for key in required:
             if key not in self.raw:
                 raise self.error(key, None, "is required", f"add {key}:")
@@ -329,15 +368,17 @@ class _Section:
         for member in enum_type:
             if member.value == value:
                 return member
-        raise self.error(key, value, "unknown value",
-                         f"use one of {', '.join(m.value for m in enum_type)}")
+        raise self.error(
+            key, value, "unknown value", f"use one of {', '.join(m.value for m in enum_type)}"
+        )
 
     def section(self, key: str, default: Any = _MISSING) -> _Section:
         return _Section(self.get(key, default), f"{self.location}.{key}")
 
     def items(self, key: str) -> list[_Section]:
-        return [_Section(item, f"{self.location}.{key}[{i}]")
-                for i, item in enumerate(self.list(key))]
+        return [
+            _Section(item, f"{self.location}.{key}[{i}]") for i, item in enumerate(self.list(key))
+        ]
 
     def at(self, key: str) -> _Located:
         return _Located(f"{self.location}.{key}")
@@ -358,6 +399,9 @@ class _Located:
     def __exit__(self, kind: type | None, error: BaseException | None, _tb: object) -> None:
         if isinstance(error, ConfigurationError) and not isinstance(error, ConfigFileError):
             raise ConfigFileError(
-                location=self.location, field=error.field, value=error.value,
-                rule=error.rule, fix=error.fix,
+                location=self.location,
+                field=error.field,
+                value=error.value,
+                rule=error.rule,
+                fix=error.fix,
             ) from error

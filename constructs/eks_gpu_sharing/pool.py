@@ -331,9 +331,7 @@ class GpuPool:
                 rule="must be a Disruption",
                 fix="use Disruption(...)",
             )
-        if self.weight is not None and (
-            not _is_int(self.weight) or not 1 <= self.weight <= 100
-        ):
+        if self.weight is not None and (not _is_int(self.weight) or not 1 <= self.weight <= 100):
             raise ConfigurationError(
                 field=f"{where}.weight",
                 value=self.weight,
@@ -619,8 +617,12 @@ def _check_label_value(field_name: str, value: object) -> None:
 
 
 def _is_reserved_label(key: str) -> bool:
-    # Karpenter rejects NodePool template labels in its own domain and in the restricted
-    # kubernetes.io / k8s.io domains (except the node-restriction and well-known exceptions).
+    # Karpenter refuses labels in its restricted domains (karpenter.sh, karpenter.k8s.aws,
+    # kubernetes.io, k8s.io) except the domains kubelet may set (v1 RestrictedLabelDomains and
+    # LabelDomainExceptions in kubernetes-sigs/karpenter pkg/apis/v1/labels.go).
     prefix = key.rpartition("/")[0]
+    exceptions = ("node.kubernetes.io", "node-restriction.kubernetes.io", "kops.k8s.io")
+    if any(prefix == d or prefix.endswith("." + d) for d in exceptions):
+        return False
     domains = ("karpenter.sh", "karpenter.k8s.aws", "kubernetes.io", "k8s.io")
     return any(prefix == d or prefix.endswith("." + d) for d in domains)

@@ -38,7 +38,7 @@ def _check_replicas(owner: str, replicas: object, maximum: int | None = None) ->
         raise ConfigurationError(
             field=f"{owner}.replicas",
             value=replicas,
-            rule="the NVIDIA device plugin requires >= 2 (\"number of replicas must be >= 2\")",
+            rule='the NVIDIA device plugin requires >= 2 ("number of replicas must be >= 2")',
             fix="use 2 or more, or NoSharing() for whole GPUs",
         )
     if maximum is not None and replicas > maximum:

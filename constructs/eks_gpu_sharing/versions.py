@@ -54,3 +54,17 @@ def kubernetes_minor(version: str = KUBERNETES_VERSION) -> int:
 def parse_version(version: str) -> tuple[int, ...]:
     """Parse ``"1.14.1"`` or ``"v1.14.1"`` into a comparable tuple."""
     return tuple(int(part) for part in version.lstrip("v").split("-")[0].split("."))
+
+
+def enable_node_overlay_hint(karpenter_version: str) -> str:
+    """How to turn on the NodeOverlay feature gate of a running Karpenter without upgrading it.
+
+    ``--version`` keeps the running chart (Helm would otherwise take the newest); Helm does not
+    upgrade CRDs, so a Karpenter first installed before 1.7 also needs the NodeOverlay CRD from
+    the ``karpenter-crd`` chart.
+    """
+    return (
+        f"helm upgrade karpenter {KARPENTER_CHART_REPOSITORY} --namespace <namespace> "
+        f"--version {karpenter_version.lstrip('v')} --reuse-values "
+        "--set settings.featureGates.nodeOverlay=true"
+    )

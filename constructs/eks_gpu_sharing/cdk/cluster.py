@@ -7,6 +7,7 @@ controller. GPU nodes are not created here: Karpenter launches them from the GPU
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -15,12 +16,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ..errors import ConfigurationError
 from .kubectl import kubectl_layer, kubernetes_version
 
-__all__ = ["DEFAULT_CLUSTER_NAME", "ReferenceCluster", "SYSTEM_NODE_LABEL"]
+__all__ = ["DEFAULT_CLUSTER_NAME", "SYSTEM_NODE_LABEL", "ReferenceCluster"]
 
 #: Default EKS cluster name of the reference cluster.
 DEFAULT_CLUSTER_NAME = "gpu-slicing"
@@ -50,6 +51,9 @@ class ReferenceCluster(Construct):
     ``kube-proxy``, ``coredns``, ``eks-pod-identity-agent``), each declared exactly once.
 
     Only one ``ReferenceCluster`` (like any ``eks.Cluster``) fits in a stack.
+
+    Attributes: ``cluster`` (the ``eks.Cluster``), ``cluster_name``, ``vpc``,
+    ``system_nodegroup``, ``secrets_key`` and ``addons`` (the ``CfnAddon`` of each add-on, by name).
     """
 
     def __init__(
@@ -89,19 +93,22 @@ class ReferenceCluster(Construct):
         :param system_node_max_size: maximum size of the system node group, >= the count.
             Default: ``system_node_count + 1`` (room for a rolling AMI update).
         :param admin_role_arn: IAM role given ``AmazonEKSClusterAdminPolicy`` (cluster scope)
-            through an EKS access entry, e.g. your SSO administrator role. Default: none; then only
-            the CDK-created kubectl role (output ``KubectlRoleArn``) can reach the cluster.
+            through an EKS access entry, e.g. the role you deploy with. Default: none; then only
+            aws-cdk-lib's own kubectl handler can reach the API (a synth warning says so) and
+            you add access entries yourself.
         :param endpoint_access: API server endpoint access. Default:
             ``eks.EndpointAccess.PUBLIC_AND_PRIVATE`` so that ``kubectl`` works from a laptop
             (still authenticated by IAM). Use ``PUBLIC_AND_PRIVATE.only_from("203.0.113.0/24")``
             to restrict the public endpoint, or ``PRIVATE`` and reach it over VPN/SSM.
-        :param logging: control-plane log types sent to CloudWatch Logs. Default: all five
-            (api, audit, authenticator, controllerManager, scheduler).
+        :param logging: control-plane log types sent to CloudWatch Logs (empty: none). Default:
+            all five (api, audit, authenticator, controllerManager, scheduler). Leaving types out
+            is your decision, so cdk-nag's ``AwsSolutions-EKS2[LogExport::<type>]`` stays yours
+            to acknowledge: ``Validations.of(reference.cluster).acknowledge(...)``.
         :raises ConfigurationError: when a value breaks one of the rules above.
         """
-        super().__init__(scope, id)
         endpoint_access = endpoint_access or eks.EndpointAccess.PUBLIC_AND_PRIVATE
         max_size = system_node_count + 1 if system_node_max_size is None else system_node_max_size
+        # Validate before adding anything to the tree: a bad prop leaves nothing half-built.
         _validate(
             cluster_name=cluster_name,
             new_vpc=vpc is None,
@@ -112,13 +119,14 @@ class ReferenceCluster(Construct):
             system_node_max_size=max_size,
             admin_role_arn=admin_role_arn,
         )
+        super().__init__(scope, id)
         self.cluster_name: str = cluster_name
         self.vpc: ec2.IVpc = vpc or self._new_vpc(
             cidr=vpc_cidr, max_azs=max_azs, nat_gateways=nat_gateways
         )
         private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
 
-        secrets_key = kms.Key(
+        self.secrets_key: kms.Key = kms.Key(
             self,
             "SecretsKey",
             description=f"EKS envelope encryption of Kubernetes secrets ({cluster_name})",
@@ -140,7 +148,7 @@ class ReferenceCluster(Construct):
             vpc_subnets=[private],
             endpoint_access=endpoint_access,
             cluster_logging=list(logging) or None,
-            secrets_encryption_key=secrets_key,
+            secrets_encryption_key=self.secrets_key,
             output_cluster_name=False,
             output_config_command=False,
         )
@@ -169,6 +177,7 @@ class ReferenceCluster(Construct):
         )
         self.addons: dict[str, eks.CfnAddon] = self._add_addons()
         self._outputs(admin_role_arn)
+        self._acknowledge_nag_findings(endpoint_is_public=not _is_private(endpoint_access))
 
     # -- construction steps ---------------------------------------------------------------------
 
@@ -240,25 +249,185 @@ class ReferenceCluster(Construct):
         return addons
 
     def _outputs(self, admin_role_arn: str | None) -> None:
-        """Cluster name, the ``update-kubeconfig`` command and the kubectl role."""
-        region = cdk.Stack.of(self).region
+        """Cluster name and the ``aws eks update-kubeconfig`` command."""
         cdk.CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
-        command = ["aws eks update-kubeconfig --name", self.cluster.cluster_name, "--region", region]
-        if admin_role_arn is None:
-            # Nobody else has an access entry: assume the role CDK made cluster admin.
-            command += ["--role-arn", self.cluster.kubectl_role.role_arn]
         cdk.CfnOutput(
             self,
             "UpdateKubeconfigCommand",
-            value=cdk.Fn.join(" ", command),
-            description="Run to point kubectl at the cluster",
+            value=cdk.Fn.join(
+                " ",
+                [
+                    "aws eks update-kubeconfig --name",
+                    self.cluster.cluster_name,
+                    "--region",
+                    cdk.Stack.of(self).region,
+                ],
+            ),
+            description="Points kubectl at the cluster; run it as admin_role_arn (or any "
+            "principal with an EKS access entry)",
         )
-        cdk.CfnOutput(
-            self,
-            "KubectlRoleArn",
-            value=self.cluster.kubectl_role.role_arn,
-            description="Cluster-admin role CDK's kubectl provider uses (trusts this account)",
+        if admin_role_arn is None:
+            # The only cluster admin is then aws-cdk-lib's creation role, which trusts only the
+            # CDK provider Lambdas: no person can use kubectl until an access entry exists.
+            cdk.Annotations.of(self).add_warning_v2(
+                "eks-gpu-sharing:noClusterAdmin",
+                "ReferenceCluster.admin_role_arn is not set: no IAM principal of yours gets "
+                "cluster access. Pass admin_role_arn=<your role ARN>, or add an access entry "
+                "later (aws eks create-access-entry / associate-access-policy).",
+            )
+
+    # -- cdk-nag (AwsSolutions) acknowledgments -------------------------------------------------
+
+    def _acknowledge_nag_findings(self, *, endpoint_is_public: bool) -> None:
+        """Acknowledge, one finding at a time, what AwsSolutions reports on EKS's own resources.
+
+        cdk-nag 3 reads CDK's ``Validations.of(scope).acknowledge()`` metadata on the resource
+        and its ancestors and matches finding ids exactly, so each id below names one policy or
+        one wildcard resource. Everything this construct decides itself (VPC flow logs, KMS key
+        rotation, control-plane logging) is compliant instead of acknowledged.
+        """
+        stack = cdk.Stack.of(self)
+        cluster = self.cluster
+        partition = "<AWS::Partition>"
+
+        def aws_managed(name: str) -> str:
+            return f"Policy::arn:{partition}:iam::aws:policy/{name}"
+
+        if endpoint_is_public:
+            _acknowledge(
+                cluster.node.find_child("Resource"),
+                "AwsSolutions-EKS1",
+                "The public endpoint is on so kubectl works from a workstation; requests are "
+                "still authenticated by IAM and authorised by EKS access entries. Pass "
+                "endpoint_access=EndpointAccess.PRIVATE (and reach the API through a VPN or "
+                "bastion) or PUBLIC_AND_PRIVATE.only_from(<your CIDR>) to close or narrow it.",
+            )
+        _acknowledge(
+            cluster.role,
+            f"AwsSolutions-IAM4[{aws_managed('AmazonEKSClusterPolicy')}]",
+            "EKS requires the AWS managed AmazonEKSClusterPolicy on the cluster service role; "
+            "AWS maintains it as the control plane's needs change.",
         )
+        for policy in (
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEKS_CNI_Policy",
+            "AmazonEC2ContainerRegistryReadOnly",
+        ):
+            _acknowledge(
+                self.system_nodegroup.role,
+                f"AwsSolutions-IAM4[{aws_managed(policy)}]",
+                f"{policy} is one of the AWS managed policies EKS documents for the node IAM "
+                "role of managed node groups (kubelet registration, VPC CNI, image pulls).",
+            )
+
+        # aws-cdk-lib's kubectl Lambda role (KubectlHandlerRole) and cluster creation role.
+        kubectl_handler_role = cluster.node.find_child("KubectlHandlerRole")
+        ecr_public_condition = cluster.node.find_child("HasEcrPublic")
+        assert isinstance(ecr_public_condition, cdk.CfnCondition)
+        ecr_public_policy = json.dumps(
+            {
+                "Fn::If": [
+                    stack.resolve(ecr_public_condition.logical_id),
+                    {
+                        "Fn::Join": [
+                            "",
+                            [
+                                "arn:",
+                                {"Ref": "AWS::Partition"},
+                                ":iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly",
+                            ],
+                        ]
+                    },
+                    {"Ref": "AWS::NoValue"},
+                ]
+            },
+            separators=(",", ":"),
+        )
+        for finding in (
+            aws_managed("service-role/AWSLambdaBasicExecutionRole"),
+            aws_managed("service-role/AWSLambdaVPCAccessExecutionRole"),
+            aws_managed("AmazonEC2ContainerRegistryPullOnly"),
+            f"Policy::{ecr_public_policy}",
+        ):
+            _acknowledge(
+                kubectl_handler_role,
+                f"AwsSolutions-IAM4[{finding}]",
+                "aws-cdk-lib's eks.Cluster creates this kubectl/Helm Lambda role with AWS managed "
+                "Lambda logging, VPC access and ECR pull policies; the library cannot change them.",
+            )
+        # cdk-nag flattens the ARN: pseudo parameters as <AWS::...>, known values literally. (A
+        # token cluster_name cannot be predicted here; such a caller acknowledges these two.)
+        region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
+        account = "<AWS::AccountId>" if cdk.Token.is_unresolved(stack.account) else stack.account
+        eks_arn = f"arn:{partition}:eks:{region}:{account}"
+        for finding in (
+            "Resource::*",
+            f"Resource::{eks_arn}:cluster/{self.cluster_name}/*",
+            f"Resource::{eks_arn}:fargateprofile/{self.cluster_name}/*",
+        ):
+            _acknowledge(
+                cluster.admin_role,
+                f"AwsSolutions-IAM5[{finding}]",
+                "aws-cdk-lib's cluster creation role must create, tag and update the cluster and "
+                "its sub-resources, whose ARNs are only known after creation (eks:*Cluster* and "
+                "ec2:Describe* have no narrower resource form).",
+            )
+
+        # The two provider nested stacks aws-cdk-lib adds next to every eks.Cluster.
+        provider_reason = (
+            "Custom-resource provider that aws-cdk-lib's eks.Cluster creates in a nested stack "
+            "({what}); its runtime, logging and IAM are fixed by aws-cdk-lib, not this library."
+        )
+        cluster_provider = stack.node.find_child("@aws-cdk/aws-eks.ClusterResourceProvider")
+        framework = cluster_provider.node.find_child("Provider")
+        functions = [
+            cluster_provider.node.find_child("OnEventHandler"),
+            cluster_provider.node.find_child("IsCompleteHandler"),
+            framework.node.find_child("framework-isComplete"),
+            framework.node.find_child("framework-onTimeout"),
+        ]
+        what = "EKS cluster create/update/delete handlers and their Step Functions waiter"
+        for finding in [aws_managed("service-role/AWSLambdaBasicExecutionRole")] + [
+            f"Resource::{_arn_ref(fn)}:*" for fn in functions
+        ]:
+            rule = "IAM4" if finding.startswith("Policy::") else "IAM5"
+            _acknowledge(
+                cluster_provider,
+                f"AwsSolutions-{rule}[{finding}]",
+                provider_reason.format(what=what),
+            )
+        for rule in ("AwsSolutions-SF1", "AwsSolutions-SF2"):
+            _acknowledge(cluster_provider, rule, provider_reason.format(what=what))
+
+        kubectl_provider = stack.node.find_child("@aws-cdk/aws-eks.KubectlProvider")
+        what = "kubectl/Helm handler that applies manifests and charts"
+        for rule in (
+            f"AwsSolutions-IAM4[{aws_managed('service-role/AWSLambdaBasicExecutionRole')}]",
+            f"AwsSolutions-IAM4[{aws_managed('service-role/AWSLambdaVPCAccessExecutionRole')}]",
+            f"AwsSolutions-IAM5[Resource::{_arn_ref(kubectl_provider.node.find_child('Handler'))}:*]",
+            "AwsSolutions-L1",
+        ):
+            _acknowledge(kubectl_provider, rule, provider_reason.format(what=what))
+
+
+def _acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
+    """Acknowledge one cdk-nag finding on ``scope`` (and everything below it)."""
+    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+
+
+def _arn_ref(function: IConstruct) -> str:
+    """cdk-nag's flattened form of ``Fn::GetAtt [<function>, Arn]``: ``<LogicalId.Arn>``."""
+    resource = function.node.default_child
+    assert isinstance(resource, cdk.CfnElement)
+    return f"<{cdk.Stack.of(resource).resolve(resource.logical_id)}.Arn>"
+
+
+def _is_private(endpoint_access: eks.EndpointAccess) -> bool:
+    """Whether ``endpoint_access`` is ``EndpointAccess.PRIVATE`` (its config is not exposed)."""
+    # jsii hands out a new proxy per access, so compare the JavaScript object references.
+    ref = getattr(endpoint_access, "__jsii_ref__", None)
+    private_ref = getattr(eks.EndpointAccess.PRIVATE, "__jsii_ref__", None)
+    return ref is not None and private_ref is not None and ref.ref == private_ref.ref
 
 
 def _validate(

@@ -11,16 +11,11 @@ from ..versions import (
     KARPENTER_MINIMUM_FOR_KUBERNETES,
     KARPENTER_NODE_OVERLAY_MINIMUM,
     KUBERNETES_VERSION,
+    enable_node_overlay_hint,
     parse_version,
 )
 
 DISCOVERY_TAG_KEY = "karpenter.sh/discovery"
-
-ENABLE_NODE_OVERLAY_HINT = (
-    "enable the feature gate on your Karpenter release: helm upgrade karpenter "
-    "oci://public.ecr.aws/karpenter/karpenter --namespace <ns> --reuse-values "
-    "--set settings.featureGates.nodeOverlay=true, then pass node_overlay_enabled=True"
-)
 
 
 @dataclass(frozen=True)
@@ -100,5 +95,6 @@ class ExistingKarpenter:
                 value=self.node_overlay_enabled,
                 rule="shared GPU pools need Karpenter's NodeOverlay feature gate, or Karpenter "
                 "launches one GPU per pending pod",
-                fix=ENABLE_NODE_OVERLAY_HINT,
+                fix=enable_node_overlay_hint(self.version)
+                + ", then pass node_overlay_enabled=True",
             )

@@ -29,7 +29,7 @@ from ..versions import (
     NVIDIA_DEVICE_PLUGIN_VERSION,
 )
 from .existing_karpenter import ExistingKarpenter
-from .karpenter import Karpenter
+from .karpenter import Karpenter, deep_merge
 
 #: A manifest travels inside the kubectl Lambda's event, which AWS caps at 262,144 bytes; keep
 #: headroom for the rest of the event (ARNs, request metadata, the old manifest on updates).
@@ -37,7 +37,7 @@ MAX_MANIFEST_BYTES = 200_000
 
 
 class KarpenterTarget(Protocol):
-    """What GPU pools need from a Karpenter installation (``Karpenter`` or ``ExistingKarpenter``)."""
+    """What GPU pools need from a Karpenter: a ``Karpenter`` or an ``ExistingKarpenter``."""
 
     @property
     def node_role_name(self) -> str: ...
@@ -187,7 +187,7 @@ class GpuSharing(Construct):
             self._cdk8s_app, "device-plugin-config", pools=self.pools, namespace=namespace
         )
         self.device_plugin_config = self._add_chart("DevicePluginConfig", config_chart)
-        values = _deep_merge(
+        values = deep_merge(
             device_plugin_helm_values(
                 self.pools,
                 config_map_name=config_chart.config_map_name,
@@ -223,14 +223,3 @@ class GpuSharing(Construct):
                 fix="split the pools over several GpuSharing constructs or shorten labels",
             )
         return eks.KubernetesManifest(self, id, cluster=self.cluster, manifest=objects)
-
-
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``override`` into ``base`` recursively (dicts merge, everything else replaces)."""
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged

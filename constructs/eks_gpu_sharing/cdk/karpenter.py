@@ -23,9 +23,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
-from eks_gpu_sharing.cdk import karpenter_policies
-from eks_gpu_sharing.errors import ConfigurationError
-from eks_gpu_sharing.versions import (
+from ..errors import ConfigurationError
+from ..versions import (
     KARPENTER_CHART_NAME,
     KARPENTER_CHART_REPOSITORY,
     KARPENTER_MINIMUM_FOR_KUBERNETES,
@@ -34,6 +33,7 @@ from eks_gpu_sharing.versions import (
     KUBERNETES_VERSION,
     parse_version,
 )
+from . import karpenter_policies
 
 #: Tag key Karpenter's ``subnetSelectorTerms``/``securityGroupSelectorTerms`` select on.
 DISCOVERY_TAG_KEY: Final = "karpenter.sh/discovery"
@@ -131,7 +131,8 @@ class Karpenter(Construct):
         :param id: the construct's ID.
         :param cluster: the EKS cluster (``aws_eks`` v1 module) to install Karpenter on. Its
             ``cluster_security_group_id`` is tagged for discovery, so an imported cluster must
-            be imported with it.
+            be imported with it, and with ``kubectl_role_arn`` and ``kubectl_layer`` (or a
+            ``kubectl_provider``) for the Helm chart.
         :param version: Karpenter chart (and controller) version, without a leading ``v``.
             Must support ``kubernetes_version`` (the compatibility matrix in
             :data:`eks_gpu_sharing.versions.KARPENTER_MINIMUM_FOR_KUBERNETES`) and NodeOverlay.
@@ -153,7 +154,8 @@ class Karpenter(Construct):
             Default: none.
         :raises ConfigurationError: for an unparseable or incompatible ``version``, an unknown
             ``kubernetes_version``, an invalid cluster name, namespace or service account name,
-            or a cluster without a VPC (when ``subnets`` is not given) or cluster security group.
+            or an imported cluster without kubectl access, a VPC (when ``subnets`` is not given)
+            or its cluster security group.
         """
         _validate_versions(version, kubernetes_version)
         _validate_cluster_name(cluster.cluster_name)
@@ -165,6 +167,7 @@ class Karpenter(Construct):
         _validate_tag_value(tag_value)
         subnets_to_tag = list(subnets) if subnets is not None else _private_subnets(cluster)
         security_group_id = _cluster_security_group_id(cluster)
+        _validate_kubectl_access(cluster)
 
         super().__init__(scope, id)
 
@@ -200,7 +203,7 @@ class Karpenter(Construct):
         #: Name of :attr:`node_role` (a token): the value for ``EC2NodeClass.spec.role``.
         self.node_role_name: str = node_role.role_name
         #: EKS access entry (``EC2_LINUX``) that lets the nodes join the cluster.
-        self.node_access_entry = eks.CfnAccessEntry(
+        self.node_access_entry: eks.CfnAccessEntry = eks.CfnAccessEntry(
             self,
             "NodeAccessEntry",
             cluster_name=cluster.cluster_name,
@@ -272,13 +275,15 @@ class Karpenter(Construct):
             for policy_id, statements in karpenter_policies.CONTROLLER_POLICIES.items()
         }
         #: Pod Identity association of the controller's service account with its role.
-        self.pod_identity_association = eks.CfnPodIdentityAssociation(
-            self,
-            "PodIdentityAssociation",
-            cluster_name=cluster.cluster_name,
-            namespace=namespace,
-            service_account=service_account_name,
-            role_arn=controller_role.role_arn,
+        self.pod_identity_association: eks.CfnPodIdentityAssociation = (
+            eks.CfnPodIdentityAssociation(
+                self,
+                "PodIdentityAssociation",
+                cluster_name=cluster.cluster_name,
+                namespace=namespace,
+                service_account=service_account_name,
+                role_arn=controller_role.role_arn,
+            )
         )
 
         #: Custom resource that tags the subnets and the cluster security group for discovery.
@@ -295,8 +300,9 @@ class Karpenter(Construct):
             "serviceAccount": {"create": True, "name": service_account_name},
             "replicas": 2,
             "podDisruptionBudget": {"name": "karpenter", "maxUnavailable": 1},
-            # The chart's defaults, stated so they survive a helm_values override of siblings:
-            # never on nodes Karpenter launches (it would evict itself), one replica per host.
+            # The chart's own defaults, pinned here so a chart release cannot drop them: never
+            # on nodes Karpenter launches (it would manage its own node), one replica per host,
+            # replicas spread over zones.
             "affinity": {
                 "nodeAffinity": {
                     "requiredDuringSchedulingIgnoredDuringExecution": {
@@ -390,11 +396,7 @@ class Karpenter(Construct):
                 ignore_error_codes_matching=r"Invalid(Group|SubnetID)\.NotFound|InvalidID",
             ),
             policy=cr.AwsCustomResourcePolicy.from_statements(
-                [
-                    iam.PolicyStatement(
-                        actions=["ec2:CreateTags", "ec2:DeleteTags"], resources=arns
-                    )
-                ]
+                [iam.PolicyStatement(actions=["ec2:CreateTags", "ec2:DeleteTags"], resources=arns)]
             ),
         )
 
@@ -469,9 +471,7 @@ def _wildcard_findings(policy_id: str, policy: iam.CfnManagedPolicy) -> dict[str
                 continue
             if resource != "*":
                 resource = karpenter_policies.substitute(resource, shown)
-            sids.setdefault(f"AwsSolutions-IAM5[Resource::{resource}]", []).append(
-                statement["Sid"]
-            )
+            sids.setdefault(f"AwsSolutions-IAM5[Resource::{resource}]", []).append(statement["Sid"])
     return {
         finding: f"Official Karpenter v1.14 {policy_id}, unchanged: "
         + "; ".join(f"{sid}: {karpenter_policies.WILDCARD_REASONS[sid]}" for sid in statement_ids)
@@ -549,7 +549,8 @@ def _validate_versions(version: str, kubernetes_version: str) -> None:
         raise ConfigurationError(
             field="Karpenter.version",
             value=version,
-            rule=f"NodeOverlay (GPU slice counts) needs Karpenter >= {KARPENTER_NODE_OVERLAY_MINIMUM}",
+            rule="NodeOverlay (GPU slice counts) needs Karpenter "
+            f">= {KARPENTER_NODE_OVERLAY_MINIMUM}",
             fix=f"use version={KARPENTER_VERSION!r}",
         )
 
@@ -589,6 +590,19 @@ def _validate_tag_value(value: str) -> None:
             value=value,
             rule="an EC2 tag value used for discovery has 1-256 characters",
             fix="leave it unset (the cluster name) or give a non-empty value",
+        )
+
+
+def _validate_kubectl_access(cluster: eks.ICluster) -> None:
+    if isinstance(cluster, eks.Cluster):
+        return
+    if cluster.kubectl_role is None and cluster.kubectl_provider is None:
+        raise ConfigurationError(
+            field="Karpenter.cluster",
+            value=cluster.node.path,
+            rule="installing the Helm chart needs kubectl access to the imported cluster",
+            fix="import it with kubectl_role_arn=... (and kubectl_layer=...) or "
+            "kubectl_provider=...",
         )
 
 

@@ -21,7 +21,7 @@ __all__ = ["kubectl_layer", "kubectl_layer_module_name", "kubernetes_version"]
 
 
 def kubectl_layer_module_name(version: str = KUBERNETES_VERSION) -> str:
-    """Return the Python module that holds the kubectl layer for ``version`` (``"1.36"`` -> ``v36``)."""
+    """Return the module holding the kubectl layer for ``version`` (``"1.36"`` -> ``..._v36``)."""
     return f"aws_cdk.lambda_layer_kubectl_v{kubernetes_minor(version)}"
 
 

@@ -1,0 +1,50 @@
+"""The Kubernetes side of eks-gpu-sharing: cdk8s charts derived from ``GpuPool`` descriptions.
+
+Pure Kubernetes (no ``aws_cdk`` import): the same charts go into CDK's ``add_cdk8s_chart`` and
+into ``cdk8s synth`` for plain YAML.
+
+* :class:`GpuPoolChart`: EC2NodeClass, NodePool and NodeOverlays of one pool.
+* :class:`DevicePluginConfigChart`, :func:`device_plugin_helm_values`: the NVIDIA device
+  plugin's profiles and the Helm values that serve exactly the AL2023 pools.
+* :class:`SampleWorkloadChart`: a CUDA n-body Deployment that fills one node with slices.
+"""
+
+from __future__ import annotations
+
+from .common import COMMON_LABELS
+from .device_plugin import (
+    CONFIG_HASH_ANNOTATION,
+    DEVICE_PLUGIN_CONFIG_MAP,
+    DEVICE_PLUGIN_NAMESPACE,
+    DevicePluginConfigChart,
+    config_data_hash,
+    device_plugin_config_data,
+    device_plugin_helm_values,
+)
+from .gpu_pool_chart import GpuPoolChart, overlay_name
+from .node_settings import DEFAULT_DISCOVERY_TAG_KEY, KarpenterNodeSettings
+from .sample_workload import (
+    SAMPLE_NUM_BODIES,
+    SAMPLE_WORKLOAD_NAMESPACE,
+    SampleWorkloadChart,
+    sample_workload_name,
+)
+
+__all__ = [
+    "COMMON_LABELS",
+    "CONFIG_HASH_ANNOTATION",
+    "DEFAULT_DISCOVERY_TAG_KEY",
+    "DEVICE_PLUGIN_CONFIG_MAP",
+    "DEVICE_PLUGIN_NAMESPACE",
+    "SAMPLE_NUM_BODIES",
+    "SAMPLE_WORKLOAD_NAMESPACE",
+    "DevicePluginConfigChart",
+    "GpuPoolChart",
+    "KarpenterNodeSettings",
+    "SampleWorkloadChart",
+    "config_data_hash",
+    "device_plugin_config_data",
+    "device_plugin_helm_values",
+    "overlay_name",
+    "sample_workload_name",
+]

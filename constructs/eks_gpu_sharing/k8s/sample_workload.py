@@ -1,0 +1,194 @@
+"""A CUDA n-body Deployment that shows several pods sharing one GPU of a pool."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import cdk8s
+from cdk8s_plus_36 import k8s
+from constructs import Construct
+
+from ..errors import ConfigurationError
+from ..pool import POOL_LABEL, GpuPool
+from ..versions import SAMPLE_WORKLOAD_IMAGE
+from .common import CHART_PROPS, namespace_object
+
+#: Namespace of the sample workload.
+SAMPLE_WORKLOAD_NAMESPACE: Final = "gpu-sharing-demo"
+#: Bodies per n-body run: a few seconds on a T4 alone, proportionally longer when shared.
+SAMPLE_NUM_BODIES: Final = 262144
+#: Seconds between two benchmark runs of one pod.
+SAMPLE_PAUSE_SECONDS: Final = 5
+_CONTAINER = "nbody"
+
+
+def sample_workload_name(pool: GpuPool) -> str:
+    """The Deployment name of the sample on ``pool``."""
+    return f"{pool.name}-sample"
+
+
+def sample_script(num_bodies: int = SAMPLE_NUM_BODIES) -> str:
+    """The container's ``bash -c`` script: proof of GPU access, then benchmark lines forever."""
+    return "\n".join(
+        [
+            "trap 'exit 0' TERM",
+            'echo "pod=${POD_NAME} node=${NODE_NAME}"',
+            "nvidia-smi -L || echo 'nvidia-smi is not available in this container'",
+            'echo "NVIDIA_VISIBLE_DEVICES=${NVIDIA_VISIBLE_DEVICES}"',
+            "while true; do",
+            f"  result=$(/tmp/sample --benchmark --numbodies={num_bodies} 2>&1 "
+            "| grep 'GFLOP/s' || echo 'benchmark failed')",
+            '  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) ${POD_NAME} ${result}"',
+            # `sleep & wait` lets the TERM trap run at once instead of after the sleep.
+            f"  sleep {SAMPLE_PAUSE_SECONDS} & wait $!",
+            "done",
+            "",
+        ]
+    )
+
+
+class SampleWorkloadChart(cdk8s.Chart):
+    """A CUDA n-body Deployment ``<pool>-sample`` on one pool, one slice per pod.
+
+    By default it runs as many pods as one node of the pool's smallest instance has slices, so
+    ``kubectl get pods -o wide`` shows them all on one node and their logs show each pod's
+    share of the GPU (``... GFLOP/s``).
+
+    :param pool: The pool to run on.
+    :param replicas: Pods (one slice each). Default: slices per GPU x smallest GPU count.
+    :param namespace: Default: ``gpu-sharing-demo``.
+    :param create_namespace: Also create the namespace. Default: True.
+    :param image: Default: the pinned ``versions.SAMPLE_WORKLOAD_IMAGE``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        pool: GpuPool,
+        replicas: int | None = None,
+        namespace: str = SAMPLE_WORKLOAD_NAMESPACE,
+        create_namespace: bool = True,
+        image: str = SAMPLE_WORKLOAD_IMAGE,
+    ) -> None:
+        if not isinstance(pool, GpuPool):
+            raise ConfigurationError(
+                field="SampleWorkloadChart.pool",
+                value=pool,
+                rule="must be a GpuPool",
+                fix='pass e.g. GpuPool("inference", sharing=TimeSlicing(replicas=4))',
+            )
+        if replicas is None:
+            replicas = pool.slices_per_gpu * min(pool.gpu_counts)
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise ConfigurationError(
+                field="SampleWorkloadChart.replicas",
+                value=replicas,
+                rule="must be a whole number >= 0",
+                fix="leave it unset to fill one node, or pass e.g. 4",
+            )
+        if replicas > pool.slice_limit:
+            raise ConfigurationError(
+                field="SampleWorkloadChart.replicas",
+                value=replicas,
+                rule=f"pool {pool.name!r} is limited to {pool.slice_limit} slices "
+                f"(gpu_limit x {pool.slices_per_gpu}); the other pods would stay Pending",
+                fix=f"use at most {pool.slice_limit} replicas or raise the pool's gpu_limit",
+            )
+        if not _is_pinned(image):
+            raise ConfigurationError(
+                field="SampleWorkloadChart.image",
+                value=image,
+                rule="the image must be pinned (a tag other than latest, or a digest)",
+                fix=f"use e.g. {SAMPLE_WORKLOAD_IMAGE}",
+            )
+        super().__init__(scope, id, namespace=namespace, **CHART_PROPS)
+        self.pool = pool
+        self.replicas = replicas
+        self.namespace_object: k8s.KubeNamespace | None = None
+        if create_namespace:
+            self.namespace_object = namespace_object(self, "namespace", namespace)
+        name = sample_workload_name(pool)
+        selector = {"app.kubernetes.io/name": name}
+        self.deployment = k8s.KubeDeployment(
+            self,
+            "deployment",
+            metadata=k8s.ObjectMeta(name=name),
+            spec=k8s.DeploymentSpec(
+                replicas=replicas,
+                selector=k8s.LabelSelector(match_labels=selector),
+                template=k8s.PodTemplateSpec(
+                    metadata=k8s.ObjectMeta(labels=selector),
+                    spec=self._pod_spec(image),
+                ),
+            ),
+        )
+
+    def _pod_spec(self, image: str) -> k8s.PodSpec:
+        pool = self.pool
+        return k8s.PodSpec(
+            node_selector={POOL_LABEL: pool.name},
+            tolerations=[_toleration(taint) for taint in pool.node_taints()],
+            automount_service_account_token=False,
+            termination_grace_period_seconds=10,
+            # The CUDA sample image runs as root; everything else is locked down.
+            security_context=k8s.PodSecurityContext(
+                seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault")
+            ),
+            containers=[
+                k8s.Container(
+                    name=_CONTAINER,
+                    image=image,
+                    image_pull_policy="IfNotPresent",
+                    command=["bash", "-c", sample_script()],
+                    env=[
+                        _field_env("POD_NAME", "metadata.name"),
+                        _field_env("NODE_NAME", "spec.nodeName"),
+                    ],
+                    resources=k8s.ResourceRequirements(
+                        requests={
+                            "cpu": k8s.Quantity.from_string("250m"),
+                            "memory": k8s.Quantity.from_string("256Mi"),
+                        },
+                        # One slice per pod (`failRequestsGreaterThanOne` rejects more).
+                        limits={
+                            pool.resource_name: k8s.Quantity.from_string("1"),
+                            "memory": k8s.Quantity.from_string("1Gi"),
+                        },
+                    ),
+                    security_context=k8s.SecurityContext(
+                        allow_privilege_escalation=False,
+                        privileged=False,
+                        read_only_root_filesystem=False,
+                        run_as_non_root=False,
+                        capabilities=k8s.Capabilities(drop=["ALL"]),
+                    ),
+                )
+            ],
+        )
+
+
+def _is_pinned(image: object) -> bool:
+    """True for ``repo@sha256:...`` or ``repo:tag`` with a tag other than ``latest``."""
+    if not isinstance(image, str) or not image or any(c.isspace() for c in image):
+        return False
+    if "@" in image:
+        return True
+    name, _, tag = image.rpartition(":")
+    return bool(name) and "/" not in tag and tag not in ("", "latest")
+
+
+def _toleration(taint: dict[str, str]) -> k8s.Toleration:
+    if "value" in taint:
+        return k8s.Toleration(
+            key=taint["key"], operator="Equal", value=taint["value"], effect=taint["effect"]
+        )
+    return k8s.Toleration(key=taint["key"], operator="Exists", effect=taint["effect"])
+
+
+def _field_env(name: str, field_path: str) -> k8s.EnvVar:
+    return k8s.EnvVar(
+        name=name,
+        value_from=k8s.EnvVarSource(field_ref=k8s.ObjectFieldSelector(field_path=field_path)),
+    )

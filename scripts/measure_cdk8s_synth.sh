@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Wall time of `cdk8s synth` for the default config (gpu-sharing.yaml), against a baseline
+# cdk8s run of an empty Python app in the same session, median of N runs each.
+#   scripts/measure_cdk8s_synth.sh [N]        (run after `make setup`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PWD/node_modules/.bin:$PATH" CDK8S_CHECK_UPGRADE=false
+runs=${1:-5}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf 'language: python\napp: python3 -c "import cdk8s; cdk8s.App().synth()"\noutput: %s/empty\n' "$tmp" > "$tmp/cdk8s.yaml"
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+measure() {  # $1: folder holding cdk8s.yaml; prints seconds per run
+  for _ in $(seq "$runs"); do
+    start=$(date +%s.%N)
+    (cd "$1" && cdk8s synth >/dev/null 2>&1)
+    echo "$(date +%s.%N) - $start" | bc
+  done
+}
+cp -r manifests "$tmp/manifests.before"
+ours=$(measure . | median)
+base=$(measure "$tmp" | median)
+# cdk8s synth rewrites manifests/; it must come out identical to the committed copy.
+diff -r "$tmp/manifests.before" manifests >/dev/null || { echo "manifests/ changed" >&2; exit 1; }
+echo "cdk8s synth (default config): ${ours}s median of ${runs}; empty cdk8s app: ${base}s"
+echo "ratio: $(echo "scale=2; $ours / $base" | bc)"

@@ -1,0 +1,89 @@
+"""Measure how synth time and manifest size grow with the number of GPU pools.
+
+Builds the full reference stack (GpuSlicingCluster) with 1, 5 and 20 time-sliced pools in ONE
+process (after a warm-up build, so jsii's start-up is not counted), takes the median of
+``--runs`` builds each, and reports the largest Kubernetes manifest payload against the
+262,144-byte Lambda event limit.
+
+    .venv/bin/python scripts/measure_pools.py [--runs 3] [--counts 1 5 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aws_cdk as cdk
+
+from eks_gpu_sharing import GpuPool, GpuSlicingCluster, TimeSlicing
+
+LAMBDA_EVENT_LIMIT = 262_144
+MANIFEST_TYPE = "Custom::AWSCDK-EKS-KubernetesResource"
+
+
+def pools(count: int) -> list[GpuPool]:
+    """``count`` distinct pools with varied sharing so the ConfigMap grows too."""
+    names = ["t4", "a10g", "l4", "l40s"]
+    return [
+        GpuPool(
+            f"pool-{i:02d}",
+            gpu_names=[names[i % len(names)]],
+            gpu_counts=[1, 4, 8],
+            sharing=TimeSlicing(replicas=2 + i % 7),
+            gpu_limit=16,
+        )
+        for i in range(count)
+    ]
+
+
+def build_and_synth(count: int, outdir: str) -> dict:
+    app = cdk.App(outdir=outdir)
+    stack = cdk.Stack(app, "Measure")
+    GpuSlicingCluster(stack, "GpuSlicing", pools=pools(count))
+    assembly = app.synth()
+    return json.loads(Path(assembly.directory, "Measure.template.json").read_text())
+
+
+def largest_manifest(template: dict) -> int:
+    sizes = [
+        len(json.dumps(resource["Properties"]["Manifest"], separators=(",", ":")))
+        for resource in template["Resources"].values()
+        if resource["Type"] == MANIFEST_TYPE
+    ]
+    return max(sizes)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--counts", type=int, nargs="+", default=[1, 5, 20])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        build_and_synth(1, f"{tmp}/warmup")  # jsii/Node start-up and module loading
+        results = {}
+        for count in args.counts:
+            times = []
+            for run in range(args.runs):
+                start = time.perf_counter()
+                template = build_and_synth(count, f"{tmp}/{count}-{run}")
+                times.append(time.perf_counter() - start)
+            results[count] = (statistics.median(times), largest_manifest(template))
+    base = results[args.counts[0]][0]
+    print(f"{'pools':>5} {'synth s (median)':>17} {'x vs first':>10} {'largest manifest B':>19}")
+    for count, (seconds, size) in results.items():
+        print(f"{count:>5} {seconds:>17.2f} {seconds / base:>10.2f} {size:>19,}")
+    worst = max(size for _, size in results.values())
+    print(
+        f"largest manifest {worst:,} B = {worst / LAMBDA_EVENT_LIMIT:.1%} of the "
+        f"{LAMBDA_EVENT_LIMIT:,} B Lambda event limit"
+    )
+    return 0 if worst < LAMBDA_EVENT_LIMIT else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""The reference app (app.py) as `cdk synth` produces it: lint, nag, order, manifests, size."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import cdk_nag
+import pytest
+from cfnlint.api import ManualArgs, lint_file
+
+from tests.cdk_helpers import (
+    HELM_TYPE,
+    MANIFEST_TYPE,
+    depends_on_closure,
+    manifest_objects,
+    resources_of,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_EVENT_LIMIT = 262_144
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def nagged_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[cdk.App, Path, str | None]:
+    """The reference app synthesized with cdk-nag's AwsSolutions pack as a validation plugin.
+
+    Returns the app, its output folder and the synth error (cdk-nag raises after writing the
+    templates and ``validation-report.json`` when it finds anything unacknowledged).
+    """
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = runpy.run_path(str(ROOT / "app.py"))["build_app"](str(outdir))
+    cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app))
+    try:
+        app.synth()
+    except Exception as error:  # reported by test_cdk_nag_has_no_unacknowledged_findings
+        return app, outdir, str(error)
+    return app, outdir, None
+
+
+@pytest.fixture(scope="module")
+def assembly(nagged_app: tuple[cdk.App, Path, str | None]) -> Path:
+    return nagged_app[1]
+
+
+@pytest.fixture(scope="module")
+def main_template(assembly: Path) -> dict[str, Any]:
+    return json.loads((assembly / "GpuSlicingEks.template.json").read_text())
+
+
+def _all_templates(assembly: Path) -> list[Path]:
+    return sorted(assembly.glob("*.template.json"))
+
+
+def test_app_synthesizes_main_and_nested_templates(assembly: Path) -> None:
+    names = [p.name for p in _all_templates(assembly)]
+    assert "GpuSlicingEks.template.json" in names
+    assert len(names) >= 3, names  # the EKS providers live in nested stacks
+
+
+def test_cfn_lint_has_no_errors(assembly: Path) -> None:
+    problems = []
+    for template in _all_templates(assembly):
+        for match in lint_file(template, ManualArgs(regions=["us-east-1"])):
+            # Errors only; warnings (W*) and informational (I*) findings are advisory.
+            if match.rule.id.startswith("E"):
+                problems.append(f"{template.name}: {match}")
+    assert not problems, "\n".join(problems)
+
+
+def test_cdk_nag_has_no_unacknowledged_findings(
+    nagged_app: tuple[cdk.App, Path, str | None],
+) -> None:
+    _, outdir, error = nagged_app
+    report_path = outdir / "validation-report.json"
+    violations = []
+    if report_path.exists():
+        report = json.loads(report_path.read_text())
+        violations = [
+            f"{violation['ruleName']} at {construct['constructPath']}"
+            for plugin in report["pluginReports"]
+            for violation in plugin.get("violations", [])
+            for construct in violation["violatingConstructs"]
+        ]
+    assert not violations, "\n".join(violations)
+    assert error is None, error
+
+
+def test_every_acknowledgment_names_a_specific_reason(
+    nagged_app: tuple[cdk.App, Path, str | None],
+) -> None:
+    app = nagged_app[0]
+    reasons: dict[str, str] = {}
+    for construct in app.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                for rule, reason in entry.data.items():
+                    # Keys are "<source>::<rule>", e.g. "AwsSolutions::AwsSolutions-SQS3".
+                    if not rule.split("::", 1)[-1].startswith("AwsSolutions-"):
+                        continue  # aws-cdk-lib's own acknowledgments (e.g. of cfn validation)
+                    assert len(reason) >= 30, f"{construct.node.path} {rule}: {reason!r}"
+                    reasons[f"{construct.node.path} {rule}"] = reason
+    assert reasons, "expected documented acknowledgments"
+    assert len(set(reasons.values())) > 3, "acknowledgment reasons look copy-pasted"
+
+
+def test_two_pools_with_different_sharing_and_a_sample(main_template: dict[str, Any]) -> None:
+    objects = [
+        obj
+        for resource in resources_of(main_template, MANIFEST_TYPE).values()
+        for obj in manifest_objects(resource)
+    ]
+    pools = {o["metadata"]["name"]: o for o in objects if o["kind"] == "NodePool"}
+    assert set(pools) == {"inference", "batch"}
+    classes = {o["metadata"]["name"]: o for o in objects if o["kind"] == "EC2NodeClass"}
+    aliases = {name: c["spec"]["amiSelectorTerms"][0]["alias"] for name, c in classes.items()}
+    assert aliases["inference"].startswith("al2023@v")
+    assert aliases["batch"].startswith("bottlerocket@v")
+    assert "replicas = 2" in classes["batch"]["spec"]["userData"]
+    deployments = [o for o in objects if o["kind"] == "Deployment"]
+    assert [d["metadata"]["name"] for d in deployments] == ["inference-sample"]
+
+
+def test_kubernetes_objects_pass_schema_and_cel(main_template: dict[str, Any]) -> None:
+    from tests.k8s_schema import validate_objects
+
+    objects = [
+        obj
+        for resource in resources_of(main_template, MANIFEST_TYPE).values()
+        for obj in manifest_objects(resource)
+    ]
+    assert len(objects) >= 8
+    assert validate_objects(objects) == []
+
+
+def test_manifests_fit_the_lambda_event(main_template: dict[str, Any]) -> None:
+    for logical_id, resource in resources_of(main_template, MANIFEST_TYPE).items():
+        size = len(json.dumps(resource["Properties"]["Manifest"]))
+        assert size < LAMBDA_EVENT_LIMIT // 2, f"{logical_id}: {size} bytes"
+
+
+def test_karpenter_waits_for_system_nodes_and_add_ons(main_template: dict[str, Any]) -> None:
+    helm = resources_of(main_template, HELM_TYPE)
+    karpenter = next(k for k, r in helm.items() if r["Properties"]["Chart"] == "karpenter")
+    closure = depends_on_closure(main_template, karpenter)
+    assert set(resources_of(main_template, "AWS::EKS::Nodegroup")) <= closure
+    addons = {
+        r["Properties"]["AddonName"]: k
+        for k, r in resources_of(main_template, "AWS::EKS::Addon").items()
+    }
+    assert addons["eks-pod-identity-agent"] in closure
+    assert addons["vpc-cni"] in closure
+    assert set(resources_of(main_template, "AWS::EKS::PodIdentityAssociation")) <= closure
+
+
+def test_gpu_pools_are_deleted_before_karpenter(main_template: dict[str, Any]) -> None:
+    """Destroy reverses dependencies: pools must depend on the Karpenter chart and its IAM."""
+    helm = resources_of(main_template, HELM_TYPE)
+    karpenter = next(k for k, r in helm.items() if r["Properties"]["Chart"] == "karpenter")
+    policies = set(resources_of(main_template, "AWS::IAM::ManagedPolicy"))
+    for logical_id, resource in resources_of(main_template, MANIFEST_TYPE).items():
+        kinds = {o["kind"] for o in manifest_objects(resource)}
+        if "NodePool" in kinds:
+            closure = depends_on_closure(main_template, logical_id)
+            assert karpenter in closure, logical_id
+            assert policies <= closure, logical_id

@@ -1,0 +1,742 @@
+"""The cdk8s charts: Karpenter objects, device plugin config and Helm values, sample workload.
+
+Every expectation is read back from the synthesized JSON (what ``kubectl apply`` would get),
+and where the charts must agree with each other (profile label vs ConfigMap key, affinity vs
+pools, overlay counts vs NodePool requirement) the test reads both sides from the output.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cdk8s
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from eks_gpu_sharing import (
+    AmiFamily,
+    ConfigurationError,
+    ConsolidationPolicy,
+    Disruption,
+    GpuPool,
+    Mps,
+    Taint,
+    TaintEffect,
+    TimeSlicing,
+)
+from eks_gpu_sharing.k8s import (
+    COMMON_LABELS,
+    CONFIG_HASH_ANNOTATION,
+    DEVICE_PLUGIN_CONFIG_MAP,
+    DEVICE_PLUGIN_NAMESPACE,
+    DevicePluginConfigChart,
+    GpuPoolChart,
+    KarpenterNodeSettings,
+    SampleWorkloadChart,
+    device_plugin_config_data,
+    device_plugin_helm_values,
+)
+from eks_gpu_sharing.pool import INSTANCE_GPU_COUNT, POOL_LABEL
+from eks_gpu_sharing.sharing import DEVICE_PLUGIN_CONFIG_LABEL
+from eks_gpu_sharing.versions import (
+    AL2023_AMI_VERSION,
+    BOTTLEROCKET_AMI_VERSION,
+    SAMPLE_WORKLOAD_IMAGE,
+)
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+DEVICE_PLUGIN_CHART_VALUES = REFERENCE / "nvidia-device-plugin-v0.20.0" / "chart-values.yaml"
+
+SETTINGS = KarpenterNodeSettings(node_role="KarpenterNodeRole-demo", discovery_tag_value="demo")
+
+INFERENCE = GpuPool(
+    "inference",
+    sharing=TimeSlicing(replicas=4),
+    gpu_names=["l4", "a10g", "t4"],
+    gpu_counts=[1, 4],
+    gpu_limit=6,
+)
+BATCH = GpuPool(
+    "batch",
+    sharing=TimeSlicing(replicas=2),
+    ami_family=AmiFamily.BOTTLEROCKET,
+    root_volume_gib=200,
+)
+TRAINING = GpuPool("training", gpu_counts=[8], instance_categories=["p"], gpu_limit=16)
+RENAMED = GpuPool("renamed", sharing=TimeSlicing(replicas=3, rename_by_default=True))
+DEDICATED = GpuPool(
+    "dedicated",
+    sharing=TimeSlicing(replicas=4),
+    taints=[Taint("example.com/team", "ml"), Taint("example.com/spot")],
+    labels={"example.com/team": "ml"},
+    disruption=Disruption(
+        consolidation_policy=ConsolidationPolicy.WHEN_EMPTY_OR_UNDERUTILIZED,
+        consolidate_after="30s",
+        expire_after="Never",
+        max_disrupted_nodes="10%",
+    ),
+    weight=50,
+)
+MPS = GpuPool("mps", sharing=Mps(replicas=8), gpu_counts=[1, 2])
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> cdk8s.App:
+    return cdk8s.App(outdir=str(tmp_path))
+
+
+def pool_objects(app: cdk8s.App, pool: GpuPool, **settings: Any) -> list[dict[str, Any]]:
+    node_settings = KarpenterNodeSettings(**settings) if settings else SETTINGS
+    return GpuPoolChart(app, f"pool-{pool.name}", pool=pool, node_settings=node_settings).to_json()
+
+
+def only(objects: Sequence[dict[str, Any]], kind: str) -> dict[str, Any]:
+    matches = of_kind(objects, kind)
+    assert len(matches) == 1, f"expected one {kind}, got {len(matches)}"
+    return matches[0]
+
+
+def of_kind(objects: Sequence[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def requirement_values(node_pool: dict[str, Any], key: str) -> list[str]:
+    (requirement,) = [
+        r for r in node_pool["spec"]["template"]["spec"]["requirements"] if r["key"] == key
+    ]
+    assert requirement["operator"] == "In"
+    return requirement["values"]
+
+
+def affinity_pool_names(values: dict[str, Any]) -> list[str]:
+    terms = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ]
+    assert len(terms) == 1, "one term: terms are ORed, a second one would admit other nodes"
+    (expression,) = terms[0]["matchExpressions"]
+    assert expression["key"] == POOL_LABEL and expression["operator"] == "In"
+    return expression["values"]
+
+
+# -- names and labels --------------------------------------------------------------------------
+
+
+def test_pool_chart_names_are_fixed_and_labelled(app: cdk8s.App, tmp_path: Path) -> None:
+    chart = GpuPoolChart(app, "pool-inference", pool=INFERENCE, node_settings=SETTINGS)
+    app.synth()
+    (manifest,) = tmp_path.glob("*.k8s.yaml")
+    objects = [d for d in yaml.safe_load_all(manifest.read_text()) if d]
+    assert objects == chart.to_json()
+    names = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    assert names == {
+        ("EC2NodeClass", "inference"),
+        ("NodePool", "inference"),
+        ("NodeOverlay", "inference-gpu-1"),
+        ("NodeOverlay", "inference-gpu-4"),
+    }
+    node_pool = only(objects, "NodePool")
+    assert node_pool["spec"]["template"]["spec"]["nodeClassRef"] == {
+        "group": "karpenter.k8s.aws",
+        "kind": "EC2NodeClass",
+        "name": only(objects, "EC2NodeClass")["metadata"]["name"],
+    }
+    for obj in objects:
+        assert obj["metadata"]["labels"] == COMMON_LABELS
+        assert "namespace" not in obj["metadata"], "Karpenter objects are cluster-scoped"
+    assert chart.pool is INFERENCE
+    assert chart.node_pool.name == "inference" and chart.node_class.name == "inference"
+    assert sorted(o.name for o in chart.overlays) == ["inference-gpu-1", "inference-gpu-4"]
+
+
+def test_names_do_not_depend_on_the_chart_id(app: cdk8s.App) -> None:
+    first = pool_objects(app, INFERENCE)
+    second = GpuPoolChart(app, "01-other-id", pool=INFERENCE, node_settings=SETTINGS).to_json()
+    assert first == second
+
+
+# -- EC2NodeClass ------------------------------------------------------------------------------
+
+
+def test_ec2_node_class_is_locked_down_and_pinned(app: cdk8s.App) -> None:
+    spec = only(pool_objects(app, INFERENCE), "EC2NodeClass")["spec"]
+    assert spec["metadataOptions"] == {
+        "httpEndpoint": "enabled",
+        "httpProtocolIPv6": "disabled",
+        "httpPutResponseHopLimit": 1,
+        "httpTokens": "required",
+    }
+    assert spec["amiSelectorTerms"] == [{"alias": f"al2023@{AL2023_AMI_VERSION}"}]
+    assert not spec["amiSelectorTerms"][0]["alias"].endswith("@latest")
+    assert spec["blockDeviceMappings"] == [
+        {
+            "deviceName": "/dev/xvda",
+            "ebs": {
+                "volumeSize": "100Gi",
+                "volumeType": "gp3",
+                "encrypted": True,
+                "deleteOnTermination": True,
+            },
+        }
+    ]
+    assert spec["role"] == "KarpenterNodeRole-demo"
+    discovery = [{"tags": {"karpenter.sh/discovery": "demo"}}]
+    assert spec["subnetSelectorTerms"] == discovery
+    assert spec["securityGroupSelectorTerms"] == discovery
+    assert "userData" not in spec, "AL2023 needs no user data: the DaemonSet is the plugin"
+    assert "tags" not in spec and "instanceProfile" not in spec
+
+
+def test_ec2_node_class_custom_discovery_tag_and_tags(app: cdk8s.App) -> None:
+    spec = only(
+        pool_objects(
+            app,
+            INFERENCE,
+            node_role="${Token[TOKEN.123]}",
+            discovery_tag_value="${Token[TOKEN.456]}",
+            discovery_tag_key="example.com/cluster",
+            tags={"team": "ml", "cost-center": "42"},
+        ),
+        "EC2NodeClass",
+    )["spec"]
+    assert spec["role"] == "${Token[TOKEN.123]}"
+    assert spec["subnetSelectorTerms"] == [{"tags": {"example.com/cluster": "${Token[TOKEN.456]}"}}]
+    assert spec["tags"] == {"team": "ml", "cost-center": "42"}
+
+
+def test_bottlerocket_pool_configures_its_built_in_plugin(app: cdk8s.App) -> None:
+    objects = pool_objects(app, BATCH)
+    spec = only(objects, "EC2NodeClass")["spec"]
+    assert spec["amiSelectorTerms"] == [{"alias": f"bottlerocket@{BOTTLEROCKET_AMI_VERSION}"}]
+    settings = tomllib.loads(spec["userData"])["settings"]["kubelet-device-plugins"]["nvidia"]
+    assert settings["device-sharing-strategy"] == "time-slicing"
+    assert settings["time-slicing"] == {
+        "replicas": 2,
+        "rename-by-default": False,
+        "fail-requests-greater-than-one": True,
+    }
+    volumes = {m["deviceName"]: m["ebs"] for m in spec["blockDeviceMappings"]}
+    assert set(volumes) == {"/dev/xvda", "/dev/xvdb"}, "both default volumes, replaced together"
+    assert volumes["/dev/xvda"]["volumeSize"] == "4Gi"
+    assert volumes["/dev/xvdb"]["volumeSize"] == "200Gi"
+    for ebs in volumes.values():
+        assert ebs["encrypted"] is True and ebs["volumeType"] == "gp3"
+    labels = only(objects, "NodePool")["spec"]["template"]["metadata"]["labels"]
+    assert DEVICE_PLUGIN_CONFIG_LABEL not in labels
+    assert labels[POOL_LABEL] == "batch"
+    values = device_plugin_helm_values([INFERENCE, BATCH])
+    assert "batch" not in affinity_pool_names(values)
+
+
+# -- NodePool ----------------------------------------------------------------------------------
+
+
+def test_node_pool_carries_the_pool_description(app: cdk8s.App) -> None:
+    node_pool = only(pool_objects(app, INFERENCE), "NodePool")
+    template = node_pool["spec"]["template"]
+    assert template["spec"]["requirements"] == [r.to_dict() for r in INFERENCE.requirements()]
+    assert requirement_values(node_pool, "karpenter.k8s.aws/instance-gpu-name") == [
+        "l4",
+        "a10g",
+        "t4",
+    ]
+    assert template["spec"]["taints"] == [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]
+    labels = template["metadata"]["labels"]
+    assert labels[POOL_LABEL] == "inference"
+    assert labels[DEVICE_PLUGIN_CONFIG_LABEL] == "time-slicing-4"
+    assert labels["nvidia.com/gpu.present"] == "true"
+    assert labels[DEVICE_PLUGIN_CONFIG_LABEL] in device_plugin_config_data([INFERENCE])
+    # Limits count slices: Karpenter sees slices through the overlays.
+    assert node_pool["spec"]["limits"] == {"nvidia.com/gpu": str(6 * 4)}
+    assert node_pool["spec"]["disruption"] == {
+        "consolidationPolicy": "WhenEmpty",
+        "consolidateAfter": "5m",
+        "budgets": [{"nodes": "1"}],
+    }
+    assert template["spec"]["expireAfter"] == "720h"
+    assert "weight" not in node_pool["spec"]
+
+
+def test_node_pool_extra_taints_labels_disruption_and_weight(app: cdk8s.App) -> None:
+    pool = GpuPool(
+        "custom",
+        sharing=TimeSlicing(replicas=2),
+        taints=[Taint("example.com/x", "y", TaintEffect.PREFER_NO_SCHEDULE)],
+        labels={"example.com/team": "ml"},
+        disruption=DEDICATED.disruption,
+        weight=50,
+    )
+    node_pool = only(pool_objects(app, pool), "NodePool")
+    spec = node_pool["spec"]
+    assert spec["template"]["spec"]["taints"] == pool.node_taints()
+    assert {"key": "example.com/x", "value": "y", "effect": "PreferNoSchedule"} in spec["template"][
+        "spec"
+    ]["taints"]
+    assert spec["template"]["metadata"]["labels"]["example.com/team"] == "ml"
+    assert spec["disruption"] == pool.disruption.to_dict()
+    assert spec["disruption"]["consolidationPolicy"] == "WhenEmptyOrUnderutilized"
+    assert spec["template"]["spec"]["expireAfter"] == "Never"
+    assert spec["weight"] == 50
+
+
+# -- NodeOverlays ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pool", [INFERENCE, BATCH, MPS, DEDICATED], ids=lambda p: p.name)
+def test_one_overlay_per_admitted_gpu_count(app: cdk8s.App, pool: GpuPool) -> None:
+    objects = pool_objects(app, pool)
+    counts = requirement_values(only(objects, "NodePool"), INSTANCE_GPU_COUNT)
+    overlays = of_kind(objects, "NodeOverlay")
+    assert len(overlays) == len(counts)
+    by_count: dict[str, dict[str, Any]] = {}
+    for overlay in overlays:
+        requirements = overlay["spec"]["requirements"]
+        assert requirements[0] == {
+            "key": "karpenter.sh/nodepool",
+            "operator": "In",
+            "values": [pool.name],
+        }
+        assert requirements[1]["key"] == INSTANCE_GPU_COUNT
+        assert requirements[1]["operator"] == "In"
+        (count,) = requirements[1]["values"]
+        assert overlay["metadata"]["name"] == f"{pool.name}-gpu-{count}"
+        by_count[count] = overlay["spec"]["capacity"]
+    assert sorted(by_count) == sorted(counts)
+    for count, capacity in by_count.items():
+        assert capacity == {"nvidia.com/gpu": str(pool.sharing.replicas * int(count))}
+
+
+def test_unshared_pool_has_no_overlays(app: cdk8s.App) -> None:
+    objects = pool_objects(app, TRAINING)
+    assert of_kind(objects, "NodeOverlay") == []
+    assert only(objects, "NodePool")["spec"]["limits"] == {"nvidia.com/gpu": "16"}
+    labels = only(objects, "NodePool")["spec"]["template"]["metadata"]["labels"]
+    assert labels[DEVICE_PLUGIN_CONFIG_LABEL] == "exclusive"
+
+
+def test_renamed_pool_advertises_shared_resource(app: cdk8s.App) -> None:
+    objects = pool_objects(app, RENAMED)
+    (overlay,) = of_kind(objects, "NodeOverlay")
+    assert overlay["spec"]["capacity"] == {"nvidia.com/gpu.shared": "3", "nvidia.com/gpu": "0"}
+    assert only(objects, "NodePool")["spec"]["limits"] == {"nvidia.com/gpu.shared": str(8 * 3)}
+    deployment = only(SampleWorkloadChart(app, "sample", pool=RENAMED).to_json(), "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu.shared"] == "1"
+    assert "nvidia.com/gpu" not in container["resources"]["limits"]
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    replicas=st.integers(min_value=2, max_value=64),
+    counts=st.sets(st.sampled_from([1, 2, 4, 8]), min_size=1),
+    gpu_limit=st.integers(min_value=8, max_value=64),
+    renamed=st.booleans(),
+)
+def test_overlays_and_limits_count_slices(
+    tmp_path: Path, replicas: int, counts: set[int], gpu_limit: int, renamed: bool
+) -> None:
+    sharing = TimeSlicing(replicas=replicas, rename_by_default=renamed)
+    pool = GpuPool("prop", sharing=sharing, gpu_counts=sorted(counts), gpu_limit=gpu_limit)
+    objects = GpuPoolChart(
+        cdk8s.App(outdir=str(tmp_path)), "pool", pool=pool, node_settings=SETTINGS
+    ).to_json()
+    resource = "nvidia.com/gpu.shared" if renamed else "nvidia.com/gpu"
+    node_pool = only(objects, "NodePool")
+    assert node_pool["spec"]["limits"] == {resource: str(gpu_limit * replicas)}
+    admitted = requirement_values(node_pool, INSTANCE_GPU_COUNT)
+    assert sorted(int(c) for c in admitted) == sorted(counts)
+    capacities = {
+        o["spec"]["requirements"][1]["values"][0]: o["spec"]["capacity"]
+        for o in of_kind(objects, "NodeOverlay")
+    }
+    assert sorted(capacities) == sorted(admitted)
+    for count, capacity in capacities.items():
+        assert capacity[resource] == str(replicas * int(count))
+
+
+# -- device plugin config ----------------------------------------------------------------------
+
+
+def test_config_map_holds_valid_v1_configs(app: cdk8s.App) -> None:
+    pools = [INFERENCE, BATCH, TRAINING, RENAMED, MPS]
+    chart = DevicePluginConfigChart(app, "device-plugin-config", pools=pools)
+    objects = chart.to_json()
+    namespace = only(objects, "Namespace")
+    assert namespace["metadata"]["name"] == DEVICE_PLUGIN_NAMESPACE
+    assert "namespace" not in namespace["metadata"], "a Namespace is cluster-scoped"
+    config_map = only(objects, "ConfigMap")
+    assert config_map["metadata"]["name"] == DEVICE_PLUGIN_CONFIG_MAP == chart.config_map_name
+    assert config_map["metadata"]["namespace"] == DEVICE_PLUGIN_NAMESPACE == chart.namespace
+    assert config_map["metadata"]["labels"] == COMMON_LABELS
+    data = config_map["data"]
+    # Bottlerocket's time-slicing-2 is configured through user data, not here.
+    assert set(data) == {"exclusive", "time-slicing-4", "time-slicing-3-renamed", "mps-8"}
+    assert chart.default_profile == "exclusive"
+    for key, text in data.items():
+        config = yaml.safe_load(text)
+        assert config["version"] == "v1"
+        assert config["flags"] == {"migStrategy": "none"}
+        if key == "exclusive":
+            assert "sharing" not in config
+            continue
+        (mode,) = config["sharing"].values()
+        assert mode["resources"], "the plugin rejects an empty resources list"
+        for resource in mode["resources"]:
+            assert resource["name"] == "nvidia.com/gpu"
+            assert isinstance(resource["replicas"], int) and resource["replicas"] >= 2
+    assert yaml.safe_load(data["mps-8"])["sharing"]["mps"]["resources"][0]["replicas"] == 8
+    assert yaml.safe_load(data["time-slicing-3-renamed"])["sharing"]["timeSlicing"][
+        "renameByDefault"
+    ]
+
+
+def test_every_al2023_profile_label_names_a_config_map_key(app: cdk8s.App) -> None:
+    pools = [INFERENCE, BATCH, TRAINING, RENAMED, MPS, DEDICATED]
+    data = only(DevicePluginConfigChart(app, "dp", pools=pools).to_json(), "ConfigMap")["data"]
+    for pool in pools:
+        labels = only(pool_objects(app, pool), "NodePool")["spec"]["template"]["metadata"]["labels"]
+        if pool.uses_device_plugin_daemonset:
+            # A label naming a missing key makes the config-manager fail.
+            assert labels[DEVICE_PLUGIN_CONFIG_LABEL] in data
+        else:
+            assert DEVICE_PLUGIN_CONFIG_LABEL not in labels
+
+
+def test_shared_profiles_are_deduplicated() -> None:
+    other = GpuPool("other", sharing=TimeSlicing(replicas=4), gpu_names=["t4"])
+    assert set(device_plugin_config_data([INFERENCE, other])) == {"exclusive", "time-slicing-4"}
+    eight = GpuPool("eight", sharing=TimeSlicing(replicas=8))
+    assert set(device_plugin_config_data([INFERENCE, other, eight])) == {
+        "exclusive",
+        "time-slicing-4",
+        "time-slicing-8",
+    }
+    assert set(device_plugin_config_data([BATCH])) == {"exclusive"}
+
+
+def test_config_hash_is_stable_and_follows_the_data(app: cdk8s.App) -> None:
+    first = DevicePluginConfigChart(app, "a", pools=[INFERENCE, MPS], create_namespace=False)
+    again = DevicePluginConfigChart(app, "b", pools=[MPS, INFERENCE], create_namespace=False)
+    assert of_kind(first.to_json(), "Namespace") == []
+    assert len(first.config_hash) == 64 and int(first.config_hash, 16) >= 0
+    assert first.config_hash == again.config_hash
+    changed_pool = GpuPool("inference", sharing=TimeSlicing(replicas=5), gpu_counts=[1, 4])
+    changed = DevicePluginConfigChart(app, "c", pools=[changed_pool, MPS], create_namespace=False)
+    assert changed.config_hash != first.config_hash
+    before = device_plugin_helm_values([INFERENCE, MPS], config_hash=first.config_hash)
+    after = device_plugin_helm_values([changed_pool, MPS], config_hash=changed.config_hash)
+    assert before["podAnnotations"] == {CONFIG_HASH_ANNOTATION: first.config_hash}
+    assert before["podAnnotations"] != after["podAnnotations"]
+    assert "podAnnotations" not in device_plugin_helm_values([INFERENCE])
+
+
+def test_custom_namespace_and_config_map_name(app: cdk8s.App) -> None:
+    chart = DevicePluginConfigChart(
+        app, "dp", pools=[INFERENCE], namespace="gpu-system", config_map_name="profiles"
+    )
+    config_map = only(chart.to_json(), "ConfigMap")
+    assert config_map["metadata"] == {
+        "name": "profiles",
+        "namespace": "gpu-system",
+        "labels": COMMON_LABELS,
+    }
+    assert only(chart.to_json(), "Namespace")["metadata"]["name"] == "gpu-system"
+    values = device_plugin_helm_values([INFERENCE], config_map_name=chart.config_map_name)
+    assert values["config"] == {"name": "profiles", "default": "exclusive"}
+
+
+# -- Helm values -------------------------------------------------------------------------------
+
+
+def test_helm_values_serve_exactly_the_al2023_pools() -> None:
+    pools = [INFERENCE, BATCH, TRAINING, DEDICATED]
+    values = device_plugin_helm_values(pools, config_hash="abc")
+    assert affinity_pool_names(values) == ["dedicated", "inference", "training"]
+    assert values["config"] == {"name": DEVICE_PLUGIN_CONFIG_MAP, "default": "exclusive"}
+    assert values["config"]["default"] in device_plugin_config_data(pools)
+    tolerations = values["tolerations"]
+    assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in tolerations
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in tolerations
+    # DEDICATED's extra taints: one with a value, one without.
+    assert {
+        "key": "example.com/team",
+        "operator": "Equal",
+        "value": "ml",
+        "effect": "NoSchedule",
+    } in tolerations
+    assert {"key": "example.com/spot", "operator": "Exists", "effect": "NoSchedule"} in tolerations
+    assert len(tolerations) == 4
+    assert values["gfd"] == {"enabled": False}
+    assert "nfd" not in values
+    # Written to a values file: no YAML anchors from shared dicts.
+    assert "&id" not in yaml.safe_dump(values)
+
+
+def test_helm_values_enable_gfd_and_nfd_toleration_for_mps() -> None:
+    values = device_plugin_helm_values([INFERENCE, MPS])
+    assert values["gfd"] == {"enabled": True}
+    nfd_tolerations = values["nfd"]["worker"]["tolerations"]
+    # The NodePool taint has no value: NFD's default `Equal present` does not tolerate it.
+    taint = only_taint(only(pool_objects(cdk8s.App(), MPS), "NodePool"))
+    assert taint == {"key": "nvidia.com/gpu", "effect": "NoSchedule"}
+    assert not tolerates(
+        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"},
+        taint,
+    )
+    assert any(tolerates(t, taint) for t in nfd_tolerations)
+    assert "&id" not in yaml.safe_dump(values)
+
+
+def only_taint(node_pool: dict[str, Any]) -> dict[str, str]:
+    (taint,) = node_pool["spec"]["template"]["spec"]["taints"]
+    return taint
+
+
+def tolerates(toleration: dict[str, str], taint: dict[str, str]) -> bool:
+    """Kubernetes' toleration matching (``ToleratesTaint``)."""
+    if toleration.get("effect") and toleration["effect"] != taint["effect"]:
+        return False
+    if toleration.get("key") and toleration["key"] != taint["key"]:
+        return False
+    if toleration.get("operator", "Equal") == "Exists":
+        return True
+    return toleration.get("value", "") == taint.get("value", "")
+
+
+@pytest.mark.parametrize("pool", [INFERENCE, DEDICATED, MPS, TRAINING], ids=lambda p: p.name)
+def test_device_plugin_tolerates_every_taint_of_its_pools(app: cdk8s.App, pool: GpuPool) -> None:
+    values = device_plugin_helm_values([pool, BATCH])
+    taints = only(pool_objects(app, pool), "NodePool")["spec"]["template"]["spec"]["taints"]
+    for taint in taints:
+        assert any(tolerates(t, taint) for t in values["tolerations"]), taint
+
+
+def test_helm_values_need_an_al2023_pool() -> None:
+    with pytest.raises(ConfigurationError, match="AL2023"):
+        device_plugin_helm_values([BATCH])
+
+
+def test_helm_value_keys_exist_in_the_chart() -> None:
+    if not DEVICE_PLUGIN_CHART_VALUES.is_file():
+        pytest.skip(f"upstream chart values not found at {DEVICE_PLUGIN_CHART_VALUES}")
+    chart = yaml.safe_load(DEVICE_PLUGIN_CHART_VALUES.read_text())
+    values = device_plugin_helm_values([INFERENCE, MPS], config_hash="0" * 64)
+
+    def check(ours: dict[str, Any], theirs: dict[str, Any], path: str) -> None:
+        for key, value in ours.items():
+            assert key in theirs, f"{path}{key} is not a value of the chart (misspelt?)"
+            # Free-form maps (annotations) and replaced structures end the walk.
+            if isinstance(value, dict) and theirs[key] and key not in ("affinity",):
+                check(value, theirs[key], f"{path}{key}.")
+
+    check(values, chart, "")
+    # The chart's default affinity depends on labels Karpenter nodes lack: it must be replaced
+    # (Helm replaces lists), and the chart's default tolerations must be kept.
+    assert values["affinity"] != chart["affinity"]
+    for toleration in chart["tolerations"]:
+        assert toleration in values["tolerations"]
+
+
+# -- sample workload ---------------------------------------------------------------------------
+
+
+def test_sample_fills_one_node_with_one_slice_per_pod(app: cdk8s.App) -> None:
+    chart = SampleWorkloadChart(app, "sample", pool=INFERENCE)
+    objects = chart.to_json()
+    namespace = only(objects, "Namespace")
+    assert namespace["metadata"]["name"] == "gpu-sharing-demo"
+    deployment = only(objects, "Deployment")
+    assert deployment["apiVersion"] == "apps/v1"
+    assert deployment["metadata"]["name"] == "inference-sample"
+    assert deployment["metadata"]["namespace"] == "gpu-sharing-demo"
+    assert deployment["metadata"]["labels"] == COMMON_LABELS
+    spec = deployment["spec"]
+    # 4 slices per GPU x 1 GPU on the smallest admitted instance.
+    assert spec["replicas"] == 4 == chart.replicas
+    template = spec["template"]
+    labels = template["metadata"]["labels"]
+    assert spec["selector"] == {"matchLabels": labels}
+    assert not any(k.startswith("cdk8s.io/") for k in labels), "selector must not hash ids"
+    pod = template["spec"]
+    assert pod["nodeSelector"] == {POOL_LABEL: "inference"}
+    assert pod["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    (container,) = pod["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert "nvidia.com/gpu" not in container["resources"].get("requests", {})
+    assert (
+        container["resources"]["requests"]["cpu"] and container["resources"]["requests"]["memory"]
+    )
+    assert container["image"] == SAMPLE_WORKLOAD_IMAGE
+    assert ":" in container["image"].rsplit("/", 1)[-1]
+    assert not container["image"].endswith(":latest")
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["privileged"] is False
+    command = container["command"]
+    assert command[:2] == ["bash", "-c"]
+    script = command[2]
+    for expected in (
+        "trap 'exit 0' TERM",
+        "nvidia-smi -L",
+        "NVIDIA_VISIBLE_DEVICES=",
+        "/tmp/sample --benchmark --numbodies=",
+        "GFLOP/s",
+        "date",
+        "POD_NAME",
+        "sleep",
+    ):
+        assert expected in script
+    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"]}
+    assert env == {"POD_NAME": "metadata.name", "NODE_NAME": "spec.nodeName"}
+
+
+@pytest.mark.skipif(not Path("/bin/bash").exists(), reason="bash is not installed")
+def test_sample_script_is_valid_bash(app: cdk8s.App) -> None:
+    deployment = only(SampleWorkloadChart(app, "sample", pool=INFERENCE).to_json(), "Deployment")
+    script = deployment["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    result = subprocess.run(
+        ["/bin/bash", "-n", "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_sample_tolerates_extra_taints_and_scales(app: cdk8s.App) -> None:
+    chart = SampleWorkloadChart(
+        app, "sample", pool=DEDICATED, replicas=7, namespace="demo", create_namespace=False
+    )
+    objects = chart.to_json()
+    assert of_kind(objects, "Namespace") == []
+    deployment = only(objects, "Deployment")
+    assert deployment["metadata"]["namespace"] == "demo"
+    assert deployment["spec"]["replicas"] == 7
+    tolerations = deployment["spec"]["template"]["spec"]["tolerations"]
+    for taint in DEDICATED.node_taints():
+        assert any(tolerates(t, taint) for t in tolerations), taint
+
+
+def test_sample_default_replicas_use_smallest_instance(app: cdk8s.App) -> None:
+    pool = GpuPool("big", sharing=TimeSlicing(replicas=3), gpu_counts=[8, 4], gpu_limit=16)
+    deployment = only(SampleWorkloadChart(app, "s", pool=pool).to_json(), "Deployment")
+    assert deployment["spec"]["replicas"] == 12
+    whole = only(SampleWorkloadChart(app, "w", pool=TRAINING).to_json(), "Deployment")
+    assert whole["spec"]["replicas"] == 8
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"replicas": 25}, "limited to 24 slices"),
+        ({"replicas": -1}, "replicas"),
+        ({"replicas": True}, "replicas"),
+        ({"image": "nvcr.io/nvidia/k8s/cuda-sample:latest"}, "pinned"),
+        ({"image": "nvcr.io/nvidia/k8s/cuda-sample"}, "pinned"),
+    ],
+)
+def test_sample_rejects_bad_input(app: cdk8s.App, kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        SampleWorkloadChart(app, "s", pool=INFERENCE, **kwargs)
+
+
+def test_sample_accepts_digest_pinned_image(app: cdk8s.App) -> None:
+    image = "registry.example.com:5000/cuda-sample@sha256:" + "a" * 64
+    deployment = only(
+        SampleWorkloadChart(app, "s", pool=INFERENCE, image=image).to_json(), "Deployment"
+    )
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == image
+
+
+# -- node settings -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"node_role": "arn:aws:iam::123456789012:role/node"}, "role name"),
+        ({"node_role": ""}, "non-empty"),
+        ({"discovery_tag_value": ""}, "non-empty"),
+        ({"tags": {"kubernetes.io/cluster/demo": "owned"}}, "Karpenter sets this tag"),
+        ({"tags": {"karpenter.sh/nodepool": "x"}}, "Karpenter sets this tag"),
+        ({"tags": {"team": 1}}, "strings"),
+    ],
+)
+def test_node_settings_reject_bad_input(kwargs: dict[str, Any], message: str) -> None:
+    arguments = {"node_role": "node", "discovery_tag_value": "demo", **kwargs}
+    with pytest.raises(ConfigurationError, match=message):
+        KarpenterNodeSettings(**arguments)
+
+
+def test_node_settings_accept_tokens_and_freeze_tags() -> None:
+    tags = {"team": "ml"}
+    settings = KarpenterNodeSettings(
+        node_role="${Token[TOKEN.1]}", discovery_tag_value="${Token[TOKEN.2]}", tags=tags
+    )
+    tags["team"] = "changed"
+    assert settings.tags == {"team": "ml"}
+    with pytest.raises(TypeError):
+        settings.tags["x"] = "y"  # type: ignore[index]
+
+
+def test_charts_reject_wrong_argument_types(app: cdk8s.App) -> None:
+    with pytest.raises(ConfigurationError, match="GpuPool"):
+        GpuPoolChart(app, "x", pool="inference", node_settings=SETTINGS)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="KarpenterNodeSettings"):
+        GpuPoolChart(app, "y", pool=INFERENCE, node_settings={})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="unique"):
+        DevicePluginConfigChart(app, "z", pools=[INFERENCE, INFERENCE])
+
+
+# -- the package as a whole --------------------------------------------------------------------
+
+
+def test_k8s_package_does_not_import_aws_cdk() -> None:
+    code = (
+        "import sys, eks_gpu_sharing.k8s\n"
+        "loaded = sorted(m for m in sys.modules if m == 'aws_cdk' or m.startswith('aws_cdk.'))\n"
+        "assert not loaded, loaded\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "constructs"), str(root)])}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_all_objects_pass_kubernetes_and_karpenter_validation(app: cdk8s.App) -> None:
+    k8s_schema = pytest.importorskip("tests.k8s_schema")
+    pools = [INFERENCE, BATCH, TRAINING, RENAMED, DEDICATED, MPS]
+    objects: list[dict[str, Any]] = []
+    for pool in pools:
+        objects += pool_objects(app, pool)
+        objects += SampleWorkloadChart(
+            app, f"sample-{pool.name}", pool=pool, create_namespace=pool is INFERENCE
+        ).to_json()
+    objects += DevicePluginConfigChart(app, "device-plugin", pools=pools).to_json()
+    objects += pool_objects(
+        app,
+        GpuPool("tagged", sharing=TimeSlicing(replicas=2)),
+        node_role="r",
+        discovery_tag_value="demo",
+        tags={"team": "ml"},
+    )
+    assert {o["kind"] for o in objects} == {
+        "EC2NodeClass",
+        "NodePool",
+        "NodeOverlay",
+        "Namespace",
+        "ConfigMap",
+        "Deployment",
+    }
+    assert k8s_schema.validate_objects(objects) == []
