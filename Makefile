@@ -11,7 +11,7 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # Keep CDK and cdk8s offline and quiet: no version checks, no telemetry, no notices.
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_CLI_TELEMETRY := false
-export CDK8S_CHECK_UPGRADE := false
+
 PYTEST_ARGS ?=
 
 .PHONY: setup synth cdk-synth cdk8s-synth test lint imports clean
@@ -36,7 +36,7 @@ cdk-synth: setup
 	@echo "CloudFormation templates written to cdk.out/"
 
 cdk8s-synth: setup
-	cdk8s synth
+	cdk8s synth --check-upgrade false
 	@echo "Kubernetes manifests written to manifests/"
 
 test: setup

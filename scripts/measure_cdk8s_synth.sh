@@ -10,12 +10,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 printf 'language: python\napp: python3 -c "import cdk8s; cdk8s.App().synth()"\noutput: %s/empty\n' "$tmp" > "$tmp/cdk8s.yaml"
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+median() { python3 -c 'import statistics, sys; print(f"{statistics.median(float(x) for x in sys.stdin):.2f}")'; }
 measure() {  # $1: folder holding cdk8s.yaml; prints seconds per run
   for _ in $(seq "$runs"); do
-    start=$(date +%s.%N)
-    (cd "$1" && cdk8s synth >/dev/null 2>&1)
-    echo "$(date +%s.%N) - $start" | bc
+    python3 -c 'import subprocess, sys, time; t = time.perf_counter(); subprocess.run(["cdk8s", "synth"], cwd=sys.argv[1], check=True, capture_output=True); print(time.perf_counter() - t)' "$1"
   done
 }
 cp -r manifests "$tmp/manifests.before"
@@ -24,4 +22,4 @@ base=$(measure "$tmp" | median)
 # cdk8s synth rewrites manifests/; it must come out identical to the committed copy.
 diff -r "$tmp/manifests.before" manifests >/dev/null || { echo "manifests/ changed" >&2; exit 1; }
 echo "cdk8s synth (default config): ${ours}s median of ${runs}; empty cdk8s app: ${base}s"
-echo "ratio: $(echo "scale=2; $ours / $base" | bc)"
+python3 -c "import sys; print(f'ratio: {float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$ours" "$base"

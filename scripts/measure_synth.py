@@ -1,7 +1,14 @@
 #!/usr/bin/env python3
 """Measure how much slower the reference app synthesizes than a bare ``eks.Cluster``.
 
-In ONE Python process (the jsii/Node.js runtime starts once, on the first ``aws_cdk`` import,
+Two modes, both timed in the same session, alternating between the two apps:
+
+``--mode process`` (default): what a user waits for on ``cdk synth``. Each run is a fresh
+``python`` process that imports aws-cdk-lib (starting jsii/Node.js), builds one app and
+synthesizes it, exactly as ``cdk synth`` runs ``python3 app.py``.
+
+``--mode warm``: the construct code's own cost. In ONE Python process (the jsii/Node.js
+runtime starts once, on the first ``aws_cdk`` import,
 before any timing) this builds and synthesizes, each into a fresh temporary ``outdir``:
 
 * baseline: one Stack holding only ``eks.Cluster(version, kubectl_layer, default_capacity=0)``;
@@ -24,6 +31,7 @@ import gc
 import importlib
 import runpy
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -78,6 +86,36 @@ def load_app_factory(spec: str) -> AppFactory:
     return factory
 
 
+def _child(which: str, app_module: str) -> None:
+    """One build + synth in this (fresh) process; used by ``--mode process``."""
+    factory = build_baseline_app if which == "baseline" else load_app_factory(app_module)
+    with tempfile.TemporaryDirectory(prefix="measure-synth-") as outdir:
+        factory(outdir).synth()
+
+
+def _process_seconds(which: str, app_module: str) -> float:
+    """Wall seconds of a fresh interpreter that builds and synthesizes one app."""
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, __file__, "--child", which, "--app-module", app_module],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+def time_processes(app_module: str, *, runs: int, warmups: int) -> dict[str, list[float]]:
+    """Like ``time_synths`` but every run is its own process (start-up included)."""
+    for _ in range(warmups):  # fills the OS file cache for both
+        for which in ("baseline", "reference"):
+            _process_seconds(which, app_module)
+    timings: dict[str, list[float]] = {"baseline": [], "reference": []}
+    for _ in range(runs):
+        for which in timings:
+            timings[which].append(_process_seconds(which, app_module))
+    return timings
+
+
 def _synth_seconds(factory: AppFactory) -> float:
     """Seconds for one build + ``synth()`` of ``factory`` into a fresh temporary outdir."""
     with tempfile.TemporaryDirectory(prefix="measure-synth-") as outdir:
@@ -126,16 +164,28 @@ def main(argv: list[str] | None = None) -> int:
         default=1.5,
         help="fail when reference median / baseline median exceeds this (default: 1.5)",
     )
+    parser.add_argument(
+        "--mode",
+        choices=("process", "warm"),
+        default="process",
+        help="process: fresh interpreter per run, as `cdk synth` (default); warm: one process",
+    )
+    parser.add_argument("--child", choices=("baseline", "reference"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        _child(args.child, args.app_module)
+        return 0
     if args.runs < 1 or args.warmups < 0:
         parser.error("--runs must be >= 1 and --warmups >= 0")
 
-    reference = load_app_factory(args.app_module)
-    timings = time_synths(
-        {"baseline": build_baseline_app, "reference": reference},
-        runs=args.runs,
-        warmups=args.warmups,
-    )
+    if args.mode == "process":
+        timings = time_processes(args.app_module, runs=args.runs, warmups=min(args.warmups, 1))
+    else:
+        timings = time_synths(
+            {"baseline": build_baseline_app, "reference": load_app_factory(args.app_module)},
+            runs=args.runs,
+            warmups=args.warmups,
+        )
     baseline_times, reference_times = timings["baseline"], timings["reference"]
     baseline = statistics.median(baseline_times)
     measured = statistics.median(reference_times)
@@ -144,9 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     def show(times: list[float]) -> str:
         return ", ".join(f"{t:.2f}" for t in times)
 
-    print("jsii/Node.js start-up is paid once per process, before timing; each app had")
-    print(f"{args.warmups} untimed warm-up run(s), then {args.runs} timed, alternating runs of")
-    print("build + synth each (seconds).")
+    if args.mode == "process":
+        print("mode process: each run is a fresh `python` that imports aws-cdk-lib, builds and")
+        print(f"synthesizes one app, as `cdk synth` does; {args.runs} alternating runs (seconds).")
+    else:
+        print("mode warm: one process; jsii/Node.js start-up paid before timing; each app had")
+        print(f"{args.warmups} untimed warm-up run(s), then {args.runs} timed, alternating runs")
+        print("of build + synth each (seconds).")
     print(f"baseline  (eks.Cluster only): median {baseline:.2f} s  [{show(baseline_times)}]")
     print(f"reference ({args.app_module}): median {measured:.2f} s  [{show(reference_times)}]")
     print(f"ratio: {ratio:.2f} (max {args.max_ratio:.2f}); difference {measured - baseline:+.2f} s")
