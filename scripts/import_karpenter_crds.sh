@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Regenerate the typed Karpenter classes (NodePool, NodeOverlay, EC2NodeClass) with `cdk8s import`.
 #
-# Usage: scripts/import_karpenter_crds.sh [CRD_DIR]
+# Usage: scripts/import_karpenter_crds.sh [CRD_DIR] [OUT_DIR]
+#   OUT_DIR defaults to constructs/eks_gpu_sharing/k8s/imports (the tests regenerate into a
+#   temporary folder and compare, so the committed classes cannot drift from the CRDs).
 #   CRD_DIR defaults to ../shared/reference/karpenter-v<KARPENTER_VERSION>/crds, the unmodified
 #   upstream CRDs of the pinned Karpenter release (aws/karpenter-provider-aws pkg/apis/crds/).
 #   For a new Karpenter release, bump KARPENTER_VERSION in versions.py, point CRD_DIR at that
@@ -10,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 version=$(python3 -c 'import runpy; print(runpy.run_path("constructs/eks_gpu_sharing/versions.py")["KARPENTER_VERSION"])')
 crd_dir=${1:-../shared/reference/karpenter-v${version}/crds}
-out=constructs/eks_gpu_sharing/k8s/imports
+out=${2:-constructs/eks_gpu_sharing/k8s/imports}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -19,8 +21,17 @@ trap 'rm -rf "$tmp"' EXIT
 { cat "$crd_dir/karpenter.sh_nodepools.yaml"; echo '---'; cat "$crd_dir/karpenter.sh_nodeoverlays.yaml"; } > "$tmp/karpenter.sh.yaml"
 
 rm -rf "$out"
-cdk8s import "$tmp/karpenter.sh.yaml" --language python --output "$out" --no-check-upgrade
-cdk8s import "$crd_dir/karpenter.k8s.aws_ec2nodeclasses.yaml" --language python --output "$out" --no-check-upgrade
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+crd_dir=$(cd "$crd_dir" && pwd)
+# Run from the temporary folder: `cdk8s import` records its inputs in ./cdk8s.yaml when there is
+# one, and the project's cdk8s.yaml must not change.
+(
+  cd "$tmp"
+  cdk8s import "$tmp/karpenter.sh.yaml" --language python --output "$out" --no-check-upgrade
+  cdk8s import "$crd_dir/karpenter.k8s.aws_ec2nodeclasses.yaml" --language python \
+    --output "$out" --no-check-upgrade
+)
 
 # cdk8s leaves the parent folders without __init__.py; make them regular packages so that
 # setuptools ships them with the wheel.
