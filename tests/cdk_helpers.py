@@ -4,28 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import aws_cdk as cdk
-from aws_cdk import aws_eks as eks
-
-from eks_gpu_sharing.cdk.kubectl import kubectl_layer
 
 MANIFEST_TYPE = "Custom::AWSCDK-EKS-KubernetesResource"
 HELM_TYPE = "Custom::AWSCDK-EKS-HelmChart"
-
-
-def imported_cluster(stack: cdk.Stack, name: str = "existing") -> eks.ICluster:
-    """An existing cluster, as an outside user imports it (kubectl role and layer given)."""
-    return eks.Cluster.from_cluster_attributes(
-        stack,
-        "Imported",
-        cluster_name=name,
-        kubectl_role_arn="arn:aws:iam::123456789012:role/existing-kubectl",
-        kubectl_layer=kubectl_layer(stack),
-        vpc=None,
-    )
 
 
 def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -85,12 +67,3 @@ def _walk(value: Any) -> Iterator[Any]:
     elif isinstance(value, list):
         for item in value:
             yield from _walk(item)
-
-
-def synth_templates(app: cdk.App) -> dict[str, dict[str, Any]]:
-    """Synthesize ``app`` and return every template (nested ones too) by file name."""
-    assembly = app.synth()
-    return {
-        path.name: json.loads(path.read_text())
-        for path in Path(assembly.directory).glob("*.template.json")
-    }

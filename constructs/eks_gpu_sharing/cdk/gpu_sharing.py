@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import cdk8s
 from aws_cdk import Duration
 from aws_cdk import aws_eks as eks
-from constructs import Construct, IDependable
+from constructs import Construct
 
 from ..errors import ConfigurationError
 from ..k8s import (
@@ -31,22 +31,10 @@ from ..versions import (
 from .existing_karpenter import ExistingKarpenter
 from .karpenter import Karpenter, deep_merge
 
-#: A manifest travels inside the kubectl Lambda's event, which AWS caps at 262,144 bytes; keep
-#: headroom for the rest of the event (ARNs, request metadata, the old manifest on updates).
-MAX_MANIFEST_BYTES = 200_000
-
-
-class KarpenterTarget(Protocol):
-    """What GPU pools need from a Karpenter: a ``Karpenter`` or an ``ExistingKarpenter``."""
-
-    @property
-    def node_role_name(self) -> str: ...
-    @property
-    def discovery_tag_key(self) -> str: ...
-    @property
-    def discovery_tag_value(self) -> str: ...
-    @property
-    def chart(self) -> IDependable | None: ...
+#: A manifest travels inside the kubectl Lambda's event, which AWS caps at 262,144 bytes. An
+#: update carries the new and the old manifest, so each must stay under half of that, with room
+#: left for the rest of the event (ARNs, request metadata).
+MAX_MANIFEST_BYTES = 120_000
 
 
 class GpuSharing(Construct):
@@ -218,8 +206,9 @@ class GpuSharing(Construct):
             raise ConfigurationError(
                 field=f"GpuSharing manifest {id}",
                 value=f"{size} bytes",
-                rule=f"a manifest travels in the kubectl Lambda event (262,144-byte limit; this "
-                f"library keeps it under {MAX_MANIFEST_BYTES})",
+                rule=f"a manifest travels in the kubectl Lambda event (262,144-byte limit, new and "
+                f"old manifest together on updates; this library keeps each under "
+                f"{MAX_MANIFEST_BYTES})",
                 fix="split the pools over several GpuSharing constructs or shorten labels",
             )
         return eks.KubernetesManifest(self, id, cluster=self.cluster, manifest=objects)
