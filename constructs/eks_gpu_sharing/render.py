@@ -9,11 +9,11 @@ import yaml
 
 from .config import GpuSharingConfig
 from .k8s import (
-    DevicePluginConfigChart,
-    GpuPoolChart,
+    DEVICE_PLUGIN_RELEASE,
     KarpenterNodeSettings,
     SampleWorkloadChart,
-    device_plugin_helm_values,
+    build_gpu_sharing_charts,
+    sample_chart_id,
 )
 from .versions import (
     NVIDIA_DEVICE_PLUGIN_CHART_NAME,
@@ -30,7 +30,7 @@ _OWNED_PATTERNS = ("*.k8s.yaml", DEVICE_PLUGIN_VALUES_FILE)
 def helm_install_command(config: GpuSharingConfig, values_path: str) -> str:
     """The `helm upgrade --install` line for the device plugin with the rendered values."""
     return (
-        f"helm upgrade --install nvidia-device-plugin {NVIDIA_DEVICE_PLUGIN_CHART_NAME} "
+        f"helm upgrade --install {DEVICE_PLUGIN_RELEASE} {NVIDIA_DEVICE_PLUGIN_CHART_NAME} "
         f"--repo {NVIDIA_DEVICE_PLUGIN_CHART_REPOSITORY} --version {NVIDIA_DEVICE_PLUGIN_VERSION} "
         f"--namespace {config.device_plugin_namespace} -f {values_path}"
     )
@@ -49,27 +49,17 @@ def render(config: GpuSharingConfig, outdir: str | Path) -> list[Path]:
             stale.unlink()
 
     app = cdk8s.App(outdir=str(outdir), yaml_output_type=cdk8s.YamlOutputType.FILE_PER_CHART)
-    node_settings = KarpenterNodeSettings(
-        node_role=config.karpenter.node_role_name,
-        discovery_tag_value=config.karpenter.discovery_tag_value,
+    charts = build_gpu_sharing_charts(
+        app,
+        pools=config.pools,
+        node_settings=KarpenterNodeSettings(
+            node_role=config.karpenter.node_role_name,
+            discovery_tag_value=config.karpenter.discovery_tag_value,
+        ),
+        device_plugin_namespace=config.device_plugin_namespace,
     )
-    # Chart ids become file names; the numeric prefix keeps `kubectl apply -f manifests/`
-    # in dependency order (pools, then the device plugin config, then the sample).
-    for index, pool in enumerate(config.pools, start=1):
-        GpuPoolChart(app, f"{index:02d}-pool-{pool.name}", pool=pool, node_settings=node_settings)
     written: list[Path] = []
-    if any(p.uses_device_plugin_daemonset for p in config.pools):
-        device_plugin = DevicePluginConfigChart(
-            app,
-            "50-device-plugin-config",
-            pools=config.pools,
-            namespace=config.device_plugin_namespace,
-        )
-        values = device_plugin_helm_values(
-            config.pools,
-            config_map_name=device_plugin.config_map_name,
-            config_hash=device_plugin.config_hash,
-        )
+    if charts.device_plugin_values is not None:
         values_path = outdir / DEVICE_PLUGIN_VALUES_FILE
         values_path.parent.mkdir(exist_ok=True)
         header = (
@@ -77,12 +67,12 @@ def render(config: GpuSharingConfig, outdir: str | Path) -> list[Path]:
             "# Apply the manifests first (kubectl apply -f <folder>/), then, from that folder:\n"
             f"#   {helm_install_command(config, DEVICE_PLUGIN_VALUES_FILE)}\n"
         )
-        values_path.write_text(header + yaml.safe_dump(values, sort_keys=True))
+        values_path.write_text(header + yaml.safe_dump(charts.device_plugin_values, sort_keys=True))
         written.append(values_path)
     if config.sample_workload is not None:
         pool = next(p for p in config.pools if p.name == config.sample_workload.pool)
         SampleWorkloadChart(
-            app, f"90-sample-{pool.name}", pool=pool, replicas=config.sample_workload.replicas
+            app, sample_chart_id(pool.name), pool=pool, replicas=config.sample_workload.replicas
         )
     app.synth()
     written.extend(sorted(outdir.glob("*.k8s.yaml")))

@@ -14,11 +14,12 @@ from constructs import Construct
 from ..errors import ConfigurationError
 from ..k8s import (
     DEVICE_PLUGIN_NAMESPACE,
+    DEVICE_PLUGIN_RELEASE,
     DevicePluginConfigChart,
-    GpuPoolChart,
     KarpenterNodeSettings,
     SampleWorkloadChart,
-    device_plugin_helm_values,
+    build_gpu_sharing_charts,
+    sample_chart_id,
 )
 from ..pool import GpuPool, validate_pools
 from ..sharing import NoSharing
@@ -106,21 +107,28 @@ class GpuSharing(Construct):
             discovery_tag_key=self.karpenter.discovery_tag_key,
         )
 
+        charts = build_gpu_sharing_charts(
+            self._cdk8s_app,
+            pools=self.pools,
+            node_settings=node_settings,
+            device_plugin_namespace=device_plugin_namespace,
+        )
+
         #: One manifest per pool: EC2NodeClass, NodePool and NodeOverlays.
         self.pool_manifests: dict[str, eks.KubernetesManifest] = {}
-        for pool in self.pools:
-            chart = GpuPoolChart(
-                self._cdk8s_app, f"pool-{pool.name}", pool=pool, node_settings=node_settings
-            )
-            manifest = self._add_chart(f"Pool-{pool.name}", chart)
+        for name, chart in charts.pools.items():
+            manifest = self._add_chart(f"Pool-{name}", chart)
             if self.karpenter.chart is not None:
                 manifest.node.add_dependency(self.karpenter.chart)
-            self.pool_manifests[pool.name] = manifest
+            self.pool_manifests[name] = manifest
 
         self.device_plugin_chart: eks.HelmChart | None = None
         self.device_plugin_config: eks.KubernetesManifest | None = None
-        if any(p.uses_device_plugin_daemonset for p in self.pools):
-            self._add_device_plugin(device_plugin_namespace, device_plugin_values or {})
+        if charts.device_plugin_config is not None and charts.device_plugin_values is not None:
+            self._add_device_plugin(
+                charts.device_plugin_config,
+                deep_merge(charts.device_plugin_values, device_plugin_values or {}),
+            )
 
         #: Sample workload manifests by pool name.
         self.sample_workloads: dict[str, eks.KubernetesManifest] = {}
@@ -153,7 +161,7 @@ class GpuSharing(Construct):
             )
         chart = SampleWorkloadChart(
             self._cdk8s_app,
-            f"sample-{name}",
+            sample_chart_id(name),
             pool=by_name[name],
             replicas=replicas,
             # Several samples share one namespace; only the first manifest creates it.
@@ -170,19 +178,10 @@ class GpuSharing(Construct):
 
     # -- internals --------------------------------------------------------------------------
 
-    def _add_device_plugin(self, namespace: str, extra_values: Mapping[str, Any]) -> None:
-        config_chart = DevicePluginConfigChart(
-            self._cdk8s_app, "device-plugin-config", pools=self.pools, namespace=namespace
-        )
+    def _add_device_plugin(
+        self, config_chart: DevicePluginConfigChart, values: Mapping[str, Any]
+    ) -> None:
         self.device_plugin_config = self._add_chart("DevicePluginConfig", config_chart)
-        values = deep_merge(
-            device_plugin_helm_values(
-                self.pools,
-                config_map_name=config_chart.config_map_name,
-                config_hash=config_chart.config_hash,
-            ),
-            extra_values,
-        )
         self.device_plugin_chart = eks.HelmChart(
             self,
             "DevicePlugin",
@@ -190,8 +189,8 @@ class GpuSharing(Construct):
             chart=NVIDIA_DEVICE_PLUGIN_CHART_NAME,
             repository=NVIDIA_DEVICE_PLUGIN_CHART_REPOSITORY,
             version=NVIDIA_DEVICE_PLUGIN_VERSION,
-            release="nvidia-device-plugin",
-            namespace=namespace,
+            release=DEVICE_PLUGIN_RELEASE,
+            namespace=config_chart.namespace,
             create_namespace=False,
             values=values,
             wait=True,

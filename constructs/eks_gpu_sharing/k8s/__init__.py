@@ -7,6 +7,8 @@ into ``cdk8s synth`` for plain YAML.
 * :class:`DevicePluginConfigChart`, :func:`device_plugin_helm_values`: the NVIDIA device
   plugin's profiles and the Helm values that serve exactly the AL2023 pools.
 * :class:`SampleWorkloadChart`: a CUDA n-body Deployment that fills one node with slices.
+* :func:`build_gpu_sharing_charts`: all pool and device plugin charts of a setup, as both the
+  CDK construct and the plain-YAML renderer build them.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from .device_plugin import (
     CONFIG_HASH_ANNOTATION,
     DEVICE_PLUGIN_CONFIG_MAP,
     DEVICE_PLUGIN_NAMESPACE,
+    DEVICE_PLUGIN_RELEASE,
     DevicePluginConfigChart,
     config_data_hash,
     device_plugin_config_data,
     device_plugin_helm_values,
 )
 from .gpu_pool_chart import GpuPoolChart, overlay_name
+from .gpu_sharing_charts import GpuSharingCharts, build_gpu_sharing_charts, sample_chart_id
 from .node_settings import DEFAULT_DISCOVERY_TAG_KEY, KarpenterNodeSettings
 from .sample_workload import (
     SAMPLE_NUM_BODIES,
@@ -36,15 +40,19 @@ __all__ = [
     "DEFAULT_DISCOVERY_TAG_KEY",
     "DEVICE_PLUGIN_CONFIG_MAP",
     "DEVICE_PLUGIN_NAMESPACE",
+    "DEVICE_PLUGIN_RELEASE",
     "SAMPLE_NUM_BODIES",
     "SAMPLE_WORKLOAD_NAMESPACE",
     "DevicePluginConfigChart",
     "GpuPoolChart",
+    "GpuSharingCharts",
     "KarpenterNodeSettings",
     "SampleWorkloadChart",
+    "build_gpu_sharing_charts",
     "config_data_hash",
     "device_plugin_config_data",
     "device_plugin_helm_values",
     "overlay_name",
+    "sample_chart_id",
     "sample_workload_name",
 ]

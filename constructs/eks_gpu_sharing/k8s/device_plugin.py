@@ -25,6 +25,8 @@ from .common import CHART_PROPS, namespace_object
 
 #: Namespace of the device plugin release and its ConfigMap.
 DEVICE_PLUGIN_NAMESPACE: Final = "nvidia-device-plugin"
+#: Helm release name of the device plugin chart (CDK and the documented `helm` line alike).
+DEVICE_PLUGIN_RELEASE: Final = "nvidia-device-plugin"
 #: Name of the ConfigMap with one key per sharing profile.
 DEVICE_PLUGIN_CONFIG_MAP: Final = "nvidia-device-plugin-config"
 #: Pod-template annotation carrying the ConfigMap hash: the plugin does not reload its config,
