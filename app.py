@@ -19,17 +19,25 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from eks_gpu_sharing import GpuSlicingCluster
+from eks_gpu_sharing import ConfigurationError, GpuSlicingCluster
 from eks_gpu_sharing.config import load_config
+from eks_gpu_sharing.versions import KUBERNETES_VERSION
 
 STACK_NAME = "GpuSlicingEks"
 DEFAULT_CONFIG = Path(__file__).resolve().with_name("gpu-sharing.yaml")
 
 
-def build_app(outdir: str | None = None) -> cdk.App:
-    """Build the reference app (``outdir`` overrides ``cdk.out`` for tests and benchmarks)."""
-    app = cdk.App(outdir=outdir) if outdir else cdk.App()
+def build_app(outdir: str | None = None, context: dict[str, str] | None = None) -> cdk.App:
+    """Build the reference app (``outdir`` and ``context`` for tests and benchmarks)."""
+    app = cdk.App(outdir=outdir, context=context) if outdir else cdk.App(context=context)
     config = load_config(app.node.try_get_context("config") or DEFAULT_CONFIG)
+    if config.kubernetes_version != KUBERNETES_VERSION:
+        raise ConfigurationError(
+            field="kubernetesVersion",
+            value=config.kubernetes_version,
+            rule=f"the reference app creates a Kubernetes {KUBERNETES_VERSION} cluster",
+            fix=f"remove kubernetesVersion from the file or set it to {KUBERNETES_VERSION!r}",
+        )
     stack = cdk.Stack(
         app,
         STACK_NAME,
@@ -48,6 +56,7 @@ def build_app(outdir: str | None = None) -> cdk.App:
         admin_role_arn=app.node.try_get_context("adminRoleArn"),
         nat_gateways=int(nat_gateways) if nat_gateways is not None else 1,
         pools=config.pools,
+        device_plugin_namespace=config.device_plugin_namespace,
         sample_workload=False,
     )
     if config.sample_workload is not None:

@@ -12,6 +12,7 @@ import cdk_nag
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 
+from eks_gpu_sharing import ConfigurationError
 from tests.cdk_helpers import (
     HELM_TYPE,
     MANIFEST_TYPE,
@@ -55,6 +56,14 @@ def main_template(assembly: Path) -> dict[str, Any]:
 
 def _all_templates(assembly: Path) -> list[Path]:
     return sorted(assembly.glob("*.template.json"))
+
+
+def test_app_refuses_a_config_for_another_kubernetes(tmp_path: Path) -> None:
+    config = tmp_path / "gpu-sharing.yaml"
+    config.write_text("kubernetesVersion: '1.35'\n" + (ROOT / "gpu-sharing.yaml").read_text())
+    build_app = runpy.run_path(str(ROOT / "app.py"))["build_app"]
+    with pytest.raises(ConfigurationError, match=r"kubernetesVersion='1\.35'"):
+        build_app(str(tmp_path / "out"), context={"config": str(config)})
 
 
 def test_app_synthesizes_main_and_nested_templates(assembly: Path) -> None:

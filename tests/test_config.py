@@ -75,8 +75,11 @@ def test_discovery_tag_defaults_to_the_cluster_name() -> None:
             "karpenter: nodeOverlayEnabled",
             "featureGates",
         ),
-        (["karpenter", "version"], "1.6.0", "karpenter: version", "1.7.0"),
-        (["karpenter", "version"], "latest", "karpenter: version", "1.14.1"),
+        (["karpenter", "version"], "1.12.0", "karpenter: version", "1.13.0 or later"),
+        (["karpenter", "version"], "latest", "karpenter: version", "helm list"),
+        (["kubernetesVersion"], "1.99", "kubernetesVersion", "1.36"),
+        (["karpenter", "nodeRoleName"], "arn:aws:iam::1:role/x", "karpenter: ", "name"),
+        (["sampleWorkload"], {"pool": "inference", "replicas": 999}, "sampleWorkload: ", "32"),
         (["sampleWorkload"], {"pool": "nope"}, "sampleWorkload: pool", "inference"),
         (["pools"], [], "pools: pools", "GpuPool"),
     ],
@@ -101,6 +104,16 @@ def test_feature_gate_must_be_confirmed_for_shared_pools() -> None:
     assert "--version 1.14.1 --reuse-values" in info.value.fix
     document["pools"][0]["sharing"] = {"mode": "none"}
     assert parse_config(document).pools[0].slices_per_gpu == 1
+
+
+def test_node_overlay_minimum_applies_on_older_kubernetes() -> None:
+    document = _with(["kubernetesVersion"], "1.33")
+    document["karpenter"]["version"] = "1.6.3"  # fine for 1.33, but has no NodeOverlay
+    with pytest.raises(ConfigurationError) as info:
+        parse_config(document)
+    assert "NodeOverlay" in info.value.rule
+    document["pools"][0]["sharing"] = {"mode": "none"}
+    assert parse_config(document).kubernetes_version == "1.33"
 
 
 def test_mps_rejects_time_slicing_only_keys() -> None:
@@ -159,6 +172,36 @@ def test_cli_synth_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     (out / DEVICE_PLUGIN_VALUES_FILE).write_text("edited: by hand\n")
     assert main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(out)]) == 1
     assert "stale" in capsys.readouterr().err
+
+
+def test_check_compares_only_files_synth_owns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["synth", "--config", str(DEFAULT_CONFIG), "--out", str(out)]) == 0
+    (out / "helm" / "other-values.yaml").write_text("mine: true\n")
+    (out / "kustomization.yaml").write_text("resources: []\n")
+    assert main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(out)]) == 0
+    (out / "01-pool-inference.k8s.yaml").unlink()
+    assert main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(out)]) == 1
+    assert f"--config {DEFAULT_CONFIG}" in capsys.readouterr().err
+
+
+def test_render_error_leaves_the_folder_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import eks_gpu_sharing.render as render_module
+
+    render(load_config(DEFAULT_CONFIG), tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ConfigurationError(field="f", value="v", rule="r", fix="x")
+
+    monkeypatch.setattr(render_module, "build_gpu_sharing_charts", broken)
+    with pytest.raises(ConfigurationError):
+        render(load_config(DEFAULT_CONFIG), tmp_path)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
 def test_cli_reports_config_errors_with_exit_code_2(

@@ -14,9 +14,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import load_config
+from .config import GpuSharingConfig, load_config
 from .errors import ConfigurationError
-from .render import render
+from .render import owned_files, render
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,20 +52,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             for path in render(config, args.out):
                 print(path)
             return 0
-        return _check(config, Path(args.out))
+        return _check(config, args.config, Path(args.out))
     except ConfigurationError as error:
         print(f"eks-gpu-sharing: error: {error}", file=sys.stderr)
         return 2
 
 
-def _check(config: object, outdir: Path) -> int:
+def _check(config: GpuSharingConfig, config_path: str, outdir: Path) -> int:
     with tempfile.TemporaryDirectory() as fresh:
-        expected = {
-            str(p.relative_to(fresh))
-            for p in render(config, fresh)  # type: ignore[arg-type]
-        }
-        actual = {p.name for p in outdir.glob("*.k8s.yaml")}
-        actual |= {str(p.relative_to(outdir)) for p in outdir.glob("helm/*.yaml")}
+        expected = {str(p.relative_to(fresh)) for p in render(config, fresh)}
+        actual = {str(p.relative_to(outdir)) for p in owned_files(outdir)}
         stale = sorted(expected ^ actual)
         stale += sorted(
             name
@@ -74,8 +70,8 @@ def _check(config: object, outdir: Path) -> int:
         )
     if stale:
         print(
-            f"eks-gpu-sharing: {outdir} is stale ({', '.join(stale)}); run `make synth` or "
-            f"`eks-gpu-sharing synth --out {outdir}`",
+            f"eks-gpu-sharing: {outdir} is stale ({', '.join(stale)}); run "
+            f"`eks-gpu-sharing synth --config {config_path} --out {outdir}`",
             file=sys.stderr,
         )
         return 1

@@ -14,8 +14,9 @@ from typing import Any
 
 import yaml
 
+from .compat import check_karpenter_version, check_node_overlay_gate
 from .errors import ConfigurationError
-from .k8s import DEVICE_PLUGIN_NAMESPACE
+from .k8s import DEVICE_PLUGIN_NAMESPACE, KarpenterNodeSettings, sample_replicas
 from .pool import (
     AmiFamily,
     CapacityType,
@@ -27,12 +28,7 @@ from .pool import (
     validate_pools,
 )
 from .sharing import Mps, NoSharing, Sharing, TimeSlicing
-from .versions import (
-    KARPENTER_NODE_OVERLAY_MINIMUM,
-    KARPENTER_VERSION,
-    enable_node_overlay_hint,
-    parse_version,
-)
+from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
 
 
 class ConfigFileError(ConfigurationError):
@@ -69,6 +65,7 @@ class GpuSharingConfig:
     pools: tuple[GpuPool, ...]
     device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE
     sample_workload: SampleWorkloadSettings | None = None
+    kubernetes_version: str = KUBERNETES_VERSION
 
 
 def load_config(path: str | Path) -> GpuSharingConfig:
@@ -98,6 +95,7 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
     root = _Section(document, source)
     root.only(
         "clusterName",
+        "kubernetesVersion",
         "karpenter",
         "pools",
         "devicePlugin",
@@ -119,10 +117,16 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
         version=karpenter_section.string("version", default=KARPENTER_VERSION),
         node_overlay_enabled=karpenter_section.boolean("nodeOverlayEnabled", default=False),
     )
+    with karpenter_section.here():  # the same rules as the charts, checked up front
+        KarpenterNodeSettings(
+            node_role=karpenter.node_role_name,
+            discovery_tag_value=karpenter.discovery_tag_value,
+        )
     pools = tuple(_parse_pool(item) for item in root.items("pools"))
     with root.at("pools"):
         pools = validate_pools(pools)
-    _check_karpenter(karpenter, pools, karpenter_section)
+    kubernetes_version = root.string("kubernetesVersion", default=KUBERNETES_VERSION)
+    _check_karpenter(karpenter, pools, kubernetes_version, karpenter_section)
 
     device_plugin = root.section("devicePlugin", default={})
     device_plugin.only("namespace")
@@ -134,52 +138,49 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
             pool=sample_section.string("pool"),
             replicas=sample_section.integer("replicas", default=None),
         )
-        if sample.pool not in {p.name for p in pools}:
+        by_name = {p.name: p for p in pools}
+        if sample.pool not in by_name:
             raise sample_section.error(
                 "pool",
                 sample.pool,
                 "names no pool of this file",
-                f"use one of {sorted(p.name for p in pools)}",
+                f"use one of {sorted(by_name)}",
             )
+        with sample_section.here():  # checked now, before anything is rendered
+            sample_replicas(by_name[sample.pool], sample.replicas)
     return GpuSharingConfig(
         cluster_name=cluster_name,
         karpenter=karpenter,
         pools=pools,
         device_plugin_namespace=device_plugin.string("namespace", default=DEVICE_PLUGIN_NAMESPACE),
         sample_workload=sample,
+        kubernetes_version=kubernetes_version,
     )
 
 
 def _check_karpenter(
-    karpenter: KarpenterSettings, pools: tuple[GpuPool, ...], section: _Section
+    karpenter: KarpenterSettings,
+    pools: tuple[GpuPool, ...],
+    kubernetes_version: str,
+    section: _Section,
 ) -> None:
-    try:
-        version = parse_version(karpenter.version)
-    except ValueError:
-        raise section.error(
-            "version",
+    needs_overlay = any(not isinstance(p.sharing, NoSharing) for p in pools)
+    # The same rules and messages as ExistingKarpenter, located in the file.
+    with section.here():
+        check_karpenter_version(
             karpenter.version,
-            "is not a Karpenter release number",
-            'use e.g. "1.14.1"',
-        ) from None
-    if all(isinstance(p.sharing, NoSharing) for p in pools):
-        return
-    if version < parse_version(KARPENTER_NODE_OVERLAY_MINIMUM):
-        raise section.error(
-            "version",
-            karpenter.version,
-            f"shared pools need NodeOverlay, which needs Karpenter >= "
-            f"{KARPENTER_NODE_OVERLAY_MINIMUM}",
-            f"upgrade Karpenter to {KARPENTER_NODE_OVERLAY_MINIMUM} or later",
+            kubernetes_version=kubernetes_version,
+            needs_node_overlay=needs_overlay,
+            version_field="version",
+            kubernetes_version_field="(top level) kubernetesVersion",
         )
-    if not karpenter.node_overlay_enabled:
-        raise section.error(
-            "nodeOverlayEnabled",
-            False,
-            "shared pools need Karpenter's NodeOverlay feature gate, or Karpenter launches one "
-            "GPU per pending pod",
-            enable_node_overlay_hint(karpenter.version) + ", then set nodeOverlayEnabled: true",
-        )
+        if needs_overlay:
+            check_node_overlay_gate(
+                karpenter.node_overlay_enabled,
+                karpenter_version=karpenter.version,
+                field="nodeOverlayEnabled",
+                then="set nodeOverlayEnabled: true",
+            )
 
 
 _POOL_KEYS = {

@@ -9,7 +9,7 @@ class ConfigurationError(ValueError):
     """A value in the description of the cluster, pools or sharing breaks a rule.
 
     The message always names the field, the value, the rule it breaks and how to fix it, e.g.
-    ``TimeSlicing.replicas=1: the NVIDIA device plugin requires >= 2; use 2 or more, ...``.
+    ``TimeSlicing.replicas=1: the NVIDIA device plugin requires >= 2 (...); use 2 or more, ...``.
     """
 
     def __init__(self, *, field: str, value: Any, rule: str, fix: str) -> None:

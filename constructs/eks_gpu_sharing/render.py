@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import cdk8s
@@ -36,18 +38,31 @@ def helm_install_command(config: GpuSharingConfig, values_path: str) -> str:
     )
 
 
+def owned_files(outdir: Path) -> list[Path]:
+    """The files in ``outdir`` that ``render`` writes and replaces (nothing else is touched)."""
+    return sorted(path for pattern in _OWNED_PATTERNS for path in outdir.glob(pattern))
+
+
 def render(config: GpuSharingConfig, outdir: str | Path) -> list[Path]:
     """Write the manifests of ``config`` into ``outdir`` and return the files written.
 
-    Files this function owns (``*.k8s.yaml`` and the values file) are replaced; anything else in
-    ``outdir`` (e.g. the rest of a GitOps repository) is left alone.
+    Everything is rendered into a staging folder first, so an error leaves ``outdir`` as it
+    was. Then the files this function owns (``*.k8s.yaml`` and the values file) are replaced;
+    anything else in ``outdir`` (e.g. the rest of a GitOps repository) is left alone.
     """
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    for pattern in _OWNED_PATTERNS:
-        for stale in outdir.glob(pattern):
+    with tempfile.TemporaryDirectory(prefix="eks-gpu-sharing-") as staging:
+        staged = [path.relative_to(staging) for path in _render_into(config, Path(staging))]
+        outdir.mkdir(parents=True, exist_ok=True)
+        for stale in owned_files(outdir):
             stale.unlink()
+        for relative in staged:
+            (outdir / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(staging) / relative, outdir / relative)
+    return sorted(outdir / relative for relative in staged)
 
+
+def _render_into(config: GpuSharingConfig, outdir: Path) -> list[Path]:
     app = cdk8s.App(outdir=str(outdir), yaml_output_type=cdk8s.YamlOutputType.FILE_PER_CHART)
     charts = build_gpu_sharing_charts(
         app,

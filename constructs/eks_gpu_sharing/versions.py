@@ -1,7 +1,9 @@
 """Every version the project deploys, each pinned once.
 
-A new Kubernetes version is one line here (``KUBERNETES_VERSION``) plus its kubectl layer
-package (``aws-cdk.lambda-layer-kubectl-v<minor>``) in ``pyproject.toml``/``requirements.txt``.
+A new Kubernetes version: ``KUBERNETES_VERSION`` here, its kubectl layer package
+(``aws-cdk.lambda-layer-kubectl-v<minor>``) and ``cdk8s-plus-<minor>`` in
+``pyproject.toml``/``requirements.txt`` (and the ``cdk8s_plus_<minor>`` imports in ``k8s/``), and
+a ``KARPENTER_MINIMUM_FOR_KUBERNETES`` entry.
 This module is pure data: the cdk8s charts import it, so it must not import ``aws_cdk``.
 """
 

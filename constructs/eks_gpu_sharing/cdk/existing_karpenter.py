@@ -6,14 +6,9 @@ from dataclasses import dataclass
 
 from constructs import IDependable
 
+from ..compat import check_karpenter_version, check_node_overlay_gate
 from ..errors import ConfigurationError
-from ..versions import (
-    KARPENTER_MINIMUM_FOR_KUBERNETES,
-    KARPENTER_NODE_OVERLAY_MINIMUM,
-    KUBERNETES_VERSION,
-    enable_node_overlay_hint,
-    parse_version,
-)
+from ..versions import KUBERNETES_VERSION, parse_version
 
 DISCOVERY_TAG_KEY = "karpenter.sh/discovery"
 
@@ -28,8 +23,9 @@ class ExistingKarpenter:
     :param node_role_name: IAM role *name* Karpenter nodes use (it needs an EC2_LINUX access entry).
     :param discovery_tag_value: Value of the discovery tag on node subnets and security groups.
     :param version: The running Karpenter version, e.g. ``"1.14.1"``.
-    :param node_overlay_enabled: Whether ``settings.featureGates.nodeOverlay`` is true. Time-sliced
-        pools need it; set it only after enabling the gate (see the docs).
+    :param node_overlay_enabled: Whether ``settings.featureGates.nodeOverlay`` is true. Shared
+        (time-sliced or MPS) pools need it; set it only after enabling the gate (see the docs).
+        Default: False.
     :param discovery_tag_key: Default: ``karpenter.sh/discovery``.
     """
 
@@ -68,33 +64,17 @@ class ExistingKarpenter:
         self, *, needs_node_overlay: bool, kubernetes_version: str = KUBERNETES_VERSION
     ) -> None:
         """Raise ConfigurationError if this Karpenter cannot serve the requested pools."""
-        version = parse_version(self.version)
-        minimum = KARPENTER_MINIMUM_FOR_KUBERNETES.get(kubernetes_version)
-        if minimum and version < parse_version(minimum):
-            raise ConfigurationError(
-                field="ExistingKarpenter.version",
-                value=self.version,
-                rule=f"Kubernetes {kubernetes_version} needs Karpenter >= {minimum} "
-                "(Karpenter compatibility matrix)",
-                fix=f"upgrade Karpenter to {minimum} or later",
-            )
-        if not needs_node_overlay:
-            return
-        if version < parse_version(KARPENTER_NODE_OVERLAY_MINIMUM):
-            raise ConfigurationError(
-                field="ExistingKarpenter.version",
-                value=self.version,
-                rule=f"NodeOverlay, which makes Karpenter count GPU slices, needs Karpenter >= "
-                f"{KARPENTER_NODE_OVERLAY_MINIMUM}",
-                fix=f"upgrade Karpenter to {KARPENTER_NODE_OVERLAY_MINIMUM} or later, or use "
-                "NoSharing() pools only",
-            )
-        if not self.node_overlay_enabled:
-            raise ConfigurationError(
+        check_karpenter_version(
+            self.version,
+            kubernetes_version=kubernetes_version,
+            needs_node_overlay=needs_node_overlay,
+            version_field="ExistingKarpenter.version",
+            kubernetes_version_field="GpuSharing.kubernetes_version",
+        )
+        if needs_node_overlay:
+            check_node_overlay_gate(
+                self.node_overlay_enabled,
+                karpenter_version=self.version,
                 field="ExistingKarpenter.node_overlay_enabled",
-                value=self.node_overlay_enabled,
-                rule="shared GPU pools need Karpenter's NodeOverlay feature gate, or Karpenter "
-                "launches one GPU per pending pod",
-                fix=enable_node_overlay_hint(self.version)
-                + ", then pass node_overlay_enabled=True",
+                then="pass node_overlay_enabled=True",
             )

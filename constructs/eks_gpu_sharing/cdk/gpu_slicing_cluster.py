@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aws_cdk import aws_eks as eks
 from constructs import Construct
 
+from ..k8s import DEVICE_PLUGIN_NAMESPACE
 from ..pool import GpuPool, validate_pools
 from .cluster import ReferenceCluster
 from .gpu_sharing import GpuSharing
@@ -25,6 +27,10 @@ class GpuSlicingCluster(Construct):
     :param system_node_instance_types: Instance types of the system node group.
         Default: ``("m7i.large",)``.
     :param sample_workload: Deploy the sample workload on the first pool. Default: True.
+    :param device_plugin_namespace: Namespace of the NVIDIA device plugin.
+        Default: ``nvidia-device-plugin``.
+    :param endpoint_access: EKS API endpoint access. Default: public and private (so `kubectl`
+        works from a workstation; access still needs IAM and an access entry).
     """
 
     def __init__(
@@ -38,6 +44,8 @@ class GpuSlicingCluster(Construct):
         nat_gateways: int = 1,
         system_node_instance_types: Sequence[str] = ("m7i.large",),
         sample_workload: bool = True,
+        device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
+        endpoint_access: eks.EndpointAccess | None = None,
     ) -> None:
         validate_pools(pools)  # fail before any resource exists
         super().__init__(scope, id)
@@ -48,6 +56,7 @@ class GpuSlicingCluster(Construct):
             admin_role_arn=admin_role_arn,
             nat_gateways=nat_gateways,
             system_node_instance_types=system_node_instance_types,
+            endpoint_access=endpoint_access,
         )
         self.cluster = self.reference_cluster.cluster
         self.karpenter = Karpenter(self, "Karpenter", cluster=self.cluster)
@@ -62,4 +71,5 @@ class GpuSlicingCluster(Construct):
             karpenter=self.karpenter,
             pools=pools,
             sample_workload=sample_workload,
+            device_plugin_namespace=device_plugin_namespace,
         )

@@ -23,15 +23,13 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
+from ..compat import check_karpenter_version
 from ..errors import ConfigurationError
 from ..versions import (
     KARPENTER_CHART_NAME,
     KARPENTER_CHART_REPOSITORY,
-    KARPENTER_MINIMUM_FOR_KUBERNETES,
-    KARPENTER_NODE_OVERLAY_MINIMUM,
     KARPENTER_VERSION,
     KUBERNETES_VERSION,
-    parse_version,
 )
 from . import karpenter_policies
 
@@ -522,14 +520,6 @@ def _policy_document(statements: list[dict[str, Any]], variables: Mapping[str, s
 
 
 def _validate_versions(version: str, kubernetes_version: str) -> None:
-    supported = ", ".join(KARPENTER_MINIMUM_FOR_KUBERNETES)
-    if kubernetes_version not in KARPENTER_MINIMUM_FOR_KUBERNETES:
-        raise ConfigurationError(
-            field="Karpenter.kubernetes_version",
-            value=kubernetes_version,
-            rule=f"the Karpenter compatibility matrix knows Kubernetes {supported}",
-            fix=f"use one of {supported} (default {KUBERNETES_VERSION})",
-        )
     if not _CHART_VERSION.match(version):
         raise ConfigurationError(
             field="Karpenter.version",
@@ -537,22 +527,14 @@ def _validate_versions(version: str, kubernetes_version: str) -> None:
             rule="a Karpenter chart version is MAJOR.MINOR.PATCH with no leading 'v'",
             fix=f"write it like {KARPENTER_VERSION!r}",
         )
-    minimum = KARPENTER_MINIMUM_FOR_KUBERNETES[kubernetes_version]
-    if parse_version(version) < parse_version(minimum):
-        raise ConfigurationError(
-            field="Karpenter.version",
-            value=version,
-            rule=f"Kubernetes {kubernetes_version} needs Karpenter >= {minimum}",
-            fix=f"use version={KARPENTER_VERSION!r} (or any version >= {minimum})",
-        )
-    if parse_version(version) < parse_version(KARPENTER_NODE_OVERLAY_MINIMUM):
-        raise ConfigurationError(
-            field="Karpenter.version",
-            value=version,
-            rule="NodeOverlay (GPU slice counts) needs Karpenter "
-            f">= {KARPENTER_NODE_OVERLAY_MINIMUM}",
-            fix=f"use version={KARPENTER_VERSION!r}",
-        )
+    # This construct always turns the NodeOverlay gate on, so it needs a version that has it.
+    check_karpenter_version(
+        version,
+        kubernetes_version=kubernetes_version,
+        needs_node_overlay=True,
+        version_field="Karpenter.version",
+        kubernetes_version_field="Karpenter.kubernetes_version",
+    )
 
 
 def _validate_cluster_name(name: str) -> None:

@@ -31,6 +31,7 @@ from .sample_workload import (
     SAMPLE_NUM_BODIES,
     SAMPLE_WORKLOAD_NAMESPACE,
     SampleWorkloadChart,
+    sample_replicas,
     sample_workload_name,
 )
 
@@ -54,5 +55,6 @@ __all__ = [
     "device_plugin_helm_values",
     "overlay_name",
     "sample_chart_id",
+    "sample_replicas",
     "sample_workload_name",
 ]

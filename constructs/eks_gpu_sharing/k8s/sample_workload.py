@@ -47,6 +47,28 @@ def sample_script(num_bodies: int = SAMPLE_NUM_BODIES) -> str:
     )
 
 
+def sample_replicas(pool: GpuPool, replicas: int | None) -> int:
+    """Validate a sample's pod count for ``pool``; None means one node's worth of slices."""
+    if replicas is None:
+        return pool.slices_per_gpu * min(pool.gpu_counts)
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise ConfigurationError(
+            field="SampleWorkloadChart.replicas",
+            value=replicas,
+            rule="must be a whole number >= 0",
+            fix="leave it unset to fill one node, or pass e.g. 4",
+        )
+    if replicas > pool.slice_limit:
+        raise ConfigurationError(
+            field="SampleWorkloadChart.replicas",
+            value=replicas,
+            rule=f"pool {pool.name!r} is limited to {pool.slice_limit} slices "
+            f"(gpu_limit x {pool.slices_per_gpu}); the other pods would stay Pending",
+            fix=f"use at most {pool.slice_limit} replicas or raise the pool's gpu_limit",
+        )
+    return replicas
+
+
 class SampleWorkloadChart(cdk8s.Chart):
     """A CUDA n-body Deployment ``<pool>-sample`` on one pool, one slice per pod.
 
@@ -79,23 +101,7 @@ class SampleWorkloadChart(cdk8s.Chart):
                 rule="must be a GpuPool",
                 fix='pass e.g. GpuPool("inference", sharing=TimeSlicing(replicas=4))',
             )
-        if replicas is None:
-            replicas = pool.slices_per_gpu * min(pool.gpu_counts)
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise ConfigurationError(
-                field="SampleWorkloadChart.replicas",
-                value=replicas,
-                rule="must be a whole number >= 0",
-                fix="leave it unset to fill one node, or pass e.g. 4",
-            )
-        if replicas > pool.slice_limit:
-            raise ConfigurationError(
-                field="SampleWorkloadChart.replicas",
-                value=replicas,
-                rule=f"pool {pool.name!r} is limited to {pool.slice_limit} slices "
-                f"(gpu_limit x {pool.slices_per_gpu}); the other pods would stay Pending",
-                fix=f"use at most {pool.slice_limit} replicas or raise the pool's gpu_limit",
-            )
+        replicas = sample_replicas(pool, replicas)
         if not _is_pinned(image):
             raise ConfigurationError(
                 field="SampleWorkloadChart.image",
