@@ -126,7 +126,7 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
     with root.at("pools"):
         pools = validate_pools(pools)
     kubernetes_version = root.string("kubernetesVersion", default=KUBERNETES_VERSION)
-    _check_karpenter(karpenter, pools, kubernetes_version, karpenter_section)
+    _check_karpenter(karpenter, pools, kubernetes_version, root)
 
     device_plugin = root.section("devicePlugin", default={})
     device_plugin.only("namespace")
@@ -162,23 +162,23 @@ def _check_karpenter(
     karpenter: KarpenterSettings,
     pools: tuple[GpuPool, ...],
     kubernetes_version: str,
-    section: _Section,
+    root: _Section,
 ) -> None:
     needs_overlay = any(not isinstance(p.sharing, NoSharing) for p in pools)
     # The same rules and messages as ExistingKarpenter, located in the file.
-    with section.here():
+    with root.here():
         check_karpenter_version(
             karpenter.version,
             kubernetes_version=kubernetes_version,
             needs_node_overlay=needs_overlay,
-            version_field="version",
-            kubernetes_version_field="(top level) kubernetesVersion",
+            version_field="karpenter.version",
+            kubernetes_version_field="kubernetesVersion",
         )
         if needs_overlay:
             check_node_overlay_gate(
                 karpenter.node_overlay_enabled,
                 karpenter_version=karpenter.version,
-                field="nodeOverlayEnabled",
+                field="karpenter.nodeOverlayEnabled",
                 then="set nodeOverlayEnabled: true",
             )
 

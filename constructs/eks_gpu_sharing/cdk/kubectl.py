@@ -2,8 +2,8 @@
 
 aws-cdk-lib publishes one kubectl layer package per Kubernetes minor
 (``aws-cdk.lambda-layer-kubectl-v<minor>``, Python module ``aws_cdk.lambda_layer_kubectl_v<minor>``,
-class ``KubectlV<minor>Layer``). The layer is looked up from the version string, so moving to a new
-Kubernetes version is one line in ``versions.py`` plus that layer package in the requirements.
+class ``KubectlV<minor>Layer``). The layer is looked up from the version string, so no code here
+changes for a new Kubernetes version (``versions.py`` lists what else does).
 """
 
 from __future__ import annotations
