@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+import aws_cdk as cdk
+from constructs import IConstruct
 
 MANIFEST_TYPE = "Custom::AWSCDK-EKS-KubernetesResource"
 HELM_TYPE = "Custom::AWSCDK-EKS-HelmChart"
@@ -67,3 +71,37 @@ def _walk(value: Any) -> Iterator[Any]:
     elif isinstance(value, list):
         for item in value:
             yield from _walk(item)
+
+
+def nag_violations(outdir: Path) -> list[str]:
+    """``"<rule> at <construct path>"`` for every violation in a synth's validation report.
+
+    cdk-nag 3 runs as a validation plugin: a synth with unacknowledged findings raises and
+    writes ``validation-report.json``; no report means no plugin found anything to report.
+    """
+    report_path = Path(outdir) / "validation-report.json"
+    if not report_path.exists():
+        return []
+    report = json.loads(report_path.read_text())
+    return [
+        f"{violation['ruleName']} at {construct['constructPath']}"
+        for plugin in report["pluginReports"]
+        for violation in plugin.get("violations", [])
+        for construct in violation["violatingConstructs"]
+    ]
+
+
+def acknowledgments(*roots: IConstruct) -> list[tuple[str, str, str]]:
+    """(construct path, rule id, reason) of every acknowledged rule under ``roots``.
+
+    Metadata keys read ``"<source>::<rule>"`` (e.g. ``AwsSolutions::AwsSolutions-SQS3``); the
+    rule id returned is the part after ``::``.
+    """
+    found = []
+    for root in roots:
+        for construct in root.node.find_all():
+            for entry in construct.node.metadata:
+                if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                    for key, reason in entry.data.items():
+                        found.append((construct.node.path, key.split("::", 1)[-1], reason))
+    return found

@@ -16,8 +16,10 @@ from eks_gpu_sharing import ConfigurationError
 from tests.cdk_helpers import (
     HELM_TYPE,
     MANIFEST_TYPE,
+    acknowledgments,
     depends_on_closure,
     manifest_objects,
+    nag_violations,
     resources_of,
 )
 
@@ -86,16 +88,7 @@ def test_cdk_nag_has_no_unacknowledged_findings(
     nagged_app: tuple[cdk.App, Path, str | None],
 ) -> None:
     _, outdir, error = nagged_app
-    report_path = outdir / "validation-report.json"
-    violations = []
-    if report_path.exists():
-        report = json.loads(report_path.read_text())
-        violations = [
-            f"{violation['ruleName']} at {construct['constructPath']}"
-            for plugin in report["pluginReports"]
-            for violation in plugin.get("violations", [])
-            for construct in violation["violatingConstructs"]
-        ]
+    violations = nag_violations(outdir)
     assert not violations, "\n".join(violations)
     assert error is None, error
 
@@ -103,17 +96,12 @@ def test_cdk_nag_has_no_unacknowledged_findings(
 def test_every_acknowledgment_names_a_specific_reason(
     nagged_app: tuple[cdk.App, Path, str | None],
 ) -> None:
-    app = nagged_app[0]
     reasons: dict[str, str] = {}
-    for construct in app.node.find_all():
-        for entry in construct.node.metadata:
-            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
-                for rule, reason in entry.data.items():
-                    # Keys are "<source>::<rule>", e.g. "AwsSolutions::AwsSolutions-SQS3".
-                    if not rule.split("::", 1)[-1].startswith("AwsSolutions-"):
-                        continue  # aws-cdk-lib's own acknowledgments (e.g. of cfn validation)
-                    assert len(reason) >= 30, f"{construct.node.path} {rule}: {reason!r}"
-                    reasons[f"{construct.node.path} {rule}"] = reason
+    for path, rule, reason in acknowledgments(nagged_app[0]):
+        if not rule.startswith("AwsSolutions-"):
+            continue  # aws-cdk-lib's own acknowledgments (e.g. of cfn validation)
+        assert len(reason) >= 30, f"{path} {rule}: {reason!r}"
+        reasons[f"{path} {rule}"] = reason
     assert reasons, "expected documented acknowledgments"
     assert len(set(reasons.values())) > 3, "acknowledgment reasons look copy-pasted"
 

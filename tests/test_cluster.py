@@ -28,13 +28,13 @@ from eks_gpu_sharing.cdk.kubectl import (
 )
 from eks_gpu_sharing.errors import ConfigurationError
 from eks_gpu_sharing.versions import KUBERNETES_VERSION
+from tests.cdk_helpers import acknowledgments
 
 pytestmark = pytest.mark.slow
 
 ADMIN_ROLE_ARN = "arn:aws:iam::123456789012:role/PlatformAdmin"
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 ADDONS = ("vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent")
-ACKNOWLEDGED = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 
 
 @dataclass(frozen=True)
@@ -412,23 +412,12 @@ def test_cdk_nag_reports_no_violations(cluster_any: Synthesized) -> None:
         assert (plugin["conclusion"], plugin["violations"]) == ("success", []), plugin
 
 
-def _acknowledgments(app: cdk.App) -> list[tuple[str, str, str]]:
-    """(construct path, rule id, reason) of every acknowledgment in the app."""
-    found = []
-    for construct in app.node.find_all():
-        for entry in construct.node.metadata:
-            if entry.type == ACKNOWLEDGED:
-                for rule_id, reason in entry.data.items():
-                    found.append((construct.node.path, rule_id.split("::", 1)[-1], reason))
-    return found
-
-
 def test_nag_acknowledgments_are_specific_and_explained(cluster_any: Synthesized) -> None:
-    acknowledgments = [a for a in _acknowledgments(cluster_any.app) if "AwsSolutions-" in a[1]]
-    assert acknowledgments
+    ours = [a for a in acknowledgments(cluster_any.app) if "AwsSolutions-" in a[1]]
+    assert ours
     stack_path = cluster_any.stack.node.path
     generic = {"suppressed", "not applicable", "n/a", "false positive", "ok", "ignore", "todo"}
-    for path, rule_id, reason in acknowledgments:
+    for path, rule_id, reason in ours:
         # On a resource-owning construct, never the whole app or stack.
         assert path not in ("", stack_path), (path, rule_id)
         # IAM4/IAM5 name the exact policy or wildcard they accept, not the whole rule.
@@ -437,20 +426,20 @@ def test_nag_acknowledgments_are_specific_and_explained(cluster_any: Synthesized
         assert len(reason) >= 60, (rule_id, reason)
         assert reason.strip().lower().rstrip(".") not in generic, (rule_id, reason)
     # A public endpoint is explained together with how to turn it off.
-    for _, rule_id, reason in acknowledgments:
+    for _, rule_id, reason in ours:
         if rule_id == "AwsSolutions-EKS1":
             assert "EndpointAccess.PRIVATE" in reason
 
 
 def test_private_endpoint_needs_no_eks1_acknowledgment(cluster_private: Synthesized) -> None:
-    rules = {rule_id for _, rule_id, _ in _acknowledgments(cluster_private.app)}
+    rules = {rule_id for _, rule_id, _ in acknowledgments(cluster_private.app)}
     assert "AwsSolutions-EKS1" not in rules
 
 
 def test_only_eks_managed_policies_are_accepted(cluster_default: Synthesized) -> None:
     accepted = {
         rule_id.split("iam::aws:policy/")[-1].rstrip("]")
-        for _, rule_id, _ in _acknowledgments(cluster_default.app)
+        for _, rule_id, _ in acknowledgments(cluster_default.app)
         if rule_id.startswith("AwsSolutions-IAM4[Policy::arn:")
     }
     assert accepted == {

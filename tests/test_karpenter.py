@@ -44,6 +44,7 @@ from eks_gpu_sharing.versions import (
     KARPENTER_VERSION,
     KUBERNETES_VERSION,
 )
+from tests.cdk_helpers import acknowledgments, nag_violations
 
 REFERENCE = Path(__file__).parents[1].parent / "shared" / "reference" / "karpenter-v1.14.1"
 IMPORTED_CLUSTER_NAME = "gpu-test"
@@ -672,29 +673,22 @@ def test_cdk_nag_finds_nothing_unacknowledged_in_karpenter(tmp_path: Path) -> No
         app.synth()
     except Exception as error:  # the EKS module's own resources have findings
         assert "validation-report.json" in str(error)
-    report_path = tmp_path / "validation-report.json"
-    assert report_path.exists(), "cdk-nag wrote no report"
-    report = json.loads(report_path.read_text())
+    assert (tmp_path / "validation-report.json").exists(), "cdk-nag wrote no report"
     ours = [
-        f"{violation['ruleName']} at {construct['constructPath']}"
-        for plugin in report["pluginReports"]
-        for violation in plugin.get("violations", [])
-        for construct in violation["violatingConstructs"]
-        if "/Karpenter/" in construct["constructPath"]
-        or "/AWS679f53fac002430cb0da5b7982bd2287/" in construct["constructPath"]
+        violation
+        for violation in nag_violations(tmp_path)
+        if "/Karpenter/" in violation or "/AWS679f53fac002430cb0da5b7982bd2287/" in violation
     ]
     assert ours == []
     # Every acknowledgment says why, specifically.
-    acknowledged: dict[str, str] = {}
+    roots = []
     for _, _, karpenter in stacks:
-        role = karpenter.discovery_tags.grant_principal  # the AwsCustomResource singleton's
-        for construct in [*karpenter.node.find_all(), *role.node.find_all()]:
-            for entry in construct.node.metadata:
-                if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
-                    acknowledged.update(entry.data)  # {rule ID: reason}
+        # The construct itself and the AwsCustomResource singleton's role.
+        roots += [karpenter, karpenter.discovery_tags.grant_principal]
+    acknowledged = acknowledgments(*roots)
     assert acknowledged
-    for rule, reason in acknowledged.items():
-        assert rule.startswith("AwsSolutions::AwsSolutions-"), rule
+    for _, rule, reason in acknowledged:
+        assert rule.startswith("AwsSolutions-"), rule
         assert len(reason) > 80, (rule, reason)
 
 
