@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: The fix shown when something other than a GpuPool is passed as a pool.
+GPU_POOL_EXAMPLE = 'pass e.g. GpuPool("inference", sharing=TimeSlicing(replicas=4))'
+
 
 class ConfigurationError(ValueError):
     """A value in the description of the cluster, pools or sharing breaks a rule.
@@ -18,3 +21,11 @@ class ConfigurationError(ValueError):
         self.rule = rule
         self.fix = fix
         super().__init__(f"{field}={value!r}: {rule}; {fix}")
+
+
+def require_instance(value: Any, expected: type, *, field: str, fix: str) -> None:
+    """Raise ConfigurationError unless ``value`` is an ``expected`` (typed props from Python)."""
+    if not isinstance(value, expected):
+        raise ConfigurationError(
+            field=field, value=value, rule=f"must be a {expected.__name__}", fix=fix
+        )

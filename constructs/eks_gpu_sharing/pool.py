@@ -13,7 +13,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from enum import Enum
 from typing import Any, Final
 
-from .errors import ConfigurationError
+from .errors import GPU_POOL_EXAMPLE, ConfigurationError, require_instance
 from .sharing import DEVICE_PLUGIN_CONFIG_LABEL, GPU_RESOURCE, Mps, NoSharing, Sharing, TimeSlicing
 from .versions import AL2023_AMI_VERSION, BOTTLEROCKET_AMI_VERSION
 
@@ -550,17 +550,11 @@ def validate_pools(pools: Sequence[GpuPool]) -> tuple[GpuPool, ...]:
             field="pools",
             value=[],
             rule="at least one GpuPool is needed",
-            fix='add e.g. GpuPool("inference", sharing=TimeSlicing(replicas=4))',
+            fix=GPU_POOL_EXAMPLE,
         )
     seen: set[str] = set()
     for pool in pools:
-        if not isinstance(pool, GpuPool):
-            raise ConfigurationError(
-                field="pools",
-                value=pool,
-                rule="each pool must be a GpuPool",
-                fix='use GpuPool("name", ...)',
-            )
+        require_instance(pool, GpuPool, field="pools", fix=GPU_POOL_EXAMPLE)
         if pool.name in seen:
             raise ConfigurationError(
                 field="GpuPool.name",

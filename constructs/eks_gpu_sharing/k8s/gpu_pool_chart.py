@@ -7,7 +7,7 @@ from typing import Any, Final
 import cdk8s
 from constructs import Construct
 
-from ..errors import ConfigurationError
+from ..errors import GPU_POOL_EXAMPLE, require_instance
 from ..pool import INSTANCE_GPU_COUNT, NODEPOOL_LABEL, AmiFamily, GpuPool
 from ..sharing import Mps
 from .common import CHART_PROPS, jsii_enum
@@ -86,20 +86,13 @@ class GpuPoolChart(cdk8s.Chart):
         pool: GpuPool,
         node_settings: KarpenterNodeSettings,
     ) -> None:
-        if not isinstance(pool, GpuPool):
-            raise ConfigurationError(
-                field="GpuPoolChart.pool",
-                value=pool,
-                rule="must be a GpuPool",
-                fix='pass e.g. GpuPool("inference", sharing=TimeSlicing(replicas=4))',
-            )
-        if not isinstance(node_settings, KarpenterNodeSettings):
-            raise ConfigurationError(
-                field="GpuPoolChart.node_settings",
-                value=node_settings,
-                rule="must be a KarpenterNodeSettings",
-                fix="pass KarpenterNodeSettings(node_role=..., discovery_tag_value=...)",
-            )
+        require_instance(pool, GpuPool, field="GpuPoolChart.pool", fix=GPU_POOL_EXAMPLE)
+        require_instance(
+            node_settings,
+            KarpenterNodeSettings,
+            field="GpuPoolChart.node_settings",
+            fix="pass KarpenterNodeSettings(node_role=..., discovery_tag_value=...)",
+        )
         super().__init__(scope, id, **CHART_PROPS)
         self.pool = pool
         self.node_settings = node_settings

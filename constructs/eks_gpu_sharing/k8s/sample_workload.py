@@ -8,7 +8,7 @@ import cdk8s
 from cdk8s_plus_36 import k8s
 from constructs import Construct
 
-from ..errors import ConfigurationError
+from ..errors import GPU_POOL_EXAMPLE, ConfigurationError, require_instance
 from ..pool import POOL_LABEL, GpuPool
 from ..versions import SAMPLE_WORKLOAD_IMAGE
 from .common import CHART_PROPS, namespace_object
@@ -94,13 +94,7 @@ class SampleWorkloadChart(cdk8s.Chart):
         create_namespace: bool = True,
         image: str = SAMPLE_WORKLOAD_IMAGE,
     ) -> None:
-        if not isinstance(pool, GpuPool):
-            raise ConfigurationError(
-                field="SampleWorkloadChart.pool",
-                value=pool,
-                rule="must be a GpuPool",
-                fix='pass e.g. GpuPool("inference", sharing=TimeSlicing(replicas=4))',
-            )
+        require_instance(pool, GpuPool, field="SampleWorkloadChart.pool", fix=GPU_POOL_EXAMPLE)
         replicas = sample_replicas(pool, replicas)
         if not _is_pinned(image):
             raise ConfigurationError(
