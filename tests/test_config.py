@@ -234,3 +234,24 @@ def test_committed_manifests_match_the_code() -> None:
     assert (
         main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(ROOT / "manifests")]) == 0
     ), "manifests/ is stale: run `make synth` (or `eks-gpu-sharing synth`) and commit the result"
+
+
+def test_every_emitted_object_passes_schema_and_cel() -> None:
+    """The plain-YAML output is checked like the CDK path: OpenAPI 1.36 + Karpenter CRDs/CEL."""
+    from tests.k8s_schema import validate_yaml_documents
+
+    files = sorted((ROOT / "manifests").glob("*.k8s.yaml"))
+    assert len(files) == 4
+    for path in files:
+        assert validate_yaml_documents(path.read_text()) == [], path.name
+
+
+def test_device_plugin_values_use_only_keys_the_chart_has() -> None:
+    chart_values = ROOT.parent / "shared" / "reference" / "nvidia-device-plugin-v0.20.0"
+    if not chart_values.is_dir():
+        pytest.skip(f"upstream chart values not found at {chart_values} (../shared is absent)")
+    known = yaml.safe_load((chart_values / "chart-values.yaml").read_text())
+    values = yaml.safe_load((ROOT / "manifests" / DEVICE_PLUGIN_VALUES_FILE).read_text())
+    assert set(values) <= set(known), set(values) - set(known)
+    assert set(values["config"]) <= set(known["config"])
+    assert set(values["gfd"]) <= set(known["gfd"])
