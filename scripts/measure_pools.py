@@ -1,9 +1,9 @@
 """Measure how synth time and manifest size grow with the number of GPU pools.
 
 Builds the full reference stack (GpuSlicingCluster) with 1, 5 and 20 time-sliced pools in ONE
-process (after a warm-up build, so jsii's start-up is not counted), takes the median of
-``--runs`` builds each, and reports the largest Kubernetes manifest payload against the
-262,144-byte Lambda event limit.
+process (after two warm-up builds of each, so jsii's start-up is not counted), alternating the
+sizes run by run, takes the median of ``--runs`` builds each, and reports the largest Kubernetes
+manifest payload against the 262,144-byte Lambda event limit.
 
     .venv/bin/python scripts/measure_pools.py [--runs 3] [--counts 1 5 20]
 """
@@ -64,16 +64,26 @@ def main() -> int:
     parser.add_argument("--counts", type=int, nargs="+", default=[1, 5, 20])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        build_and_synth(1, f"{tmp}/warmup")  # jsii/Node start-up and module loading
-        results = {}
-        for count in args.counts:
-            times = []
-            for run in range(args.runs):
+        # Warm-up: jsii/Node start-up, module loading and JIT (the first builds in a process are
+        # several times slower), for every size; then the sizes alternate run by run.
+        for warmup in range(2):
+            for count in args.counts:
+                build_and_synth(count, f"{tmp}/warmup-{warmup}-{count}")
+        times: dict[int, list[float]] = {count: [] for count in args.counts}
+        templates: dict[int, dict] = {}
+        for run in range(args.runs):
+            for count in args.counts:
                 start = time.perf_counter()
-                template = build_and_synth(count, f"{tmp}/{count}-{run}")
-                times.append(time.perf_counter() - start)
-            template_bytes = len(json.dumps(template, separators=(",", ":")))
-            results[count] = (statistics.median(times), largest_manifest(template), template_bytes)
+                templates[count] = build_and_synth(count, f"{tmp}/{count}-{run}")
+                times[count].append(time.perf_counter() - start)
+        results = {
+            count: (
+                statistics.median(times[count]),
+                largest_manifest(templates[count]),
+                len(json.dumps(templates[count], separators=(",", ":"))),
+            )
+            for count in args.counts
+        }
     base = results[args.counts[0]][0]
     header = ("pools", "synth s", "x first", "largest manifest B", "template B")
     print("{:>5} {:>8} {:>8} {:>19} {:>11}".format(*header))
