@@ -34,9 +34,9 @@ from eks_gpu_sharing.cdk.karpenter import (
     INTERRUPTION_RULES,
     NODE_ROLE_MANAGED_POLICIES,
     Karpenter,
-    _validate_cluster_name,
     deep_merge,
 )
+from eks_gpu_sharing.cdk.validation import check_cluster_name
 from eks_gpu_sharing.errors import ConfigurationError
 from eks_gpu_sharing.versions import (
     KARPENTER_CHART_NAME,
@@ -764,7 +764,7 @@ def test_invalid_cluster_name_is_rejected(name: str) -> None:
 @given(st.from_regex(r"[0-9A-Za-z][A-Za-z0-9\-_]{0,99}", fullmatch=True))
 @settings(max_examples=50, deadline=None)
 def test_every_valid_cluster_name_is_accepted(name: str) -> None:
-    _validate_cluster_name(name)
+    check_cluster_name(name, field="Karpenter.cluster.cluster_name", fix="unused")
 
 
 def test_hundred_character_cluster_name_builds() -> None:

@@ -20,6 +20,7 @@ from constructs import Construct, IConstruct
 
 from ..errors import ConfigurationError
 from .kubectl import kubectl_layer, kubernetes_version
+from .validation import acknowledge_finding, check_cluster_name
 
 __all__ = ["DEFAULT_CLUSTER_NAME", "SYSTEM_NODE_LABEL", "ReferenceCluster"]
 
@@ -28,7 +29,6 @@ DEFAULT_CLUSTER_NAME = "gpu-slicing"
 #: Label every system node carries (``{SYSTEM_NODE_LABEL: "true"}``); pin controllers to it.
 SYSTEM_NODE_LABEL = "node-role/system"
 
-_CLUSTER_NAME_PATTERN = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")
 _ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+")
 _INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
 
@@ -294,7 +294,7 @@ class ReferenceCluster(Construct):
             return f"Policy::arn:{partition}:iam::aws:policy/{name}"
 
         if endpoint_is_public:
-            _acknowledge(
+            acknowledge_finding(
                 cluster.node.find_child("Resource"),
                 "AwsSolutions-EKS1",
                 "The public endpoint is on so kubectl works from a workstation; requests are "
@@ -302,7 +302,7 @@ class ReferenceCluster(Construct):
                 "endpoint_access=EndpointAccess.PRIVATE (and reach the API through a VPN or "
                 "bastion) or PUBLIC_AND_PRIVATE.only_from(<your CIDR>) to close or narrow it.",
             )
-        _acknowledge(
+        acknowledge_finding(
             cluster.role,
             f"AwsSolutions-IAM4[{aws_managed('AmazonEKSClusterPolicy')}]",
             "EKS requires the AWS managed AmazonEKSClusterPolicy on the cluster service role; "
@@ -313,7 +313,7 @@ class ReferenceCluster(Construct):
             "AmazonEKS_CNI_Policy",
             "AmazonEC2ContainerRegistryReadOnly",
         ):
-            _acknowledge(
+            acknowledge_finding(
                 self.system_nodegroup.role,
                 f"AwsSolutions-IAM4[{aws_managed(policy)}]",
                 f"{policy} is one of the AWS managed policies EKS documents for the node IAM "
@@ -349,7 +349,7 @@ class ReferenceCluster(Construct):
             aws_managed("AmazonEC2ContainerRegistryPullOnly"),
             f"Policy::{ecr_public_policy}",
         ):
-            _acknowledge(
+            acknowledge_finding(
                 kubectl_handler_role,
                 f"AwsSolutions-IAM4[{finding}]",
                 "aws-cdk-lib's eks.Cluster creates this kubectl/Helm Lambda role with AWS managed "
@@ -365,7 +365,7 @@ class ReferenceCluster(Construct):
             f"Resource::{eks_arn}:cluster/{self.cluster_name}/*",
             f"Resource::{eks_arn}:fargateprofile/{self.cluster_name}/*",
         ):
-            _acknowledge(
+            acknowledge_finding(
                 cluster.admin_role,
                 f"AwsSolutions-IAM5[{finding}]",
                 "aws-cdk-lib's cluster creation role must create, tag and update the cluster and "
@@ -391,13 +391,13 @@ class ReferenceCluster(Construct):
             f"Resource::{_arn_ref(fn)}:*" for fn in functions
         ]:
             rule = "IAM4" if finding.startswith("Policy::") else "IAM5"
-            _acknowledge(
+            acknowledge_finding(
                 cluster_provider,
                 f"AwsSolutions-{rule}[{finding}]",
                 provider_reason.format(what=what),
             )
         for rule in ("AwsSolutions-SF1", "AwsSolutions-SF2"):
-            _acknowledge(cluster_provider, rule, provider_reason.format(what=what))
+            acknowledge_finding(cluster_provider, rule, provider_reason.format(what=what))
 
         kubectl_provider = stack.node.find_child("@aws-cdk/aws-eks.KubectlProvider")
         what = "kubectl/Helm handler that applies manifests and charts"
@@ -407,12 +407,7 @@ class ReferenceCluster(Construct):
             f"AwsSolutions-IAM5[Resource::{_arn_ref(kubectl_provider.node.find_child('Handler'))}:*]",
             "AwsSolutions-L1",
         ):
-            _acknowledge(kubectl_provider, rule, provider_reason.format(what=what))
-
-
-def _acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
-    """Acknowledge one cdk-nag finding on ``scope`` (and everything below it)."""
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+            acknowledge_finding(kubectl_provider, rule, provider_reason.format(what=what))
 
 
 def _arn_ref(function: IConstruct) -> str:
@@ -442,16 +437,9 @@ def _validate(
     admin_role_arn: str | None,
 ) -> None:
     """Raise ``ConfigurationError`` for the first prop that breaks a rule."""
-    if not cdk.Token.is_unresolved(cluster_name) and (
-        not 1 <= len(cluster_name) <= 100 or not _CLUSTER_NAME_PATTERN.match(cluster_name)
-    ):
-        raise ConfigurationError(
-            field="ReferenceCluster.cluster_name",
-            value=cluster_name,
-            rule="EKS cluster names are 1-100 characters of letters, digits, '-' and '_', "
-            "starting with a letter or digit",
-            fix='use a name such as "gpu-slicing"',
-        )
+    check_cluster_name(
+        cluster_name, field="ReferenceCluster.cluster_name", fix='use a name such as "gpu-slicing"'
+    )
     if new_vpc:
         if max_azs < 2:
             raise ConfigurationError(

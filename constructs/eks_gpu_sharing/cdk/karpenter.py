@@ -14,14 +14,14 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from aws_cdk import Acknowledgment, Duration, Fn, Stack, Token, Validations
+from aws_cdk import Duration, Fn, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from ..compat import check_karpenter_version
 from ..errors import ConfigurationError
@@ -32,6 +32,7 @@ from ..versions import (
     KUBERNETES_VERSION,
 )
 from . import karpenter_policies
+from .validation import acknowledge, check_cluster_name
 
 #: Tag key Karpenter's ``subnetSelectorTerms``/``securityGroupSelectorTerms`` select on.
 DISCOVERY_TAG_KEY: Final = "karpenter.sh/discovery"
@@ -61,8 +62,6 @@ RELEASE_NAME: Final = "karpenter"
 
 # EKS CreateCluster: "The name can contain only alphanumeric characters (case-sensitive), hyphens,
 # and underscores. It must start with an alphanumeric character and can't be longer than 100".
-_CLUSTER_NAME_PATTERN: Final = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")
-_CLUSTER_NAME_MAX: Final = 100
 # Kubernetes object names: a namespace is an RFC 1123 label, a service account a subdomain.
 _DNS1123_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN: Final = re.compile(
@@ -156,7 +155,11 @@ class Karpenter(Construct):
             or its cluster security group.
         """
         _validate_versions(version, kubernetes_version)
-        _validate_cluster_name(cluster.cluster_name)
+        check_cluster_name(
+            cluster.cluster_name,
+            field="Karpenter.cluster.cluster_name",
+            fix="pass the cluster exactly as EKS names it",
+        )
         _validate_kubernetes_name("Karpenter.namespace", namespace, _DNS1123_LABEL, 63)
         _validate_kubernetes_name(
             "Karpenter.service_account_name", service_account_name, _DNS1123_SUBDOMAIN, 253
@@ -409,7 +412,7 @@ class Karpenter(Construct):
             "policy: EKS worker nodes need it to join the cluster, run the VPC CNI, pull images "
             "and register with SSM, and AWS keeps it current with those services."
         )
-        _acknowledge(
+        acknowledge(
             self.node_role,
             {
                 f"AwsSolutions-IAM4[Policy::{managed}/{name}]": node_role_reason
@@ -417,8 +420,8 @@ class Karpenter(Construct):
             },
         )
         for policy_id, policy in self.controller_policies.items():
-            _acknowledge(policy, _wildcard_findings(policy_id, policy))
-        _acknowledge(
+            acknowledge(policy, _wildcard_findings(policy_id, policy))
+        acknowledge(
             self.interruption_queue,
             {
                 "AwsSolutions-SQS3": "Karpenter receives and deletes interruption events "
@@ -431,7 +434,7 @@ class Karpenter(Construct):
         # custom resource's grant principal.
         principal = self.discovery_tags.grant_principal
         if isinstance(principal, Construct):
-            _acknowledge(
+            acknowledge(
                 principal,
                 {
                     f"AwsSolutions-IAM4[Policy::{managed}/service-role/"
@@ -475,14 +478,6 @@ def _wildcard_findings(policy_id: str, policy: iam.CfnManagedPolicy) -> dict[str
         + "; ".join(f"{sid}: {karpenter_policies.WILDCARD_REASONS[sid]}" for sid in statement_ids)
         for finding, statement_ids in sids.items()
     }
-
-
-def _acknowledge(scope: IConstruct, findings: Mapping[str, str]) -> None:
-    """Acknowledge cdk-nag AwsSolutions findings (``rule[finding]`` -> reason) on ``scope``."""
-    for finding, reason in findings.items():
-        Validations.of(scope).acknowledge(
-            Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason)
-        )
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -535,19 +530,6 @@ def _validate_versions(version: str, kubernetes_version: str) -> None:
         version_field="Karpenter.version",
         kubernetes_version_field="Karpenter.kubernetes_version",
     )
-
-
-def _validate_cluster_name(name: str) -> None:
-    if Token.is_unresolved(name):
-        return
-    if not 1 <= len(name) <= _CLUSTER_NAME_MAX or not _CLUSTER_NAME_PATTERN.match(name):
-        raise ConfigurationError(
-            field="Karpenter.cluster.cluster_name",
-            value=name,
-            rule="an EKS cluster name has 1-100 characters: letters, digits, '-' and '_', "
-            "starting with a letter or digit",
-            fix="pass the cluster exactly as EKS names it",
-        )
 
 
 def _validate_kubernetes_name(field: str, value: str, pattern: re.Pattern[str], limit: int) -> None:
