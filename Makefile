@@ -1,6 +1,6 @@
 # Two commands (see README):
 #   make synth   create the environment, then `cdk synth` (-> cdk.out/) and `cdk8s synth` (-> manifests/)
-#   make test    create the environment, then run the whole test suite
+#   make test    create the environment, build the upstream checks (Go), run the whole test suite
 # Everything runs from the project's virtualenv (.venv) and node_modules: no global tools.
 
 SHELL := /bin/bash
@@ -14,7 +14,7 @@ export CDK_CLI_TELEMETRY := false
 
 PYTEST_ARGS ?=
 
-.PHONY: setup synth cdk-synth cdk8s-synth test lint imports clean
+.PHONY: setup upstream synth cdk-synth cdk8s-synth test lint imports clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -39,7 +39,13 @@ cdk8s-synth: setup
 	cdk8s synth --check-upgrade false
 	@echo "Kubernetes manifests written to manifests/"
 
-test: setup
+# Karpenter, the API server's validation, Helm and the device plugin's config loader, pinned in
+# constructs/eks_gpu_sharing/upstream/go.mod, built once into ~/.cache/eks-gpu-sharing (minutes
+# the first time). Only the tests and `eks-gpu-sharing simulate` need it; synth never does.
+upstream: setup
+	$(BIN)/python -m eks_gpu_sharing.upstream
+
+test: setup upstream
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -4,14 +4,19 @@
 # Usage: scripts/import_karpenter_crds.sh [CRD_DIR] [OUT_DIR]
 #   OUT_DIR defaults to constructs/eks_gpu_sharing/k8s/imports (the tests regenerate into a
 #   temporary folder and compare, so the committed classes cannot drift from the CRDs).
-#   CRD_DIR defaults to ../shared/reference/karpenter-v<KARPENTER_VERSION>/crds, the unmodified
-#   upstream CRDs of the pinned Karpenter release (aws/karpenter-provider-aws pkg/apis/crds/).
-#   For a new Karpenter release, bump KARPENTER_VERSION in versions.py, point CRD_DIR at that
-#   release's CRDs and rerun; commit the regenerated package.
+#   CRD_DIR defaults to pkg/apis/crds of the pinned github.com/aws/karpenter-provider-aws module
+#   (constructs/eks_gpu_sharing/upstream/go.mod, fetched through the Go module proxy): the CRDs
+#   the API server checks in the tests. For a new Karpenter release, bump it there and in
+#   versions.py and rerun; commit the regenerated package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=$(python3 -c 'import runpy; print(runpy.run_path("constructs/eks_gpu_sharing/versions.py")["KARPENTER_VERSION"])')
-crd_dir=${1:-../shared/reference/karpenter-v${version}/crds}
+if [ -n "${1:-}" ]; then
+  crd_dir=$1
+else
+  module=$(cd constructs/eks_gpu_sharing/upstream && GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' github.com/aws/karpenter-provider-aws)
+  crd_dir=$module/pkg/apis/crds
+fi
 out=${2:-constructs/eks_gpu_sharing/k8s/imports}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

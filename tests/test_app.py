@@ -13,6 +13,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint_file
 
 from eks_gpu_sharing import ConfigurationError
+from eks_gpu_sharing.upstream import Upstream
 from tests.cdk_helpers import (
     HELM_TYPE,
     MANIFEST_TYPE,
@@ -22,6 +23,7 @@ from tests.cdk_helpers import (
     nag_violations,
     resources_of,
 )
+from tests.upstream_checks import admission_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_EVENT_LIMIT = 262_144
@@ -123,16 +125,15 @@ def test_two_pools_with_different_sharing_and_a_sample(main_template: dict[str, 
     assert [d["metadata"]["name"] for d in deployments] == ["inference-sample"]
 
 
-def test_kubernetes_objects_pass_schema_and_cel(main_template: dict[str, Any]) -> None:
-    from tests.k8s_schema import validate_objects
-
+def test_kubernetes_objects_are_admitted(main_template: dict[str, Any], harness: Upstream) -> None:
+    """What the kubectl Lambda applies passes the API server's create path (tokens as text)."""
     objects = [
         obj
         for resource in resources_of(main_template, MANIFEST_TYPE).values()
         for obj in manifest_objects(resource)
     ]
     assert len(objects) >= 8
-    assert validate_objects(objects) == []
+    assert admission_errors(harness, objects) == []
 
 
 def test_manifests_fit_the_lambda_event(main_template: dict[str, Any]) -> None:

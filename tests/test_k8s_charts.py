@@ -22,12 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eks_gpu_sharing import (
-    AmiFamily,
     ConfigurationError,
-    ConsolidationPolicy,
-    Disruption,
     GpuPool,
-    Mps,
     Taint,
     TaintEffect,
     TimeSlicing,
@@ -51,41 +47,7 @@ from eks_gpu_sharing.versions import (
     BOTTLEROCKET_AMI_VERSION,
     SAMPLE_WORKLOAD_IMAGE,
 )
-
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-DEVICE_PLUGIN_CHART_VALUES = REFERENCE / "nvidia-device-plugin-v0.20.0" / "chart-values.yaml"
-
-SETTINGS = KarpenterNodeSettings(node_role="KarpenterNodeRole-demo", discovery_tag_value="demo")
-
-INFERENCE = GpuPool(
-    "inference",
-    sharing=TimeSlicing(replicas=4),
-    gpu_names=["l4", "a10g", "t4"],
-    gpu_counts=[1, 4],
-    gpu_limit=6,
-)
-BATCH = GpuPool(
-    "batch",
-    sharing=TimeSlicing(replicas=2),
-    ami_family=AmiFamily.BOTTLEROCKET,
-    root_volume_gib=200,
-)
-TRAINING = GpuPool("training", gpu_counts=[8], instance_categories=["p"], gpu_limit=16)
-RENAMED = GpuPool("renamed", sharing=TimeSlicing(replicas=3, rename_by_default=True))
-DEDICATED = GpuPool(
-    "dedicated",
-    sharing=TimeSlicing(replicas=4),
-    taints=[Taint("example.com/team", "ml"), Taint("example.com/spot")],
-    labels={"example.com/team": "ml"},
-    disruption=Disruption(
-        consolidation_policy=ConsolidationPolicy.WHEN_EMPTY_OR_UNDERUTILIZED,
-        consolidate_after="30s",
-        expire_after="Never",
-        max_disrupted_nodes="10%",
-    ),
-    weight=50,
-)
-MPS = GpuPool("mps", sharing=Mps(replicas=8), gpu_counts=[1, 2])
+from tests.pools import BATCH, DEDICATED, INFERENCE, MPS, RENAMED, SETTINGS, TRAINING
 
 
 @pytest.fixture
@@ -527,27 +489,6 @@ def test_helm_values_need_an_al2023_pool() -> None:
         device_plugin_helm_values([BATCH])
 
 
-def test_helm_value_keys_exist_in_the_chart() -> None:
-    if not DEVICE_PLUGIN_CHART_VALUES.is_file():
-        pytest.skip(f"upstream chart values not found at {DEVICE_PLUGIN_CHART_VALUES}")
-    chart = yaml.safe_load(DEVICE_PLUGIN_CHART_VALUES.read_text())
-    values = device_plugin_helm_values([INFERENCE, MPS], config_hash="0" * 64)
-
-    def check(ours: dict[str, Any], theirs: dict[str, Any], path: str) -> None:
-        for key, value in ours.items():
-            assert key in theirs, f"{path}{key} is not a value of the chart (misspelt?)"
-            # Free-form maps (annotations) and replaced structures end the walk.
-            if isinstance(value, dict) and theirs[key] and key not in ("affinity",):
-                check(value, theirs[key], f"{path}{key}.")
-
-    check(values, chart, "")
-    # The chart's default affinity depends on labels Karpenter nodes lack: it must be replaced
-    # (Helm replaces lists), and the chart's default tolerations must be kept.
-    assert values["affinity"] != chart["affinity"]
-    for toleration in chart["tolerations"]:
-        assert toleration in values["tolerations"]
-
-
 # -- sample workload ---------------------------------------------------------------------------
 
 
@@ -712,31 +653,3 @@ def test_k8s_package_does_not_import_aws_cdk() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
     )
     assert result.returncode == 0, result.stderr
-
-
-def test_all_objects_pass_kubernetes_and_karpenter_validation(app: cdk8s.App) -> None:
-    k8s_schema = pytest.importorskip("tests.k8s_schema")
-    pools = [INFERENCE, BATCH, TRAINING, RENAMED, DEDICATED, MPS]
-    objects: list[dict[str, Any]] = []
-    for pool in pools:
-        objects += pool_objects(app, pool)
-        objects += SampleWorkloadChart(
-            app, f"sample-{pool.name}", pool=pool, create_namespace=pool is INFERENCE
-        ).to_json()
-    objects += DevicePluginConfigChart(app, "device-plugin", pools=pools).to_json()
-    objects += pool_objects(
-        app,
-        GpuPool("tagged", sharing=TimeSlicing(replicas=2)),
-        node_role="r",
-        discovery_tag_value="demo",
-        tags={"team": "ml"},
-    )
-    assert {o["kind"] for o in objects} == {
-        "EC2NodeClass",
-        "NodePool",
-        "NodeOverlay",
-        "Namespace",
-        "ConfigMap",
-        "Deployment",
-    }
-    assert k8s_schema.validate_objects(objects) == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from eks_gpu_sharing.cdk.karpenter import (
 )
 from eks_gpu_sharing.cdk.validation import check_cluster_name
 from eks_gpu_sharing.errors import ConfigurationError
+from eks_gpu_sharing.upstream import Upstream
 from eks_gpu_sharing.versions import (
     KARPENTER_CHART_NAME,
     KARPENTER_CHART_REPOSITORY,
@@ -45,6 +46,7 @@ from eks_gpu_sharing.versions import (
     KUBERNETES_VERSION,
 )
 from tests.cdk_helpers import acknowledgments, nag_violations
+from tests.upstream_checks import admission_errors
 
 REFERENCE = Path(__file__).parents[1].parent / "shared" / "reference" / "karpenter-v1.14.1"
 IMPORTED_CLUSTER_NAME = "gpu-test"
@@ -94,9 +96,43 @@ def official() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def chart_defaults() -> dict[str, Any]:
-    """The Karpenter v1.14.1 chart's values.yaml."""
-    return yaml.safe_load(_reference("chart-values.yaml").read_text())
+def rendered(harness: Upstream) -> Callable[[Synth], dict[str, Any]]:
+    """Helm's render of the pinned Karpenter chart with a stack's values (tokens as text)."""
+
+    def render(synth: Synth) -> dict[str, Any]:
+        _, properties, values = _chart(synth)
+        # The chart at the module's tag still names the previous image release (the release
+        # script rewrites it); the published chart we deploy names the pinned one.
+        values = {
+            **values,
+            "controller": {
+                **values.get("controller", {}),
+                "image": {"tag": KARPENTER_VERSION, "digest": ""},
+            },
+        }
+        result = harness.render_chart(
+            "karpenter",
+            release=properties["Release"],
+            namespace=properties["Namespace"],
+            values=values,
+            kube_version=f"v{KUBERNETES_VERSION}.0",
+        )
+        assert not result.get("error"), result["error"]
+        return result
+
+    return render
+
+
+@pytest.fixture(scope="module")
+def chart_defaults(harness: Upstream) -> dict[str, Any]:
+    """The pinned Karpenter chart's values.yaml, as Helm loads it from the Go module."""
+    defaults: dict[str, Any] = harness.render_chart(
+        "karpenter",
+        release="karpenter",
+        namespace="kube-system",
+        values={"settings": {"clusterName": "x"}},
+    )["defaults"]
+    return defaults
 
 
 # --- resolving CloudFormation intrinsics to comparable strings --------------------------------
@@ -606,6 +642,42 @@ def test_chart_values_only_use_keys_the_chart_has(
 
     _, _, values = _chart(synth)
     check(values, chart_defaults, "")
+
+
+def _controller(rendered_chart: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    deployment = next(o for o in rendered_chart["objects"] if o["kind"] == "Deployment")
+    container = next(
+        c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "controller"
+    )
+    return deployment, {e["name"]: e.get("value", "") for e in container["env"]}
+
+
+def test_rendered_controller_runs_with_the_node_overlay_gate(
+    synth: Synth, rendered: Callable[[Synth], dict[str, Any]]
+) -> None:
+    """Helm's own render of the pinned chart with our values: what the controller starts with."""
+    deployment, env = _controller(rendered(synth))
+    gates = dict(gate.split("=") for gate in env["FEATURE_GATES"].split(","))
+    assert gates["NodeOverlay"] == "true"
+    assert env["CLUSTER_NAME"] == synth.cluster_name
+    queue_id = synth.logical_id(synth.karpenter.interruption_queue)
+    assert env["INTERRUPTION_QUEUE"] == f"<GetAtt {queue_id}.QueueName>"
+    assert deployment["metadata"]["namespace"] == "kube-system"
+    spec = deployment["spec"]["template"]["spec"]
+    assert spec["serviceAccountName"] == "karpenter"
+    terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert {"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"} in terms[
+        "nodeSelectorTerms"
+    ][0]["matchExpressions"]
+
+
+def test_rendered_chart_objects_are_admitted(
+    new: Synth, rendered: Callable[[Synth], dict[str, Any]], harness: Upstream
+) -> None:
+    chart = rendered(new)
+    kinds = {o["kind"] for o in chart["objects"]}
+    assert {"Deployment", "ServiceAccount", "PodDisruptionBudget", "ClusterRole"} <= kinds
+    assert admission_errors(harness, chart["objects"]) == []
 
 
 def test_new_cluster_chart_replicas_default(new: Synth) -> None:

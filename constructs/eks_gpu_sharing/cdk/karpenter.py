@@ -25,6 +25,7 @@ from constructs import Construct
 
 from ..compat import check_karpenter_version
 from ..errors import ConfigurationError
+from ..karpenter_values import KARPENTER_RELEASE, karpenter_chart_values
 from ..versions import (
     KARPENTER_CHART_NAME,
     KARPENTER_CHART_REPOSITORY,
@@ -56,9 +57,6 @@ INTERRUPTION_RULES: Final = {
         "EC2 Capacity Reservation Instance Interruption Warning",
     ),
 }
-
-#: Helm release name of the official install.
-RELEASE_NAME: Final = "karpenter"
 
 # EKS CreateCluster: "The name can contain only alphanumeric characters (case-sensitive), hyphens,
 # and underscores. It must start with an alphanumeric character and can't be longer than 100".
@@ -292,44 +290,11 @@ class Karpenter(Construct):
             stack, [subnet.subnet_id for subnet in subnets_to_tag], security_group_id, tag_value
         )
 
-        values: dict[str, Any] = {
-            "settings": {
-                "clusterName": cluster.cluster_name,
-                "interruptionQueue": queue.queue_name,
-                "featureGates": {"nodeOverlay": True},
-            },
-            "serviceAccount": {"create": True, "name": service_account_name},
-            "replicas": 2,
-            "podDisruptionBudget": {"name": "karpenter", "maxUnavailable": 1},
-            # The chart's own defaults, pinned here so a chart release cannot drop them: never
-            # on nodes Karpenter launches (it would manage its own node), one replica per host,
-            # replicas spread over zones.
-            "affinity": {
-                "nodeAffinity": {
-                    "requiredDuringSchedulingIgnoredDuringExecution": {
-                        "nodeSelectorTerms": [
-                            {
-                                "matchExpressions": [
-                                    {"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"}
-                                ]
-                            }
-                        ]
-                    }
-                },
-                "podAntiAffinity": {
-                    "requiredDuringSchedulingIgnoredDuringExecution": [
-                        {"topologyKey": "kubernetes.io/hostname"}
-                    ]
-                },
-            },
-            "topologySpreadConstraints": [
-                {
-                    "maxSkew": 1,
-                    "topologyKey": "topology.kubernetes.io/zone",
-                    "whenUnsatisfiable": "DoNotSchedule",
-                }
-            ],
-        }
+        values = karpenter_chart_values(
+            cluster_name=cluster.cluster_name,
+            interruption_queue=queue.queue_name,
+            service_account_name=service_account_name,
+        )
         chart = eks.HelmChart(
             self,
             "Chart",
@@ -339,7 +304,7 @@ class Karpenter(Construct):
             version=version,
             namespace=namespace,
             create_namespace=False,
-            release=RELEASE_NAME,
+            release=KARPENTER_RELEASE,
             wait=True,
             timeout=Duration.minutes(15),
             values=deep_merge(values, helm_values or {}),

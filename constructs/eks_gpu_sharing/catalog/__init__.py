@@ -1,0 +1,120 @@
+"""The NVIDIA GPU instance types Karpenter can launch on AWS: one catalog for every check.
+
+``gpu_instance_types.json`` holds, per instance type, the facts EC2's DescribeInstanceTypes
+reports (vCPUs, memory, GPU model, count and memory, architecture) as Karpenter's generated
+instance-types reference shows them, and the on-demand price from the pinned Karpenter provider's
+static price table (region and date in :attr:`InstanceCatalog.source`). Pool validation, the cost
+estimate and the scheduling simulator (which feeds the same file to the AWS provider's own
+instance-type code) all read it, so they cannot disagree. ``scripts/update_instance_catalog.py``
+regenerates it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+_CATALOG_FILE = "gpu_instance_types.json"
+
+
+@dataclass(frozen=True)
+class GpuInstanceType:
+    """One NVIDIA GPU instance type.
+
+    :param name: EC2 name, e.g. ``g5.xlarge``.
+    :param architecture: ``amd64`` or ``arm64``.
+    :param vcpus: vCPUs.
+    :param memory_mib: Instance memory in MiB.
+    :param gpu_name: Karpenter's ``instance-gpu-name`` label value, e.g. ``a10g``.
+    :param gpu_count: GPUs (0 for fractional-GPU types such as g6f, which EC2 reports as 0).
+    :param gpu_memory_mib: Memory of one GPU (of the fraction, for fractional types) in MiB.
+    :param on_demand_price_per_hour: USD per hour, or None where the static table has no price
+        (Karpenter then treats the type as unavailable until it can price it).
+    """
+
+    name: str
+    architecture: str
+    vcpus: int
+    memory_mib: int
+    gpu_name: str
+    gpu_count: int
+    gpu_memory_mib: int
+    on_demand_price_per_hour: float | None
+
+    @property
+    def family(self) -> str:
+        """``g5`` for ``g5.xlarge``."""
+        return self.name.split(".", 1)[0]
+
+    @property
+    def size(self) -> str:
+        """``xlarge`` for ``g5.xlarge``."""
+        return self.name.split(".", 1)[1]
+
+    @property
+    def category(self) -> str:
+        """Karpenter's ``instance-category``: the leading letters (``g``, ``gr``, ``p``)."""
+        match = _CATEGORY.match(self.name)
+        return match.group(1) if match else ""
+
+
+# Karpenter's instanceTypeScheme (provider pkg/providers/instancetype/types.go).
+_CATEGORY = re.compile(r"(^[a-z]+)(\-[0-9]+tb)?([0-9]+).*\.")
+
+
+@dataclass(frozen=True)
+class InstanceCatalog:
+    """All NVIDIA GPU instance types, with where the data and prices come from."""
+
+    instance_types: tuple[GpuInstanceType, ...]
+    source: Mapping[str, str]
+    document: Mapping[str, Any]
+
+    def get(self, name: str) -> GpuInstanceType | None:
+        """The instance type called ``name``, if the catalog has it."""
+        return next((t for t in self.instance_types if t.name == name), None)
+
+    @property
+    def gpu_names(self) -> tuple[str, ...]:
+        """Every ``instance-gpu-name`` value, sorted."""
+        return tuple(sorted({t.gpu_name for t in self.instance_types}))
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """Every instance family with NVIDIA GPUs, sorted."""
+        return tuple(sorted({t.family for t in self.instance_types}))
+
+    @property
+    def price_note(self) -> str:
+        """Where prices come from, for reports: region, table and date."""
+        return (
+            f"on-demand {self.source['pricesRegion']}, Karpenter's static price table "
+            f"(generated {self.source['pricesGeneratedAt'][:10]})"
+        )
+
+
+@cache
+def load_catalog() -> InstanceCatalog:
+    """The catalog shipped with the package."""
+    text = resources.files(__name__).joinpath(_CATALOG_FILE).read_text()
+    document = json.loads(text)
+    types = tuple(
+        GpuInstanceType(
+            name=entry["name"],
+            architecture=entry["architecture"],
+            vcpus=entry["vcpus"],
+            memory_mib=entry["memoryMiB"],
+            gpu_name=entry["gpu"]["name"],
+            gpu_count=entry["gpu"]["count"],
+            gpu_memory_mib=entry["gpu"]["memoryMiB"],
+            on_demand_price_per_hour=entry["onDemandPricePerHour"],
+        )
+        for entry in document["instanceTypes"]
+    )
+    return InstanceCatalog(types, MappingProxyType(dict(document["source"])), document)

@@ -1,0 +1,72 @@
+"""The Helm values this library deploys Karpenter with, as data (no AWS CDK import).
+
+The ``Karpenter`` construct passes them to ``eks.HelmChart``; the tests and the scheduling
+simulator render the pinned Karpenter chart with exactly these values (Helm's own code) and read
+the controller's settings, e.g. the ``FEATURE_GATES`` the NodeOverlay gate ends up in.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+#: Helm release name of the official install.
+KARPENTER_RELEASE: Final = "karpenter"
+
+
+def karpenter_chart_values(
+    *,
+    cluster_name: str,
+    interruption_queue: str | None = None,
+    service_account_name: str = "karpenter",
+    node_overlay: bool = True,
+    replicas: int = 2,
+) -> dict[str, Any]:
+    """Values for the ``karpenter`` chart.
+
+    :param cluster_name: ``settings.clusterName`` (required by the chart). May be a CDK token.
+    :param interruption_queue: SQS queue *name* for interruption handling. Default: none.
+    :param service_account_name: The controller's service account. Default: ``karpenter``.
+    :param node_overlay: ``settings.featureGates.nodeOverlay``: NodeOverlays make Karpenter
+        count GPU slices. Default: True.
+    :param replicas: Controller replicas. Default: 2 (one per host, spread over zones).
+    """
+    settings: dict[str, Any] = {
+        "clusterName": cluster_name,
+        "featureGates": {"nodeOverlay": node_overlay},
+    }
+    if interruption_queue is not None:
+        settings["interruptionQueue"] = interruption_queue
+    return {
+        "settings": settings,
+        "serviceAccount": {"create": True, "name": service_account_name},
+        "replicas": replicas,
+        "podDisruptionBudget": {"name": "karpenter", "maxUnavailable": 1},
+        # The chart's own defaults, pinned here so a chart release cannot drop them: never on
+        # nodes Karpenter launches (it would manage its own node), one replica per host,
+        # replicas spread over zones.
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"}
+                            ]
+                        }
+                    ]
+                }
+            },
+            "podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"topologyKey": "kubernetes.io/hostname"}
+                ]
+            },
+        },
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "DoNotSchedule",
+            }
+        ],
+    }

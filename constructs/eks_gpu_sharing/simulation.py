@@ -1,0 +1,521 @@
+"""See what Karpenter will launch, and what it costs, before you deploy.
+
+:func:`simulate` runs Karpenter's own provisioner (the pinned release, through
+:mod:`eks_gpu_sharing.upstream`) on the objects this library generates for a setup and on N
+pending one-slice pods per pool, once with the NodeOverlays and once without them (the setup
+public guides describe), and reports per pool the NodeClaims Karpenter would create, the instance
+types each may launch, the slices per node, the hourly price and every pod it could not place,
+with Karpenter's reason.
+
+What it cannot tell (:data:`LIMITS`): it is one scheduling round and launches nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+import cdk8s
+
+from .catalog import InstanceCatalog, load_catalog
+from .config import GpuSharingConfig
+from .errors import ConfigurationError
+from .k8s import (
+    DEVICE_PLUGIN_NAMESPACE,
+    DEVICE_PLUGIN_RELEASE,
+    KarpenterNodeSettings,
+    SampleWorkloadChart,
+    build_gpu_sharing_charts,
+)
+from .karpenter_values import KARPENTER_RELEASE, karpenter_chart_values
+from .pool import GpuPool, validate_pools
+from .upstream import Upstream, upstream
+from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
+
+#: What a simulated figure does not include; shown with every report.
+LIMITS: Final = (
+    "One scheduling round of Karpenter's provisioner: nothing is launched, so which offering "
+    "EC2 actually fills, insufficient-capacity fallbacks, spot interruptions and node start-up "
+    "are not simulated.",
+    "Every catalog instance type is assumed offered in three zones of the price region; spot "
+    "is priced like on-demand (Karpenter's static table has no spot prices) and types without "
+    "a static price are unavailable, as in Karpenter before its first price update.",
+    "DaemonSet overhead counts what this library deploys (the NVIDIA device plugin and, with "
+    "MPS, its control daemon), not your cluster's other DaemonSets.",
+)
+#: Most pods one simulation takes per pool (bounded time and memory).
+MAX_PODS_PER_POOL: Final = 5000
+_SIMULATED_NAMESPACE: Final = "simulated"
+
+
+@dataclass(frozen=True)
+class SimulatedNodeClaim:
+    """One node Karpenter would launch.
+
+    :param pool: Its NodePool.
+    :param pods: Pending pods it was created for.
+    :param instance_types: Every instance type the NodeClaim may launch as.
+    :param instance_type: The cheapest of them (EC2 Fleet's lowest-price choice).
+    :param capacity_type: ``on-demand`` or ``spot``.
+    :param price_per_hour: USD per hour of that instance type.
+    :param slices: What Karpenter expects the node to offer of the pool's GPU resource.
+    """
+
+    pool: str
+    pods: int
+    instance_types: tuple[str, ...]
+    instance_type: str
+    capacity_type: str
+    price_per_hour: float
+    slices: int
+
+
+@dataclass(frozen=True)
+class PoolOutcome:
+    """What Karpenter does for one pool's pending pods."""
+
+    pool: str
+    pending_pods: int
+    node_claims: tuple[SimulatedNodeClaim, ...]
+    #: Karpenter's reason per pod it could not place, counted: ((reason, pods), ...).
+    unschedulable: tuple[tuple[str, int], ...]
+
+    @property
+    def nodes(self) -> int:
+        """NodeClaims (= GPU nodes) Karpenter would launch."""
+        return len(self.node_claims)
+
+    @property
+    def price_per_hour(self) -> float:
+        """USD per hour of those nodes."""
+        return round(sum(claim.price_per_hour for claim in self.node_claims), 6)
+
+    @property
+    def scheduled_pods(self) -> int:
+        """Pods placed on the new nodes."""
+        return sum(claim.pods for claim in self.node_claims)
+
+    @property
+    def unschedulable_pods(self) -> int:
+        """Pods Karpenter could not place."""
+        return sum(count for _, count in self.unschedulable)
+
+
+@dataclass(frozen=True)
+class SimulationRun:
+    """One provisioning round on one set of objects."""
+
+    label: str
+    node_overlay_gate: bool
+    pools: tuple[PoolOutcome, ...]
+    #: Status conditions Karpenter's controllers wrote: ((kind/name, type, status, message)).
+    conditions: tuple[tuple[str, str, str, str], ...]
+    #: Per pool, what Karpenter believes each admitted instance type offers of the pool's resource.
+    capacities: Mapping[str, Mapping[str, int]]
+    #: Per pool, the DaemonSets (namespace/name) Karpenter counts on its new nodes.
+    daemon_sets: Mapping[str, tuple[str, ...]]
+    schedule_seconds: float
+
+    def pool(self, name: str) -> PoolOutcome:
+        """The outcome for pool ``name``."""
+        return next(p for p in self.pools if p.pool == name)
+
+    @property
+    def nodes(self) -> int:
+        """NodeClaims of all pools."""
+        return sum(p.nodes for p in self.pools)
+
+    @property
+    def price_per_hour(self) -> float:
+        """USD per hour of all pools' nodes."""
+        return round(sum(p.price_per_hour for p in self.pools), 6)
+
+
+@dataclass(frozen=True)
+class SimulationReport:
+    """The simulation with this library's NodeOverlays and the control without them."""
+
+    with_overlays: SimulationRun
+    without_overlays: SimulationRun
+    prices: str
+    versions: Mapping[str, str]
+    limits: tuple[str, ...] = field(default=LIMITS)
+
+    def to_json(self) -> str:
+        """The report as JSON, with the same figures as the table."""
+
+        def run(r: SimulationRun) -> dict[str, Any]:
+            data = asdict(r)
+            data["pools"] = [
+                {
+                    **asdict(p),
+                    "nodes": p.nodes,
+                    "pricePerHour": p.price_per_hour,
+                    "scheduledPods": p.scheduled_pods,
+                    "unschedulablePods": p.unschedulable_pods,
+                    "unschedulable": [{"reason": r, "pods": n} for r, n in p.unschedulable],
+                }
+                for p in r.pools
+            ]
+            data["nodes"] = r.nodes
+            data["pricePerHour"] = r.price_per_hour
+            return data
+
+        return json.dumps(
+            {
+                "withOverlays": run(self.with_overlays),
+                "withoutOverlays": run(self.without_overlays),
+                "prices": self.prices,
+                "versions": dict(self.versions),
+                "limits": list(self.limits),
+            },
+            indent=2,
+        )
+
+    def format_table(self) -> str:
+        """A terminal table: per pool, both runs side by side, then details and limits."""
+        ours, control = self.with_overlays, self.without_overlays
+        header = (
+            f"{'pool':<16} {'pods':>5} | {'nodes':>5} {'slices/node':>11} {'$/hour':>9} "
+            f"{'unplaced':>8} | {'nodes':>5} {'$/hour':>9} {'unplaced':>8}"
+        )
+        lines = [
+            f"Karpenter {self.versions.get('github.com/aws/karpenter-provider-aws', '?')} "
+            f"scheduling simulation; prices: {self.prices}",
+            "",
+            f"{'':<24}| {'with NodeOverlays (this library)':<38}| without (control)",
+            header,
+            "-" * len(header),
+        ]
+        for pool in ours.pools:
+            other = control.pool(pool.pool)
+            slices = sorted({c.slices for c in pool.node_claims})
+            lines.append(
+                f"{pool.pool:<16} {pool.pending_pods:>5} | {pool.nodes:>5} "
+                f"{'/'.join(map(str, slices)) or '-':>11} {pool.price_per_hour:>9.3f} "
+                f"{pool.unschedulable_pods:>8} | {other.nodes:>5} {other.price_per_hour:>9.3f} "
+                f"{other.unschedulable_pods:>8}"
+            )
+        lines.append("-" * len(header))
+        lines.append(
+            f"{'total':<16} {sum(p.pending_pods for p in ours.pools):>5} | {ours.nodes:>5} "
+            f"{'':>11} {ours.price_per_hour:>9.3f} {'':>8} | {control.nodes:>5} "
+            f"{control.price_per_hour:>9.3f}"
+        )
+        for run in (ours, control):
+            lines += ["", f"{run.label}:"]
+            for pool in run.pools:
+                launches = Counter((c.instance_type, c.capacity_type) for c in pool.node_claims)
+                for (instance_type, capacity_type), count in sorted(launches.items()):
+                    options = sorted(
+                        {
+                            t
+                            for c in pool.node_claims
+                            for t in c.instance_types
+                            if c.instance_type == instance_type
+                        }
+                    )
+                    lines.append(
+                        f"  {pool.pool}: {count} x {instance_type} ({capacity_type}); "
+                        f"may launch any of {len(options)}: {', '.join(options)}"
+                    )
+                for reason, count in pool.unschedulable:
+                    lines.append(f"  {pool.pool}: {count} pod(s) not placed: {reason}")
+            for name, kind_type, status, message in run.conditions:
+                if status != "True":
+                    lines.append(f"  {name} {kind_type}={status}: {message}")
+        lines += ["", "Limits:", *(f"  - {text}" for text in self.limits)]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class SimulationInput:
+    """Everything one simulation run consumes, derived from the pools (tests add leftovers)."""
+
+    karpenter_objects: tuple[Mapping[str, Any], ...]
+    pod_templates: Mapping[str, Mapping[str, Any]]
+    resource_names: Mapping[str, str]
+    device_plugin_values: Mapping[str, Any] | None
+
+
+def simulation_input(
+    pools: Sequence[GpuPool],
+    *,
+    node_settings: KarpenterNodeSettings | None = None,
+    device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
+) -> SimulationInput:
+    """The objects the library generates for ``pools`` and one-slice pod templates per pool."""
+    pools = validate_pools(pools)
+    settings = node_settings or KarpenterNodeSettings(
+        node_role="simulated-node-role", discovery_tag_value="simulated"
+    )
+    app = cdk8s.App()
+    charts = build_gpu_sharing_charts(
+        app, pools=pools, node_settings=settings, device_plugin_namespace=device_plugin_namespace
+    )
+    objects = tuple(obj for chart in charts.pools.values() for obj in chart.to_json())
+    templates = {}
+    for pool in pools:
+        sample = SampleWorkloadChart(
+            app, f"simulated-{pool.name}", pool=pool, replicas=1, create_namespace=False
+        )
+        deployment = next(o for o in sample.to_json() if o["kind"] == "Deployment")
+        templates[pool.name] = deployment["spec"]["template"]
+    return SimulationInput(
+        karpenter_objects=objects,
+        pod_templates=templates,
+        resource_names={pool.name: pool.resource_name for pool in pools},
+        device_plugin_values=charts.device_plugin_values,
+    )
+
+
+def karpenter_controller_env(
+    harness: Upstream, *, cluster_name: str, node_overlay_enabled: bool
+) -> dict[str, str]:
+    """The Karpenter controller's environment, read from the pinned chart rendered by Helm.
+
+    The chart at the module's tag still names the previous image; the tag is set to the pinned
+    version (it does not change the environment, which is what the simulation reads).
+    """
+    values = karpenter_chart_values(cluster_name=cluster_name, node_overlay=node_overlay_enabled)
+    values["controller"] = {"image": {"tag": KARPENTER_VERSION, "digest": ""}}
+    rendered = harness.render_chart(
+        "karpenter",
+        release=KARPENTER_RELEASE,
+        namespace="kube-system",
+        values=values,
+        kube_version=f"v{KUBERNETES_VERSION}.0",
+    )
+    if rendered.get("error"):
+        raise ConfigurationError(
+            field="karpenter",
+            value=cluster_name,
+            rule=f"Helm cannot render the Karpenter chart: {rendered['error']}",
+            fix="check the Karpenter settings",
+        )
+    deployment = next(o for o in rendered["objects"] if o["kind"] == "Deployment")
+    container = next(
+        c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "controller"
+    )
+    return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+
+
+def device_plugin_daemon_sets(
+    harness: Upstream, values: Mapping[str, Any] | None, namespace: str
+) -> list[dict[str, Any]]:
+    """The DaemonSets the device plugin chart renders with our values (none without AL2023)."""
+    if values is None:
+        return []
+    rendered = harness.render_chart(
+        "nvidia-device-plugin",
+        release=DEVICE_PLUGIN_RELEASE,
+        namespace=namespace,
+        values=values,
+        kube_version=f"v{KUBERNETES_VERSION}.0",
+    )
+    if rendered.get("error"):
+        raise ConfigurationError(
+            field="devicePlugin",
+            value=namespace,
+            rule=f"Helm cannot render the device plugin chart: {rendered['error']}",
+            fix="check the pools' device plugin settings",
+        )
+    return [o for o in rendered["objects"] if o["kind"] == "DaemonSet"]
+
+
+def run_simulation(
+    harness: Upstream,
+    *,
+    label: str,
+    karpenter_objects: Sequence[Mapping[str, Any]],
+    pod_templates: Mapping[str, Mapping[str, Any]],
+    resource_names: Mapping[str, str],
+    pods: Mapping[str, int],
+    controller_env: Mapping[str, str],
+    daemon_sets: Sequence[Mapping[str, Any]] = (),
+    catalog: InstanceCatalog | None = None,
+) -> SimulationRun:
+    """One provisioning round of Karpenter on ``karpenter_objects`` and the pending pods.
+
+    :raises ConfigurationError: when the API server would refuse one of the objects.
+    """
+    catalog = catalog or load_catalog()
+    answer = harness.simulate(
+        catalog=dict(catalog.document),
+        objects=[dict(o) for o in karpenter_objects],
+        daemonSets=[dict(d) for d in daemon_sets],
+        controllerEnv=dict(controller_env),
+        pods=[
+            {
+                "name": pool,
+                "namespace": _SIMULATED_NAMESPACE,
+                "count": count,
+                "template": dict(pod_templates[pool]),
+            }
+            for pool, count in pods.items()
+            if count > 0
+        ],
+    )
+    if answer["invalidObjects"]:
+        first = answer["invalidObjects"][0]
+        raise ConfigurationError(
+            field=f"{first['kind']} {first['name']}",
+            value=first["errors"][0],
+            rule="the Kubernetes API server would refuse this object",
+            fix="this is a bug in eks-gpu-sharing: please report it with your config",
+        )
+    return _run_from_answer(label, answer, pods, resource_names)
+
+
+def _run_from_answer(
+    label: str,
+    answer: Mapping[str, Any],
+    pods: Mapping[str, int],
+    resource_names: Mapping[str, str],
+) -> SimulationRun:
+    errors_by_pool: dict[str, Counter[str]] = {pool: Counter() for pool in pods}
+    for error in answer["podErrors"]:
+        pool = error["pod"].split("/", 1)[1].rsplit("-", 1)[0]
+        errors_by_pool.setdefault(pool, Counter())[error["error"]] += 1
+    claims_by_pool: dict[str, list[SimulatedNodeClaim]] = {pool: [] for pool in pods}
+    for claim in answer["nodeClaims"]:
+        launch = claim["launch"]
+        resource = resource_names.get(claim["nodePool"], "nvidia.com/gpu")
+        claims_by_pool.setdefault(claim["nodePool"], []).append(
+            SimulatedNodeClaim(
+                pool=claim["nodePool"],
+                pods=len(claim["pods"]),
+                instance_types=tuple(claim["instanceTypes"]),
+                instance_type=launch["instanceType"],
+                capacity_type=launch["capacityType"],
+                price_per_hour=launch["pricePerHour"],
+                slices=int(launch["capacity"].get(resource, "0")),
+            )
+        )
+    outcomes = tuple(
+        PoolOutcome(
+            pool=pool,
+            pending_pods=pods.get(pool, 0),
+            node_claims=tuple(claims_by_pool.get(pool, ())),
+            unschedulable=tuple(sorted(errors_by_pool.get(pool, Counter()).items())),
+        )
+        for pool in sorted(set(pods) | set(claims_by_pool))
+    )
+    capacities = {
+        pool: {
+            t["name"]: int(t["capacity"].get(resource_names.get(pool, "nvidia.com/gpu"), "0"))
+            for t in types
+        }
+        for pool, types in answer["poolInstanceTypes"].items()
+    }
+    conditions = tuple(
+        (f"{s['kind']}/{s['name']}", c["type"], c["status"], c["message"])
+        for s in answer["statuses"]
+        for c in s["conditions"]
+    )
+    return SimulationRun(
+        label=label,
+        node_overlay_gate=answer["featureGates"]["NodeOverlay"],
+        pools=outcomes,
+        conditions=conditions,
+        capacities=capacities,
+        daemon_sets={pool: tuple(names) for pool, names in answer["daemonSetFit"].items()},
+        schedule_seconds=answer["scheduleSeconds"],
+    )
+
+
+def check_pod_counts(pools: Sequence[GpuPool], pods: Mapping[str, int]) -> dict[str, int]:
+    """Validate ``pool name -> pending pods`` against the pools; return it as a dict."""
+    names = sorted(p.name for p in pools)
+    checked: dict[str, int] = {}
+    for name, count in pods.items():
+        if name not in names:
+            raise ConfigurationError(
+                field="pods",
+                value=name,
+                rule="names no pool of this setup",
+                fix=f"use one of {', '.join(names)}",
+            )
+        if (
+            not isinstance(count, int)
+            or isinstance(count, bool)
+            or not (0 <= count <= MAX_PODS_PER_POOL)
+        ):
+            raise ConfigurationError(
+                field=f"pods[{name}]",
+                value=count,
+                rule=f"a pending pod count is a whole number from 0 to {MAX_PODS_PER_POOL}",
+                fix=f"e.g. {name}=40",
+            )
+        checked[name] = count
+    if not checked:
+        raise ConfigurationError(
+            field="pods",
+            value={},
+            rule="say how many pending one-slice pods each pool gets",
+            fix=f"e.g. --pods {names[0]}=40",
+        )
+    return checked
+
+
+def simulate(
+    config: GpuSharingConfig,
+    pods: Mapping[str, int],
+    *,
+    harness: Upstream | None = None,
+    log: Callable[[str], None] | None = None,
+) -> SimulationReport:
+    """Simulate Karpenter on ``config`` with ``pods`` pending one-slice pods per pool name.
+
+    Needs a Go toolchain (the first call builds the pinned upstream code, minutes; later calls
+    take seconds). Example::
+
+        report = simulate(load_config("gpu-sharing.yaml"), {"inference": 40})
+        print(report.format_table())
+
+    :raises ConfigurationError: for an unknown pool or a bad count.
+    :param log: Told when the upstream code is being built (first use). Default: silent.
+    :raises eks_gpu_sharing.upstream.UpstreamUnavailable: without Go.
+    """
+    counts = check_pod_counts(config.pools, pods)
+    harness = harness or upstream(log)
+    inputs = simulation_input(
+        config.pools,
+        node_settings=KarpenterNodeSettings(
+            node_role=config.karpenter.node_role_name,
+            discovery_tag_value=config.karpenter.discovery_tag_value,
+        ),
+        device_plugin_namespace=config.device_plugin_namespace,
+    )
+    env = karpenter_controller_env(
+        harness,
+        cluster_name=config.cluster_name,
+        node_overlay_enabled=config.karpenter.node_overlay_enabled,
+    )
+    daemon_sets = device_plugin_daemon_sets(
+        harness, inputs.device_plugin_values, config.device_plugin_namespace
+    )
+    common: dict[str, Any] = {
+        "pod_templates": inputs.pod_templates,
+        "resource_names": inputs.resource_names,
+        "pods": counts,
+        "controller_env": env,
+        "daemon_sets": daemon_sets,
+    }
+    ours = run_simulation(
+        harness,
+        label="with NodeOverlays (this library)",
+        karpenter_objects=inputs.karpenter_objects,
+        **common,
+    )
+    control = run_simulation(
+        harness,
+        label="without NodeOverlays (control)",
+        karpenter_objects=[o for o in inputs.karpenter_objects if o["kind"] != "NodeOverlay"],
+        **common,
+    )
+    versions = harness.call("versions")["modules"]
+    return SimulationReport(ours, control, load_catalog().price_note, versions)

@@ -1,0 +1,278 @@
+"""Build (once) and call the Go program that runs Karpenter, Helm, the API server's CRD validation
+and the device plugin's config loader on our output."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+#: The Go module (go.mod, go.sum, *.go) shipped inside the package.
+GO_MODULE_DIR: Final = Path(__file__).resolve().parent
+#: Modules whose files (charts) the program reads at run time from the Go module cache.
+KARPENTER_MODULE: Final = "github.com/aws/karpenter-provider-aws"
+DEVICE_PLUGIN_MODULE: Final = "github.com/NVIDIA/k8s-device-plugin"
+#: Where to get Go, for the error a user without it sees.
+GO_INSTALL_HINT: Final = (
+    "install Go 1.22 or later (https://go.dev/dl/, or your package manager, e.g. "
+    "`apt-get install golang-go`); the go command then fetches the pinned 1.26 toolchain and "
+    "modules from the Go module proxy by itself. Or point EKS_GPU_SHARING_GO at a go binary"
+)
+_CALL_TIMEOUT_S: Final = 900
+
+
+class UpstreamUnavailable(RuntimeError):
+    """No Go toolchain, or the pinned modules could not be built."""
+
+
+class UpstreamError(RuntimeError):
+    """The upstream program refused a request (a bug in the request, not in the user's input)."""
+
+
+def go_command() -> str | None:
+    """The ``go`` binary to use: ``$EKS_GPU_SHARING_GO``, ``go`` on PATH, or /usr/local/go."""
+    configured = os.environ.get("EKS_GPU_SHARING_GO")
+    if configured:
+        return configured
+    found = shutil.which("go")
+    if found:
+        return found
+    default = Path("/usr/local/go/bin/go")
+    return str(default) if default.is_file() else None
+
+
+def cache_dir() -> Path:
+    """``$EKS_GPU_SHARING_CACHE``, else ``$XDG_CACHE_HOME/eks-gpu-sharing`` (``~/.cache``)."""
+    configured = os.environ.get("EKS_GPU_SHARING_CACHE")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "eks-gpu-sharing"
+
+
+def _go_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    # go.mod asks for the toolchain the pinned modules need; an older local go fetches it.
+    env.setdefault("GOTOOLCHAIN", "auto")
+    # A pure-Go static binary: no C compiler needed, and go.mod/go.sum are never rewritten.
+    env["CGO_ENABLED"] = "0"
+    env["GOFLAGS"] = "-mod=readonly"
+    env["GOWORK"] = "off"
+    return env
+
+
+def _source_files() -> list[Path]:
+    return sorted([GO_MODULE_DIR / "go.mod", GO_MODULE_DIR / "go.sum", *GO_MODULE_DIR.glob("*.go")])
+
+
+@contextlib.contextmanager
+def _build_lock(directory: Path) -> Iterator[None]:
+    """One build at a time per cache folder (parallel test workers share one binary)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "build.lock", "w") as handle:
+        try:
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except ImportError:  # no advisory locks on this platform: builds may race, harmlessly
+            pass
+        yield
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A built upstream program. Use :func:`upstream` to get one.
+
+    :param binary: The program.
+    :param modules: Versions of the pinned upstream modules it was built from.
+    """
+
+    binary: Path
+    modules: Mapping[str, str]
+
+    def call(self, command: str, **request: Any) -> dict[str, Any]:
+        """Send one request; return the JSON answer. Raises UpstreamError if it is refused."""
+        payload = json.dumps({"command": command, **request})
+        result = subprocess.run(
+            [str(self.binary)],
+            input=payload,
+            capture_output=True,
+            text=True,
+            timeout=_CALL_TIMEOUT_S,
+            check=False,
+        )
+        try:
+            answer = json.loads(result.stdout) if result.stdout.strip() else {}
+        except json.JSONDecodeError:
+            answer = {}
+        if result.returncode != 0 or "error" in answer:
+            detail = answer.get("error") or result.stderr.strip()[-2000:] or result.stdout[-2000:]
+            raise UpstreamError(f"{command}: {detail}")
+        return answer
+
+    def validate(self, objects: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The API server's create path for each Karpenter object: ``errors`` and ``stored``."""
+        results: list[dict[str, Any]] = self.call("validate", objects=list(objects))["results"]
+        return results
+
+    def render_chart(
+        self,
+        chart: str,
+        *,
+        release: str,
+        namespace: str,
+        values: Mapping[str, Any],
+        kube_version: str | None = None,
+    ) -> dict[str, Any]:
+        """Render a pinned chart (``karpenter``, ``karpenter-crd``, ``nvidia-device-plugin``)
+        client-only with Helm's own install action; ``objects``, ``crds``, ``chart``, ``error``."""
+        request: dict[str, Any] = {
+            "chart": chart,
+            "release": release,
+            "namespace": namespace,
+            "values": dict(values),
+        }
+        if kube_version:
+            request["kubeVersion"] = kube_version
+        return self.call("render-chart", **request)
+
+    def parse_device_plugin_configs(self, configs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """Load each ConfigMap value with the device plugin's api/config/v1 loader."""
+        results: dict[str, dict[str, Any]] = self.call(
+            "parse-device-plugin-config", configs=dict(configs)
+        )["results"]
+        return results
+
+    def instance_types(
+        self,
+        catalog: Mapping[str, Any],
+        node_class: Mapping[str, Any],
+        controller_env: Mapping[str, str],
+    ) -> list[dict[str, Any]]:
+        """Every catalog type as the AWS provider resolves it for ``node_class``."""
+        answer = self.call(
+            "instance-types",
+            catalog=dict(catalog),
+            nodeClass=dict(node_class),
+            controllerEnv=dict(controller_env),
+        )
+        types: list[dict[str, Any]] = answer["instanceTypes"]
+        return types
+
+    def simulate(self, **request: Any) -> dict[str, Any]:
+        """One Karpenter provisioning round (see ``simulate.go`` for the request)."""
+        return self.call("simulate", **request)
+
+
+@cache
+def upstream(log: Callable[[str], None] | None = None) -> Upstream:
+    """Build the upstream program if needed (minutes the first time, cached after) and return it.
+
+    :param log: Called with a progress line before a build starts. Default: silent.
+    :raises UpstreamUnavailable: without a Go toolchain, or when the build fails.
+    """
+    go = go_command()
+    if go is None:
+        raise UpstreamUnavailable(
+            f"this needs a Go toolchain, and none was found: {GO_INSTALL_HINT}"
+        )
+    env = _go_environment()
+    try:
+        go_version = _run([go, "env", "GOVERSION", "GOOS", "GOARCH"], env=env).split()
+    except UpstreamUnavailable as error:
+        raise UpstreamUnavailable(f"{error}; {GO_INSTALL_HINT}") from None
+    digest = hashlib.sha256(" ".join(go_version).encode())
+    for path in _source_files():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    directory = cache_dir()
+    binary = directory / f"upstream-{digest.hexdigest()[:20]}"
+    metadata = binary.with_suffix(".json")
+    with _build_lock(directory):
+        built = _load_metadata(metadata)
+        if binary.is_file() and built is not None:
+            return Upstream(binary, built["modules"])
+        if log is not None:
+            log(
+                f"Building the upstream checks (Karpenter, Helm, device plugin) with "
+                f"{go_version[0]} into {directory}; the first build downloads modules and takes "
+                "several minutes."
+            )
+        modules = _module_dirs(go, env)
+        flags = " ".join(
+            [
+                "-s -w",
+                f"-X main.karpenterModuleDir={modules[KARPENTER_MODULE]['Dir']}",
+                f"-X main.devicePluginModuleDir={modules[DEVICE_PLUGIN_MODULE]['Dir']}",
+            ]
+        )
+        with tempfile.TemporaryDirectory(dir=directory) as staging:
+            staged = Path(staging) / binary.name
+            _run([go, "build", "-ldflags", flags, "-o", str(staged), "."], env=env)
+            os.replace(staged, binary)
+        versions = {name: module["Version"] for name, module in modules.items()}
+        dirs = [module["Dir"] for module in modules.values()]
+        metadata.write_text(json.dumps({"modules": versions, "moduleDirs": dirs}))
+        return Upstream(binary, versions)
+
+
+def _load_metadata(path: Path) -> dict[str, Any] | None:
+    """The build record, if the module folders it points at are still in the module cache."""
+    try:
+        record: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if all(Path(d).is_dir() for d in record.get("moduleDirs", ())):
+        return record
+    return None
+
+
+def _module_dirs(go: str, env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Download the chart-holding modules (checked against go.sum) and return their folders."""
+    output = _run([go, "list", "-m", "-json", KARPENTER_MODULE, DEVICE_PLUGIN_MODULE], env=env)
+    decoder = json.JSONDecoder()
+    modules: dict[str, dict[str, str]] = {}
+    position = 0
+    while position < len(output):
+        if output[position].isspace():
+            position += 1
+            continue
+        module, position = decoder.raw_decode(output, position)
+        modules[module["Path"]] = module
+    return modules
+
+
+def _run(command: Sequence[str], *, env: Mapping[str, str]) -> str:
+    try:
+        result = subprocess.run(
+            list(command),
+            cwd=GO_MODULE_DIR,
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as error:
+        raise UpstreamUnavailable(f"`{command[0]}` could not be run ({error})") from None
+    if result.returncode != 0:
+        raise UpstreamUnavailable(
+            f"`{' '.join(command[:3])}` failed in {GO_MODULE_DIR}:\n{result.stderr.strip()[-3000:]}"
+        )
+    return result.stdout
+
+
+def main() -> None:  # pragma: no cover - a command
+    """``python -m eks_gpu_sharing.upstream``: build now, print the binary and versions."""
+    built = upstream(log=lambda line: print(line, file=sys.stderr))
+    print(built.binary)
+    for name, version in sorted(built.call("versions")["modules"].items()):
+        print(f"  {name} {version}")

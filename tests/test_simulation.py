@@ -1,0 +1,246 @@
+"""Karpenter's own provisioner on what the library generates: it must launch what our
+arithmetic says (ceil(N / slices per node)), the control without NodeOverlays about N, and
+NodePool limits must stop at the configured slices. Where the two disagree, Karpenter is right
+and the library or its docs change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from eks_gpu_sharing import CapacityType, GpuPool, Mps, TimeSlicing
+from eks_gpu_sharing.config import load_config
+from eks_gpu_sharing.errors import ConfigurationError
+from eks_gpu_sharing.simulation import (
+    SimulationRun,
+    check_pod_counts,
+    karpenter_controller_env,
+    run_simulation,
+    simulate,
+    simulation_input,
+)
+from eks_gpu_sharing.upstream import Upstream
+
+ROOT = Path(__file__).resolve().parents[1]
+
+T4_POOL = GpuPool("t4", sharing=TimeSlicing(replicas=4), gpu_names=["t4"], gpu_limit=100)
+MIXED = GpuPool(
+    "mixed", sharing=TimeSlicing(replicas=4), gpu_names=["t4"], gpu_counts=[1, 4], gpu_limit=100
+)
+MPS_POOL = GpuPool("mps", sharing=Mps(replicas=6), gpu_names=["l4"], gpu_limit=100)
+RENAMED = GpuPool(
+    "renamed",
+    sharing=TimeSlicing(replicas=4, rename_by_default=True),
+    gpu_names=["a10g"],
+    gpu_limit=100,
+)
+WHOLE = GpuPool("whole", gpu_names=["t4"], gpu_limit=100)
+LIMITED = GpuPool("limited", sharing=TimeSlicing(replicas=4), gpu_names=["t4"], gpu_limit=3)
+SPOT = GpuPool(
+    "spot",
+    sharing=TimeSlicing(replicas=2),
+    gpu_names=["l4"],
+    capacity_types=[CapacityType.SPOT, CapacityType.ON_DEMAND],
+    gpu_limit=100,
+)
+
+
+def run(
+    harness: Upstream,
+    pools: Sequence[GpuPool],
+    pods: Mapping[str, int],
+    *,
+    overlays: bool = True,
+    gate: bool = True,
+) -> SimulationRun:
+    inputs = simulation_input(pools)
+    objects = [o for o in inputs.karpenter_objects if overlays or o["kind"] != "NodeOverlay"]
+    return run_simulation(
+        harness,
+        label="test",
+        karpenter_objects=objects,
+        pod_templates=inputs.pod_templates,
+        resource_names=inputs.resource_names,
+        pods=pods,
+        controller_env=karpenter_controller_env(
+            harness, cluster_name="test", node_overlay_enabled=gate
+        ),
+    )
+
+
+@pytest.mark.parametrize("pods", [1, 4, 5, 8, 40])
+def test_one_gpu_types_launch_ceil_n_over_slices(harness: Upstream, pods: int) -> None:
+    outcome = run(harness, [T4_POOL], {"t4": pods}).pool("t4")
+    assert outcome.nodes == math.ceil(pods / 4)
+    assert outcome.unschedulable == ()
+    assert {claim.slices for claim in outcome.node_claims} == {4}
+    # The cheapest 1-GPU T4 type, g4dn.xlarge, at Karpenter's static us-east-1 price.
+    assert {claim.instance_type for claim in outcome.node_claims} == {"g4dn.xlarge"}
+    assert outcome.price_per_hour == pytest.approx(0.526 * math.ceil(pods / 4))
+
+
+@pytest.mark.parametrize("pods", [8, 40])
+def test_without_overlays_karpenter_launches_one_gpu_per_pod(harness: Upstream, pods: int) -> None:
+    outcome = run(harness, [T4_POOL], {"t4": pods}, overlays=False).pool("t4")
+    assert outcome.nodes == pods
+    assert {claim.slices for claim in outcome.node_claims} == {1}
+
+
+def test_the_gate_comes_from_the_rendered_chart(harness: Upstream) -> None:
+    """With the NodeOverlay gate off in the chart's values, Karpenter ignores the overlays."""
+    simulated = run(harness, [T4_POOL], {"t4": 8}, gate=False)
+    assert simulated.node_overlay_gate is False
+    assert simulated.pool("t4").nodes == 8
+
+
+def test_every_overlay_is_validated_by_karpenters_controller(harness: Upstream) -> None:
+    simulated = run(harness, [T4_POOL, MIXED, MPS_POOL, RENAMED], {"t4": 1})
+    overlays = [c for c in simulated.conditions if c[0].startswith("NodeOverlay/")]
+    assert len({name for name, *_ in overlays}) == 5
+    assert all(status == "True" for _, kind, status, _ in overlays if kind == "ValidationSucceeded")
+    pools = [c for c in simulated.conditions if c[0].startswith("NodePool/") and c[1] == "Ready"]
+    assert [status for *_, status, _ in pools] == ["True"] * 4
+
+
+def test_overlays_reach_every_admitted_type_and_only_their_pool(harness: Upstream) -> None:
+    simulated = run(harness, [MIXED, WHOLE], {"mixed": 1})
+    mixed = simulated.capacities["mixed"]
+    assert mixed == {
+        "g4dn.xlarge": 4,
+        "g4dn.2xlarge": 4,
+        "g4dn.4xlarge": 4,
+        "g4dn.8xlarge": 4,
+        "g4dn.16xlarge": 4,
+        "g4dn.12xlarge": 16,
+    }
+    assert set(simulated.capacities["whole"].values()) == {1}
+
+
+@pytest.mark.parametrize("pods", [10, 16, 17, 40])
+def test_mixed_gpu_counts_pack_by_the_largest_type(harness: Upstream, pods: int) -> None:
+    """Karpenter keeps every instance type that still fits in a NodeClaim and adds pods while
+    one does, so with 4-GPU types admitted a NodeClaim takes up to 16 one-slice pods: the
+    largest type sets the count, not the cheapest per slice (see the guide)."""
+    outcome = run(harness, [MIXED], {"mixed": pods}).pool("mixed")
+    assert outcome.nodes == math.ceil(pods / 16)
+    assert outcome.scheduled_pods == pods
+    assert all(claim.slices >= claim.pods for claim in outcome.node_claims)
+
+
+def test_mps_pools_pack_by_clients_per_gpu(harness: Upstream) -> None:
+    outcome = run(harness, [MPS_POOL], {"mps": 13}).pool("mps")
+    assert outcome.nodes == math.ceil(13 / 6)
+    assert {claim.instance_type for claim in outcome.node_claims} == {"g6.xlarge"}
+
+
+def test_renamed_slices_need_the_overlay(harness: Upstream) -> None:
+    ours = run(harness, [RENAMED], {"renamed": 9}).pool("renamed")
+    assert ours.nodes == 3 and ours.unschedulable == ()
+    control = run(harness, [RENAMED], {"renamed": 9}, overlays=False).pool("renamed")
+    assert control.nodes == 0 and control.unschedulable_pods == 9
+    assert "nvidia.com/gpu.shared" in control.unschedulable[0][0]
+
+
+def test_the_limit_stops_at_the_configured_slices(harness: Upstream) -> None:
+    outcome = run(harness, [LIMITED], {"limited": 20}).pool("limited")
+    assert outcome.scheduled_pods == LIMITED.slice_limit == 12
+    assert outcome.nodes == 3
+    assert outcome.unschedulable_pods == 8
+    assert "exceed limits" in outcome.unschedulable[0][0]
+
+
+def test_without_overlays_the_slice_limit_admits_four_times_the_gpus(harness: Upstream) -> None:
+    """The limit is counted in slices; a cluster without the overlays counts GPUs against it."""
+    outcome = run(harness, [LIMITED], {"limited": 20}, overlays=False).pool("limited")
+    assert outcome.nodes == 12
+
+
+def test_whole_gpus_need_no_overlay(harness: Upstream) -> None:
+    ours = run(harness, [WHOLE], {"whole": 5}).pool("whole")
+    control = run(harness, [WHOLE], {"whole": 5}, overlays=False).pool("whole")
+    assert ours.nodes == control.nodes == 5
+
+
+def test_two_pools_at_once_keep_their_pods(harness: Upstream) -> None:
+    simulated = run(harness, [T4_POOL, MPS_POOL], {"t4": 9, "mps": 7})
+    assert simulated.pool("t4").nodes == 3
+    assert simulated.pool("mps").nodes == 2
+    assert {c.instance_type for c in simulated.pool("mps").node_claims} == {"g6.xlarge"}
+
+
+def test_spot_pools_launch_spot(harness: Upstream) -> None:
+    outcome = run(harness, [SPOT], {"spot": 3}).pool("spot")
+    assert {claim.capacity_type for claim in outcome.node_claims} == {"spot"}
+
+
+# -- the user command --------------------------------------------------------------------------
+
+
+def test_simulate_the_reference_config(harness: Upstream) -> None:
+    config = load_config(ROOT / "gpu-sharing.yaml")
+    report = simulate(config, {"inference": 40, "batch": 7}, harness=harness)
+    ours, control = report.with_overlays, report.without_overlays
+    inference = next(p for p in config.pools if p.name == "inference")
+    assert ours.pool("inference").scheduled_pods == inference.slice_limit
+    assert ours.pool("batch").nodes == math.ceil(7 / 2)
+    assert control.nodes > ours.nodes
+    table = report.format_table()
+    assert "with NodeOverlays" in table and "Limits:" in table
+    data = json.loads(report.to_json())
+    assert data["withOverlays"]["nodes"] == ours.nodes
+    assert data["withoutOverlays"]["pricePerHour"] == control.price_per_hour
+    assert data["versions"]["github.com/aws/karpenter-provider-aws"] == "v1.14.1"
+
+
+def test_pod_counts_are_checked() -> None:
+    pools = [T4_POOL]
+    with pytest.raises(ConfigurationError, match="names no pool"):
+        check_pod_counts(pools, {"nope": 1})
+    with pytest.raises(ConfigurationError, match="0 to 5000"):
+        check_pod_counts(pools, {"t4": 10**9})
+    with pytest.raises(ConfigurationError, match="say how many"):
+        check_pod_counts(pools, {})
+
+
+def cli(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eks_gpu_sharing.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_cli_simulate_json(harness: Upstream) -> None:
+    result = cli("simulate", "--pods", "inference=8", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    (inference,) = [p for p in data["withOverlays"]["pools"] if p["pool"] == "inference"]
+    assert inference["nodes"] == 2
+
+
+def test_cli_simulate_bad_pods_exit_2() -> None:
+    result = cli("simulate", "--pods", "inference=lots")
+    assert result.returncode == 2
+    assert "--pods='inference=lots'" in result.stderr
+
+
+def test_cli_simulate_without_go_says_how_to_get_it(tmp_path: Path) -> None:
+    result = cli(
+        "simulate",
+        "--pods",
+        "inference=1",
+        env={"EKS_GPU_SHARING_GO": str(tmp_path / "no-go"), "EKS_GPU_SHARING_CACHE": str(tmp_path)},
+    )
+    assert result.returncode == 3
+    assert "https://go.dev/dl/" in result.stderr
