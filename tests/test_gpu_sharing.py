@@ -249,3 +249,14 @@ def test_no_sharing_pools_get_no_overlays(existing_karpenter_template: dict[str,
                 kinds_by_pool.setdefault(pool, set()).add(obj["metadata"]["name"])
     assert kinds_by_pool == {"inference": {"inference-gpu-1"}}
     assert isinstance(POOLS[1].sharing, NoSharing)
+
+
+def test_mixed_gpu_counts_on_a_shared_pool_warn_at_synth() -> None:
+    from aws_cdk.assertions import Annotations, Match
+
+    _, stack, cluster = _stack()
+    mixed = GpuPool("mixed", gpu_names=["t4"], gpu_counts=[1, 4], sharing=TimeSlicing(replicas=4))
+    GpuSharing(stack, "Gpu", cluster=cluster, karpenter=EXISTING, pools=[mixed, POOLS[1]])
+    Annotations.from_stack(stack).has_warning(
+        "/User/Gpu", Match.string_like_regexp(r"gpu_counts=\[1, 4\].*g4dn\.12xlarge")
+    )

@@ -244,3 +244,47 @@ def test_cli_simulate_without_go_says_how_to_get_it(tmp_path: Path) -> None:
     )
     assert result.returncode == 3
     assert "https://go.dev/dl/" in result.stderr
+
+
+# -- what the simulator taught the library ----------------------------------------------------
+
+
+def test_catalog_admission_is_karpenters(harness: Upstream) -> None:
+    """The Python side's reading of a pool's requirements (used for checks and advice without
+    Go) admits exactly the instance types Karpenter offers the NodePool."""
+    from tests.pools import ALL_POOLS
+
+    simulated = run(harness, ALL_POOLS, {})
+    for pool in ALL_POOLS:
+        priced = {
+            t.name for t in pool.admitted_instance_types() if t.on_demand_price_per_hour is not None
+        }
+        offered = set(simulated.capacities[pool.name])
+        assert offered >= priced, pool.name
+        assert {t.name for t in pool.admitted_instance_types()} >= offered, pool.name
+
+
+def test_mixed_gpu_counts_cost_more_and_the_library_says_so(harness: Upstream) -> None:
+    from eks_gpu_sharing.advice import pool_advice
+
+    mixed = run(harness, [MIXED], {"mixed": 40}).pool("mixed").price_per_hour
+    single = run(harness, [T4_POOL], {"t4": 40}).pool("t4").price_per_hour
+    assert mixed > 1.5 * single
+    (advice,) = pool_advice(MIXED)
+    assert (
+        "gpu_counts=[1, 4]" in advice and "g4dn.12xlarge" in advice and "gpu_counts=[1]" in advice
+    )
+    assert pool_advice(T4_POOL) == []
+
+
+def test_the_benchmark_script_runs(harness: Upstream) -> None:
+    """docs/simulation.md's figures come from this script; its quick mode must keep working."""
+    result = subprocess.run(
+        [sys.executable, "scripts/benchmark_simulation.py", "--quick", "--runs", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| 1-GPU types | 8 | 2, $1.05 (1.00x) | 8, $4.21 (4.00x)" in result.stdout

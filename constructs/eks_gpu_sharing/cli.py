@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from .advice import setup_advice
 from .config import GpuSharingConfig, load_config
 from .errors import ConfigurationError
 from .render import owned_files, render
@@ -72,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "synth":
             for path in render(config, args.out):
                 print(path)
+            for line in setup_advice(config.pools):
+                print(f"eks-gpu-sharing: warning: {line}", file=sys.stderr)
             return 0
         if args.command == "simulate":
             return _simulate(config, args.pods, args.format)

@@ -13,6 +13,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from enum import Enum
 from typing import Any, Final
 
+from .catalog import GpuInstanceType, load_catalog
 from .errors import GPU_POOL_EXAMPLE, ConfigurationError, require_instance
 from .sharing import DEVICE_PLUGIN_CONFIG_LABEL, GPU_RESOURCE, Mps, NoSharing, Sharing, TimeSlicing
 from .versions import AL2023_AMI_VERSION, BOTTLEROCKET_AMI_VERSION
@@ -506,6 +507,22 @@ class GpuPool:
             if values:
                 requirements.append(Requirement(key, "In", tuple(values)))
         return requirements
+
+    def admitted_instance_types(self) -> tuple[GpuInstanceType, ...]:
+        """The catalog's instance types this pool's NodePool requirements admit.
+
+        Requirements on keys an instance type does not label (capacity type) are not
+        instance-type properties and are ignored here.
+        """
+        requirements = self.requirements()
+        return tuple(
+            instance_type
+            for instance_type in load_catalog().instance_types
+            if all(
+                r.key not in instance_type.labels or instance_type.labels[r.key] in r.values
+                for r in requirements
+            )
+        )
 
     def node_labels(self) -> dict[str, str]:
         """Labels every node of the pool carries (NodePool ``template.metadata.labels``)."""

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import cdk8s
 
+from .advice import setup_advice
 from .catalog import InstanceCatalog, load_catalog
 from .config import GpuSharingConfig
 from .errors import ConfigurationError
@@ -142,6 +143,8 @@ class SimulationReport:
     without_overlays: SimulationRun
     prices: str
     versions: Mapping[str, str]
+    #: What to reconsider in the setup (eks_gpu_sharing.advice), e.g. mixed GPU counts.
+    advice: tuple[str, ...] = ()
     limits: tuple[str, ...] = field(default=LIMITS)
 
     def to_json(self) -> str:
@@ -170,6 +173,7 @@ class SimulationReport:
                 "withoutOverlays": run(self.without_overlays),
                 "prices": self.prices,
                 "versions": dict(self.versions),
+                "advice": list(self.advice),
                 "limits": list(self.limits),
             },
             indent=2,
@@ -227,6 +231,8 @@ class SimulationReport:
             for name, kind_type, status, message in run.conditions:
                 if status != "True":
                     lines.append(f"  {name} {kind_type}={status}: {message}")
+        if self.advice:
+            lines += ["", "Advice:", *(f"  - {text}" for text in self.advice)]
         lines += ["", "Limits:", *(f"  - {text}" for text in self.limits)]
         return "\n".join(lines)
 
@@ -518,4 +524,6 @@ def simulate(
         **common,
     )
     versions = harness.call("versions")["modules"]
-    return SimulationReport(ours, control, load_catalog().price_note, versions)
+    return SimulationReport(
+        ours, control, load_catalog().price_note, versions, tuple(setup_advice(config.pools))
+    )

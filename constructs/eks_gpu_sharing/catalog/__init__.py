@@ -58,6 +58,21 @@ class GpuInstanceType:
         return self.name.split(".", 1)[1]
 
     @property
+    def labels(self) -> dict[str, str]:
+        """The Karpenter well-known labels a node of this type carries (those pools select on)."""
+        prefix = "karpenter.k8s.aws/instance-"
+        return {
+            f"{prefix}category": self.category,
+            f"{prefix}family": self.family,
+            f"{prefix}size": self.size,
+            f"{prefix}gpu-name": self.gpu_name,
+            f"{prefix}gpu-count": str(self.gpu_count),
+            f"{prefix}gpu-manufacturer": "nvidia",
+            "kubernetes.io/arch": self.architecture,
+            "kubernetes.io/os": "linux",
+        }
+
+    @property
     def category(self) -> str:
         """Karpenter's ``instance-category``: the leading letters (``g``, ``gr``, ``p``)."""
         match = _CATEGORY.match(self.name)

@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cdk8s
-from aws_cdk import Duration
+from aws_cdk import Annotations, Duration
 from aws_cdk import aws_eks as eks
 from constructs import Construct
 
+from ..advice import setup_advice
 from ..errors import ConfigurationError
 from ..k8s import (
     DEVICE_PLUGIN_NAMESPACE,
@@ -96,6 +97,8 @@ class GpuSharing(Construct):
                 "ExistingKarpenter(...)",
             )
         super().__init__(scope, id)
+        for line in setup_advice(self.pools):
+            Annotations.of(self).add_warning_v2("eks-gpu-sharing:pool-cost", line)
         self.cluster = cluster
         self.karpenter: Karpenter | ExistingKarpenter = karpenter or Karpenter(
             self, "Karpenter", cluster=cluster, kubernetes_version=kubernetes_version

@@ -1,0 +1,61 @@
+"""Advice on a valid setup that will cost more than the user likely expects.
+
+Not errors: the setup deploys and works. Each piece of advice says what Karpenter will do, what it
+costs against the alternative, and what to change. The CLI prints them, the CDK constructs add
+them as synth warnings, and ``simulate`` lists them with its report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from .pool import GpuPool
+from .sharing import NoSharing
+
+#: A multi-GPU type must cost this much more per slice before it is worth a warning.
+_PER_SLICE_TOLERANCE: Final = 1.05
+
+
+def pool_advice(pool: GpuPool) -> list[str]:
+    """What to reconsider about ``pool``; empty when nothing."""
+    return _mixed_gpu_counts(pool)
+
+
+def setup_advice(pools: Sequence[GpuPool]) -> list[str]:
+    """Advice for every pool, in pool order."""
+    return [line for pool in pools for line in pool_advice(pool)]
+
+
+def _mixed_gpu_counts(pool: GpuPool) -> list[str]:
+    """Karpenter packs one-slice pods by the largest admitted node, not the cheapest per slice.
+
+    It keeps adding pending pods to a new NodeClaim while any admitted instance type still fits
+    them (kubernetes-sigs/karpenter scheduling NodeClaim.Add) and launches the cheapest type that
+    holds them all; with 4-GPU types admitted, a NodeClaim grows to 4 x replicas pods and only
+    4-GPU types remain. Measured with the simulator in docs/simulation.md.
+    """
+    if isinstance(pool.sharing, NoSharing) or len(pool.gpu_counts) < 2:
+        return []
+    per_slice: dict[int, tuple[float, str]] = {}
+    for instance_type in pool.admitted_instance_types():
+        price = instance_type.on_demand_price_per_hour
+        if price is None or instance_type.gpu_count not in pool.gpu_counts:
+            continue
+        cost = price / (instance_type.gpu_count * pool.slices_per_gpu)
+        if instance_type.gpu_count not in per_slice or cost < per_slice[instance_type.gpu_count][0]:
+            per_slice[instance_type.gpu_count] = (cost, instance_type.name)
+    if len(per_slice) < 2:
+        return []
+    smallest, largest = min(per_slice), max(per_slice)
+    (small_cost, small_type), (large_cost, large_type) = per_slice[smallest], per_slice[largest]
+    if large_cost <= small_cost * _PER_SLICE_TOLERANCE:
+        return []
+    return [
+        f"GpuPool({pool.name!r}).gpu_counts={sorted(pool.gpu_counts)}: Karpenter packs pending "
+        f"one-slice pods onto the largest admitted nodes ({largest} GPUs = "
+        f"{largest * pool.slices_per_gpu} slices), and the cheapest of those, {large_type}, "
+        f"costs ${large_cost:.3f} per slice-hour against ${small_cost:.3f} on {small_type} "
+        f"({large_cost / small_cost:.1f}x, on-demand us-east-1); use gpu_counts=[{smallest}] "
+        "unless pods need the larger nodes, or a second pool for them"
+    ]
