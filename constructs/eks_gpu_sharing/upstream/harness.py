@@ -238,7 +238,9 @@ def _load_metadata(path: Path) -> dict[str, Any] | None:
 
 def _module_dirs(go: str, env: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """Download the chart-holding modules (checked against go.sum) and return their folders."""
-    output = _run([go, "list", "-m", "-json", KARPENTER_MODULE, DEVICE_PLUGIN_MODULE], env=env)
+    # `go list -m` names a module's folder only once it is in the module cache; `go mod download`
+    # fetches it first (the versions are go.mod's).
+    output = _run([go, "mod", "download", "-json", KARPENTER_MODULE, DEVICE_PLUGIN_MODULE], env=env)
     decoder = json.JSONDecoder()
     modules: dict[str, dict[str, str]] = {}
     position = 0
