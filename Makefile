@@ -14,7 +14,7 @@ export CDK_CLI_TELEMETRY := false
 
 PYTEST_ARGS ?=
 
-.PHONY: setup upstream synth cdk-synth cdk8s-synth test lint imports clean
+.PHONY: setup upstream synth cdk-synth cdk8s-synth test lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -51,10 +51,6 @@ test: setup upstream
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-
-# Regenerate the typed Karpenter classes from the pinned CRDs (see scripts/import_karpenter_crds.sh).
-imports: setup
-	bash scripts/import_karpenter_crds.sh
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from enum import Enum
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import cdk8s
 from cdk8s_plus_36 import k8s
@@ -23,21 +21,29 @@ CHART_PROPS: Final[dict[str, Any]] = {
     "disable_resource_name_hashes": True,
 }
 
-_E = TypeVar("_E", bound=Enum)
-_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
+def api_object(
+    scope: Construct, id: str, api_version: str, kind: str, name: str, spec: dict[str, Any]
+) -> cdk8s.ApiObject:
+    """An object with a fixed name and a ``spec``, as plain data.
 
-def jsii_enum(enum_type: type[_E], value: str) -> _E:
-    """The member of a ``cdk8s import`` enum for a Kubernetes value (``"NotIn"`` -> ``NOT_IN``).
-
-    The generated classes name members in upper snake case and render them back to the CRD's
-    spelling; this maps the spelling the value objects produce onto those members.
+    The objects are checked by the API server's own validation in the tests (the pinned CRDs,
+    schema and CEL), so no generated classes stand between the model and the YAML. Keys are
+    sorted at every level, so the output does not depend on the order code builds a dict in.
     """
-    name = _WORD_START.sub("_", value).replace("-", "_HYPHEN_").upper()
-    try:
-        return enum_type[name]
-    except KeyError:
-        raise ValueError(f"{value!r} is not a value of {enum_type.__name__}") from None
+    obj = cdk8s.ApiObject(
+        scope, id, api_version=api_version, kind=kind, metadata=cdk8s.ApiObjectMetadata(name=name)
+    )
+    obj.add_json_patch(cdk8s.JsonPatch.add("/spec", _sorted(spec)))
+    return obj
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
 
 
 def namespace_object(scope: Construct, id: str, name: str) -> k8s.KubeNamespace:
