@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from eks_gpu_sharing import ConfigurationError, GpuSlicingCluster
+from eks_gpu_sharing import ConfigurationError, GpuSharingCluster
 from eks_gpu_sharing.config import load_config
 from eks_gpu_sharing.versions import KUBERNETES_VERSION
 
@@ -49,7 +49,7 @@ def build_app(outdir: str | None = None, context: dict[str, str] | None = None) 
         ),
     )
     nat_gateways = app.node.try_get_context("natGateways")
-    gpu_slicing = GpuSlicingCluster(
+    gpu_slicing = GpuSharingCluster(
         stack,
         "GpuSlicing",
         cluster_name=app.node.try_get_context("clusterName") or config.cluster_name,

@@ -1,6 +1,6 @@
 """Measure how synth time and manifest size grow with the number of GPU pools.
 
-Builds the full reference stack (GpuSlicingCluster) with 1, 5 and 20 time-sliced pools in ONE
+Builds the full reference stack (GpuSharingCluster) with 1, 5 and 20 time-sliced pools in ONE
 process (after two warm-up builds of each, so jsii's start-up is not counted), alternating the
 sizes run by run, takes the median of ``--runs`` builds each, and reports the largest Kubernetes
 manifest payload against the 262,144-byte Lambda event limit.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from eks_gpu_sharing import GpuPool, GpuSlicingCluster, TimeSlicing
+from eks_gpu_sharing import GpuPool, GpuSharingCluster, TimeSlicing
 
 LAMBDA_EVENT_LIMIT = 262_144
 MANIFEST_TYPE = "Custom::AWSCDK-EKS-KubernetesResource"
@@ -44,7 +44,7 @@ def pools(count: int) -> list[GpuPool]:
 def build_and_synth(count: int, outdir: str) -> dict:
     app = cdk.App(outdir=outdir)
     stack = cdk.Stack(app, "Measure")
-    GpuSlicingCluster(stack, "GpuSlicing", pools=pools(count))
+    GpuSharingCluster(stack, "GpuSlicing", pools=pools(count))
     assembly = app.synth()
     return json.loads(Path(assembly.directory, "Measure.template.json").read_text())
 

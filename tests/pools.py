@@ -12,9 +12,14 @@ from eks_gpu_sharing import (
     Taint,
     TimeSlicing,
 )
-from eks_gpu_sharing.k8s import KarpenterNodeSettings
+from eks_gpu_sharing.karpenter_installation import ExistingKarpenter
 
-SETTINGS = KarpenterNodeSettings(node_role="KarpenterNodeRole-demo", discovery_tag_value="demo")
+KARPENTER = ExistingKarpenter(
+    node_role_name="KarpenterNodeRole-demo",
+    discovery_tag_value="demo",
+    version="1.14.1",
+    node_overlay_enabled=True,
+)
 
 INFERENCE = GpuPool(
     "inference",

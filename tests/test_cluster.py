@@ -26,7 +26,7 @@ from eks_gpu_sharing.cdk.kubectl import (
     kubectl_layer_module_name,
     kubernetes_version,
 )
-from eks_gpu_sharing.errors import ConfigurationError
+from eks_gpu_sharing.errors import ConfigurationError, shown
 from eks_gpu_sharing.versions import KUBERNETES_VERSION
 from tests.cdk_helpers import acknowledgments
 
@@ -489,7 +489,7 @@ def test_invalid_props_raise_configuration_error(
     # The offending value: the prop itself, or the one bad item of a sequence.
     offending = raised.value.value
     assert offending == value or (isinstance(value, tuple) and offending in value)
-    assert repr(offending) in message
+    assert shown(offending) in message
     assert fix in message and raised.value.fix in message
     assert stack.node.try_find_child("Reference") is None  # nothing half-built
 

@@ -52,23 +52,25 @@ def test_discovery_tag_defaults_to_the_cluster_name() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "field", "fix_fragment"),
     [
-        (
-            ["pools", 0, "sharing", "replicas"],
-            1,
-            "pools[0].sharing: TimeSlicing.replicas",
-            "2 or more",
-        ),
-        (["pools", 0, "sharing", "mode"], "slicing", "pools[0].sharing: mode", "time-slicing"),
-        (["pools", 0, "gpuLimits"], 4, "pools[0]: gpuLimits", "gpuLimit"),
-        (["pools", 0, "gpuLimit"], "4", "pools[0]: gpuLimit", "gpuLimit: 4"),
-        (["pools", 0, "amiFamily"], "al2023", "pools[0]: amiFamily", "AL2023"),
-        (["pools", 0, "capacityTypes"], ["ondemand"], "pools[0]: capacityTypes", "on-demand"),
-        (["pools", 0, "name"], "Inference", "pools[0]: GpuPool.name", "inference"),
+        (["pools", 0, "sharing", "replicas"], 1, "pools[0].sharing.replicas", "2 or more"),
+        (["pools", 0, "sharing", "mode"], "slicing", "pools[0].sharing.mode", "time-slicing"),
+        (["pools", 0, "gpuLimits"], 4, "pools[0].gpuLimits", "did you mean gpuLimit?"),
+        (["pools", 0, "gpuLimit"], "4", "pools[0].gpuLimit", "gpuLimit: 4"),
+        (["pools", 0, "gpuLimit"], 0, "pools[0].gpuLimit", "gpuLimit: 8"),
+        (["pools", 0, "amiFamily"], "al2023", "pools[0].amiFamily", "AL2023"),
+        (["pools", 0, "capacityTypes"], ["ondemand"], "pools[0].capacityTypes[0]", "on-demand"),
+        (["pools", 0, "name"], "Inference", "pools[0].name", 'name: "inference"'),
         (
             ["pools", 0, "taints"],
             [{"key": "a", "effect": "Never"}],
-            "taints[0]: effect",
+            "pools[0].taints[0].effect",
             "NoSchedule",
+        ),
+        (
+            ["pools", 0, "disruption"],
+            {"consolidateAfter": "5 minutes"},
+            "pools[0].disruption.consolidateAfter",
+            'consolidateAfter: "5m"',
         ),
         (
             ["karpenter", "nodeOverlayEnabled"],
@@ -78,11 +80,19 @@ def test_discovery_tag_defaults_to_the_cluster_name() -> None:
         ),
         (["karpenter", "version"], "1.12.0", "karpenter.version", "1.13.0 or later"),
         (["karpenter", "version"], "latest", "karpenter.version", "helm list"),
+        (["karpenter", "version"], "v1.14.1", "karpenter.version", "helm list"),
+        (["karpenter", "version"], "1.14", "karpenter.version", "helm list"),
         (["kubernetesVersion"], "1.99", "kubernetesVersion", "1.36"),
-        (["karpenter", "nodeRoleName"], "arn:aws:iam::1:role/x", "karpenter: ", "name"),
-        (["sampleWorkload"], {"pool": "inference", "replicas": 999}, "sampleWorkload: ", "32"),
-        (["sampleWorkload"], {"pool": "nope"}, "sampleWorkload: pool", "inference"),
-        (["pools"], [], "pools: pools", "GpuPool"),
+        (["karpenter", "nodeRoleName"], "arn:aws:iam::1:role/x", "karpenter.nodeRoleName", "name"),
+        (
+            ["sampleWorkload"],
+            {"pool": "inference", "replicas": 999},
+            "sampleWorkload.replicas",
+            "at most 32",
+        ),
+        (["sampleWorkload"], {"pool": "nope"}, "sampleWorkload.pool", "inference"),
+        (["pools"], [], "pools", "name"),
+        (["devicePlugin"], {"namespace": "NVIDIA"}, "devicePlugin.namespace", "nvidia"),
     ],
 )
 def test_config_errors_name_the_location_value_and_fix(
@@ -91,9 +101,13 @@ def test_config_errors_name_the_location_value_and_fix(
     with pytest.raises(ConfigurationError) as info:
         parse_config(_with(path, value), source="cfg.yaml")
     message = str(info.value)
-    assert message.startswith(("cfg.yaml.", "cfg.yaml: ")), message
-    assert field in info.value.field, info.value.field
-    assert fix_fragment in info.value.fix
+    assert message.startswith("cfg.yaml: "), message
+    assert info.value.field == field, info.value.field
+    assert fix_fragment in info.value.fix, info.value.fix
+    # The words of the file, never the Python API's.
+    assert not any(
+        python in message for python in ("GpuPool", "TimeSlicing", "_", "AmiFamily.", "=True")
+    ), message
 
 
 def test_feature_gate_must_be_confirmed_for_shared_pools() -> None:
@@ -101,10 +115,11 @@ def test_feature_gate_must_be_confirmed_for_shared_pools() -> None:
     del document["karpenter"]["nodeOverlayEnabled"]  # defaults to false, like ExistingKarpenter
     with pytest.raises(ConfigurationError) as info:
         parse_config(document)
-    assert info.value.field == "config: karpenter.nodeOverlayEnabled"
+    assert info.value.field == "karpenter.nodeOverlayEnabled"
     assert "--version 1.14.1 --reuse-values" in info.value.fix
+    assert "set nodeOverlayEnabled: true" in info.value.fix
     document["pools"][0]["sharing"] = {"mode": "none"}
-    assert parse_config(document).pools[0].slices_per_gpu == 1
+    assert parse_config(document).pools[0].sharing.replicas == 1
 
 
 def test_node_overlay_minimum_applies_on_older_kubernetes() -> None:
@@ -127,7 +142,7 @@ def test_mps_rejects_time_slicing_only_keys() -> None:
 
 def test_duplicate_pool_names_are_rejected() -> None:
     document = _with(["pools"], [{"name": "a"}, {"name": "a"}])
-    with pytest.raises(ConfigurationError, match="pool names must be unique"):
+    with pytest.raises(ConfigurationError, match=r"pools\[1\].name='a': pools\[0\] has the same"):
         parse_config(document)
 
 
@@ -212,7 +227,7 @@ def test_cli_reports_config_errors_with_exit_code_2(
     bad.write_text(yaml.safe_dump(_with(["pools", 0, "sharing", "replicas"], 1)))
     assert main(["synth", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "TimeSlicing.replicas=1" in err and ">= 2" in err
+    assert "pools[0].sharing.replicas=1" in err and ">= 2" in err
     assert not (tmp_path / "o").exists()  # nothing half-written
 
 

@@ -260,3 +260,12 @@ def test_mixed_gpu_counts_on_a_shared_pool_warn_at_synth() -> None:
     Annotations.from_stack(stack).has_warning(
         "/User/Gpu", Match.string_like_regexp(r"gpu_counts=\[1, 4\].*g4dn\.12xlarge")
     )
+
+
+def test_gpu_slicing_cluster_is_the_deprecated_name_of_gpu_sharing_cluster() -> None:
+    from eks_gpu_sharing import GpuSharingCluster, GpuSlicingCluster
+
+    stack = cdk.Stack(cdk.App(), "Old")
+    with pytest.warns(DeprecationWarning, match="GpuSharingCluster"):
+        old = GpuSlicingCluster(stack, "C", pools=[POOLS[0]], sample_workload=False)
+    assert isinstance(old, GpuSharingCluster)

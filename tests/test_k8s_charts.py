@@ -35,11 +35,11 @@ from eks_gpu_sharing.k8s import (
     DEVICE_PLUGIN_NAMESPACE,
     DevicePluginConfigChart,
     GpuPoolChart,
-    KarpenterNodeSettings,
     SampleWorkloadChart,
     device_plugin_config_data,
     device_plugin_helm_values,
 )
+from eks_gpu_sharing.karpenter_installation import ExistingKarpenter
 from eks_gpu_sharing.pool import INSTANCE_GPU_COUNT, POOL_LABEL
 from eks_gpu_sharing.sharing import DEVICE_PLUGIN_CONFIG_LABEL
 from eks_gpu_sharing.versions import (
@@ -47,7 +47,7 @@ from eks_gpu_sharing.versions import (
     BOTTLEROCKET_AMI_VERSION,
     SAMPLE_WORKLOAD_IMAGE,
 )
-from tests.pools import BATCH, DEDICATED, INFERENCE, MPS, RENAMED, SETTINGS, TRAINING
+from tests.pools import BATCH, DEDICATED, INFERENCE, KARPENTER, MPS, RENAMED, TRAINING
 
 
 @pytest.fixture
@@ -55,9 +55,15 @@ def app(tmp_path: Path) -> cdk8s.App:
     return cdk8s.App(outdir=str(tmp_path))
 
 
-def pool_objects(app: cdk8s.App, pool: GpuPool, **settings: Any) -> list[dict[str, Any]]:
-    node_settings = KarpenterNodeSettings(**settings) if settings else SETTINGS
-    return GpuPoolChart(app, f"pool-{pool.name}", pool=pool, node_settings=node_settings).to_json()
+def pool_objects(
+    app: cdk8s.App,
+    pool: GpuPool,
+    karpenter: ExistingKarpenter = KARPENTER,
+    instance_tags: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    return GpuPoolChart(
+        app, f"pool-{pool.name}", pool=pool, karpenter=karpenter, instance_tags=instance_tags
+    ).to_json()
 
 
 def only(objects: Sequence[dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -92,7 +98,7 @@ def affinity_pool_names(values: dict[str, Any]) -> list[str]:
 
 
 def test_pool_chart_names_are_fixed_and_labelled(app: cdk8s.App, tmp_path: Path) -> None:
-    chart = GpuPoolChart(app, "pool-inference", pool=INFERENCE, node_settings=SETTINGS)
+    chart = GpuPoolChart(app, "pool-inference", pool=INFERENCE, karpenter=KARPENTER)
     app.synth()
     (manifest,) = tmp_path.glob("*.k8s.yaml")
     objects = [d for d in yaml.safe_load_all(manifest.read_text()) if d]
@@ -120,7 +126,7 @@ def test_pool_chart_names_are_fixed_and_labelled(app: cdk8s.App, tmp_path: Path)
 
 def test_names_do_not_depend_on_the_chart_id(app: cdk8s.App) -> None:
     first = pool_objects(app, INFERENCE)
-    second = GpuPoolChart(app, "01-other-id", pool=INFERENCE, node_settings=SETTINGS).to_json()
+    second = GpuPoolChart(app, "01-other-id", pool=INFERENCE, karpenter=KARPENTER).to_json()
     assert first == second
 
 
@@ -161,10 +167,13 @@ def test_ec2_node_class_custom_discovery_tag_and_tags(app: cdk8s.App) -> None:
         pool_objects(
             app,
             INFERENCE,
-            node_role="${Token[TOKEN.123]}",
-            discovery_tag_value="${Token[TOKEN.456]}",
-            discovery_tag_key="example.com/cluster",
-            tags={"team": "ml", "cost-center": "42"},
+            ExistingKarpenter(
+                node_role_name="${Token[TOKEN.123]}",
+                discovery_tag_value="${Token[TOKEN.456]}",
+                discovery_tag_key="example.com/cluster",
+                version="1.14.1",
+            ),
+            instance_tags={"team": "ml", "cost-center": "42"},
         ),
         "EC2NodeClass",
     )["spec"]
@@ -311,7 +320,7 @@ def test_overlays_and_limits_count_slices(
     sharing = TimeSlicing(replicas=replicas, rename_by_default=renamed)
     pool = GpuPool("prop", sharing=sharing, gpu_counts=sorted(counts), gpu_limit=gpu_limit)
     objects = GpuPoolChart(
-        cdk8s.App(outdir=str(tmp_path)), "pool", pool=pool, node_settings=SETTINGS
+        cdk8s.App(outdir=str(tmp_path)), "pool", pool=pool, karpenter=KARPENTER
     ).to_json()
     resource = "nvidia.com/gpu.shared" if renamed else "nvidia.com/gpu"
     node_pool = only(objects, "NodePool")
@@ -598,42 +607,54 @@ def test_sample_accepts_digest_pinned_image(app: cdk8s.App) -> None:
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == image
 
 
-# -- node settings -----------------------------------------------------------------------------
+# -- Karpenter installation and instance tags -------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"node_role": "arn:aws:iam::123456789012:role/node"}, "role name"),
-        ({"node_role": ""}, "non-empty"),
+        ({"node_role_name": "arn:aws:iam::123456789012:role/node"}, "role name"),
+        ({"node_role_name": ""}, "non-empty"),
         ({"discovery_tag_value": ""}, "non-empty"),
-        ({"tags": {"kubernetes.io/cluster/demo": "owned"}}, "Karpenter sets this tag"),
-        ({"tags": {"karpenter.sh/nodepool": "x"}}, "Karpenter sets this tag"),
-        ({"tags": {"team": 1}}, "strings"),
+        ({"version": "v1.14.1"}, "no leading 'v'"),
+        ({"node_overlay_enabled": "yes"}, "true or false"),
     ],
 )
-def test_node_settings_reject_bad_input(kwargs: dict[str, Any], message: str) -> None:
-    arguments = {"node_role": "node", "discovery_tag_value": "demo", **kwargs}
+def test_existing_karpenter_rejects_bad_input(kwargs: dict[str, Any], message: str) -> None:
+    arguments = {"node_role_name": "node", "discovery_tag_value": "demo", "version": "1.14.1"}
     with pytest.raises(ConfigurationError, match=message):
-        KarpenterNodeSettings(**arguments)
+        ExistingKarpenter(**{**arguments, **kwargs})
 
 
-def test_node_settings_accept_tokens_and_freeze_tags() -> None:
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        ({"kubernetes.io/cluster/demo": "owned"}, "Karpenter sets this tag"),
+        ({"karpenter.sh/nodepool": "x"}, "Karpenter sets this tag"),
+        ({"team": 1}, "strings"),
+    ],
+)
+def test_instance_tags_reject_karpenters_own(
+    app: cdk8s.App, tags: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        pool_objects(app, INFERENCE, instance_tags=tags)
+
+
+def test_instance_tags_are_copied(app: cdk8s.App) -> None:
     tags = {"team": "ml"}
-    settings = KarpenterNodeSettings(
-        node_role="${Token[TOKEN.1]}", discovery_tag_value="${Token[TOKEN.2]}", tags=tags
-    )
+    chart = GpuPoolChart(app, "pool", pool=INFERENCE, karpenter=KARPENTER, instance_tags=tags)
     tags["team"] = "changed"
-    assert settings.tags == {"team": "ml"}
+    assert chart.instance_tags == {"team": "ml"}
     with pytest.raises(TypeError):
-        settings.tags["x"] = "y"  # type: ignore[index]
+        chart.instance_tags["x"] = "y"  # type: ignore[index]
 
 
 def test_charts_reject_wrong_argument_types(app: cdk8s.App) -> None:
     with pytest.raises(ConfigurationError, match="GpuPool"):
-        GpuPoolChart(app, "x", pool="inference", node_settings=SETTINGS)  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="KarpenterNodeSettings"):
-        GpuPoolChart(app, "y", pool=INFERENCE, node_settings={})  # type: ignore[arg-type]
+        GpuPoolChart(app, "x", pool="inference", karpenter=KARPENTER)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"GpuPoolChart\.karpenter"):
+        GpuPoolChart(app, "y", pool=INFERENCE, karpenter={})  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="unique"):
         DevicePluginConfigChart(app, "z", pools=[INFERENCE, INFERENCE])
 

@@ -37,7 +37,7 @@ from eks_gpu_sharing.cdk.karpenter import (
     deep_merge,
 )
 from eks_gpu_sharing.cdk.validation import check_cluster_name
-from eks_gpu_sharing.errors import ConfigurationError
+from eks_gpu_sharing.errors import ConfigurationError, shown
 from eks_gpu_sharing.upstream import Upstream
 from eks_gpu_sharing.versions import (
     KARPENTER_CHART_NAME,
@@ -797,7 +797,7 @@ def _fails(**kwargs: Any) -> ConfigurationError:
 
 def _assert_message(error: ConfigurationError, field: str, value: str, *parts: str) -> None:
     message = str(error)
-    assert field in message and repr(value) in message, message
+    assert field in message and shown(value) in message, message
     assert error.fix and error.fix in message
     for part in parts:
         assert part in message, message

@@ -40,10 +40,10 @@ def test_time_slicing_rejects_fewer_than_two_replicas(replicas: int) -> None:
     assert "NoSharing()" in error.fix
 
 
-@pytest.mark.parametrize("replicas", [2.5, "4", True, None])
+@pytest.mark.parametrize("replicas", [2.5, "4", True, None, 10**60])
 def test_time_slicing_rejects_non_integer_replicas(replicas: object) -> None:
     error = _error(lambda: TimeSlicing(replicas=replicas))  # type: ignore[arg-type]
-    assert "integer" in error.rule
+    assert "whole number" in error.rule or "at most 256" in error.rule
 
 
 def test_mps_replica_bounds_follow_the_device_plugin() -> None:
@@ -150,18 +150,42 @@ def test_pool_is_an_immutable_value() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field", "fix_fragment"),
     [
-        ({"name": "Inference"}, "GpuPool.name", "inference"),
-        ({"name": "x" * 41}, "GpuPool.name", "inference"),
-        ({"name": "ok", "gpu_names": "l4"}, "GpuPool.gpu_names", 'gpu_names=["l4"]'),
-        ({"name": "ok", "gpu_names": ["L4"]}, "GpuPool('ok').gpu_names", "gpu_names"),
-        ({"name": "ok", "instance_categories": ["m"]}, "GpuPool('ok').instance_categories", '"g"'),
+        ({"name": "Inference"}, "GpuPool('Inference').name", "inference"),
+        ({"name": "x" * 41}, f"GpuPool('{'x' * 41}').name", "inference"),
+        ({"name": "ok", "gpu_names": "l4"}, "GpuPool('ok').gpu_names", 'gpu_names=["l4"]'),
+        ({"name": "ok", "gpu_names": ["L4"]}, "GpuPool('ok').gpu_names", "a10g, b200"),
+        ({"name": "ok", "gpu_names": ["a100x"]}, "GpuPool('ok').gpu_names", "a100, a10g"),
+        ({"name": "ok", "instance_families": ["m5"]}, "GpuPool('ok').instance_families", "g4dn"),
+        ({"name": "ok", "instance_families": ["inf2"]}, "GpuPool('ok').instance_families", "p5"),
+        ({"name": "ok", "instance_categories": ["m"]}, "GpuPool('ok').instance_categories", "gr"),
+        (
+            {"name": "ok", "gpu_names": ["a100"], "instance_families": ["g5"]},
+            "GpuPool('ok').gpu_names",
+            "possible with the rest of the selection: a10g",
+        ),
+        (
+            {"name": "ok", "gpu_names": ["l4"], "architectures": ["arm64"]},
+            "GpuPool('ok').gpu_names",
+            "possible with the rest of the selection: t4g",
+        ),
         ({"name": "ok", "gpu_counts": []}, "GpuPool('ok').gpu_counts", "gpu_counts=[1]"),
-        ({"name": "ok", "gpu_counts": [3, 3]}, "GpuPool('ok').gpu_counts", "duplicates"),
-        ({"name": "ok", "gpu_counts": [32]}, "GpuPool('ok').gpu_counts", "1, 4 or 8"),
-        ({"name": "ok", "capacity_types": []}, "GpuPool('ok').capacity_types", "ON_DEMAND"),
-        ({"name": "ok", "capacity_types": ["spot"]}, "GpuPool('ok').capacity_types", "SPOT"),
+        ({"name": "ok", "gpu_counts": [1, 1]}, "GpuPool('ok').gpu_counts", "duplicates"),
+        ({"name": "ok", "gpu_counts": [32]}, "GpuPool('ok').gpu_counts", "1, 2, 4, 8"),
+        ({"name": "ok", "gpu_counts": [3]}, "GpuPool('ok').gpu_counts", "1, 2, 4, 8"),
+        (
+            {"name": "ok", "capacity_types": []},
+            "GpuPool('ok').capacity_types",
+            "CapacityType.ON_DEMAND",
+        ),
+        (
+            {"name": "ok", "capacity_types": ["spot"]},
+            "GpuPool('ok').capacity_types",
+            "CapacityType.ON_DEMAND",
+        ),
         ({"name": "ok", "architectures": ["x86"]}, "GpuPool('ok').architectures", "amd64"),
+        ({"name": "ok", "architectures": [["amd64"]]}, "GpuPool('ok').architectures", "amd64"),
         ({"name": "ok", "gpu_limit": 0}, "GpuPool('ok').gpu_limit", "gpu_limit=8"),
+        ({"name": "ok", "gpu_limit": 10**60}, "GpuPool('ok').gpu_limit", "gpu_limit=8"),
         (
             {"name": "ok", "gpu_limit": 2, "gpu_counts": [4]},
             "GpuPool('ok').gpu_limit",
@@ -175,8 +199,9 @@ def test_pool_is_an_immutable_value() -> None:
             "GpuPool('ok').labels",
             "own domain",
         ),
-        ({"name": "ok", "labels": {"bad key!": "y"}}, "GpuPool('ok').labels key", "example.com"),
-        ({"name": "ok", "labels": {"team": "a b"}}, "GpuPool('ok').labels['team']", "ml-team"),
+        ({"name": "ok", "labels": {"bad key!": "y"}}, "GpuPool('ok').labels", "example.com"),
+        ({"name": "ok", "labels": {"team": "a b"}}, "GpuPool('ok').labels", "ml-team"),
+        ({"name": "ok", "labels": {"team": "ml\n"}}, "GpuPool('ok').labels", "ml-team"),
         ({"name": "ok", "taints": [Taint("nvidia.com/gpu")]}, "GpuPool('ok').taints", "remove"),
         ({"name": "ok", "sharing": 4}, "GpuPool('ok').sharing", "TimeSlicing(replicas=4)"),
         (
@@ -185,7 +210,12 @@ def test_pool_is_an_immutable_value() -> None:
             "AL2023",
         ),
         (
-            {"name": "ok", "sharing": Mps(replicas=32), "gpu_names": ["v100"]},
+            {
+                "name": "ok",
+                "sharing": Mps(replicas=32),
+                "gpu_names": ["v100"],
+                "gpu_counts": [8],
+            },
             "GpuPool('ok').sharing.replicas",
             "16 or fewer",
         ),
@@ -222,7 +252,7 @@ def test_disruption_accepts_never_and_compound_durations() -> None:
 
 def test_pools_need_unique_names() -> None:
     error = _error(lambda: validate_pools([GpuPool("a"), GpuPool("a")]))
-    assert error.field == "GpuPool.name"
+    assert error.field == "pools" and error.value == "a"
     assert _error(lambda: validate_pools([])).field == "pools"
 
 
@@ -262,3 +292,36 @@ def test_every_sharing_config_round_trips_through_yaml(replicas: int) -> None:
     for sharing in (TimeSlicing(replicas=replicas), Mps(replicas=replicas)):
         text = yaml.safe_dump(sharing.device_plugin_config())
         assert yaml.safe_load(text) == sharing.device_plugin_config()
+
+
+def test_every_problem_of_a_pool_is_reported_at_once() -> None:
+    error = _error(lambda: GpuPool("Bad", gpu_limit=0, weight=500, root_volume_gib=1))
+    assert [p.field.split(".")[-1] for p in error.problems] == [
+        "name",
+        "gpu_limit",
+        "root_volume_gib",
+        "weight",
+    ]
+    assert str(error).startswith("4 problems:")
+
+
+def test_names_and_labels_are_matched_whole() -> None:
+    """A trailing newline passes a ^...$ regex with re.match: never here."""
+    for bad in ("batch\n", "batch\r\n"):
+        assert _error(lambda: GpuPool(bad)).field.endswith(".name")  # noqa: B023
+    assert _error(lambda: Taint("team\n")).field == "Taint.key"
+    assert _error(lambda: Disruption(consolidate_after="5m\n")).field == (
+        "Disruption.consolidate_after"
+    )
+
+
+def test_renamed_names_stay_importable_with_a_deprecation_warning() -> None:
+    import importlib
+    import sys
+
+    sys.modules.pop("eks_gpu_sharing.compat", None)
+    with pytest.warns(DeprecationWarning, match="karpenter_compatibility"):
+        compat = importlib.import_module("eks_gpu_sharing.compat")
+    from eks_gpu_sharing import karpenter_compatibility
+
+    assert compat.check_karpenter_version is karpenter_compatibility.check_karpenter_version

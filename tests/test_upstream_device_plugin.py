@@ -58,10 +58,10 @@ def assert_profile(config: dict[str, Any], sharing: Any) -> None:
 def test_every_profile_of_every_pool_loads_as_its_sharing(harness: Upstream) -> None:
     configs = parsed(harness, device_plugin_config_data(ALL_POOLS))
     served = [p for p in ALL_POOLS if p.uses_device_plugin_daemonset]
-    assert set(configs) == {"exclusive"} | {p.device_plugin_profile for p in served}
+    assert set(configs) == {"exclusive"} | {p.sharing.profile_name for p in served}
     assert_profile(configs["exclusive"], NoSharing())
     for pool in served:
-        assert_profile(configs[pool.device_plugin_profile], pool.sharing)
+        assert_profile(configs[pool.sharing.profile_name], pool.sharing)
 
 
 def test_the_committed_config_map_loads(harness: Upstream) -> None:
@@ -102,4 +102,4 @@ def test_any_valid_sharing_round_trips_through_the_plugin(
     )
     pool = GpuPool("p", sharing=sharing)
     configs = parsed(harness, device_plugin_config_data([pool]))
-    assert_profile(configs[pool.device_plugin_profile], sharing)
+    assert_profile(configs[pool.sharing.profile_name], sharing)

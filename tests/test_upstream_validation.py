@@ -21,11 +21,10 @@ from eks_gpu_sharing import GpuPool, TimeSlicing
 from eks_gpu_sharing.k8s import (
     DevicePluginConfigChart,
     GpuPoolChart,
-    KarpenterNodeSettings,
     SampleWorkloadChart,
 )
 from eks_gpu_sharing.upstream import Upstream
-from tests.pools import ALL_POOLS, INFERENCE, SETTINGS
+from tests.pools import ALL_POOLS, INFERENCE, KARPENTER
 from tests.upstream_checks import admission_errors, stored
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,16 +43,17 @@ def scenario_objects() -> list[dict[str, Any]]:
     app = cdk8s.App()
     objects: list[dict[str, Any]] = []
     for pool in ALL_POOLS:
-        objects += GpuPoolChart(
-            app, f"pool-{pool.name}", pool=pool, node_settings=SETTINGS
-        ).to_json()
+        objects += GpuPoolChart(app, f"pool-{pool.name}", pool=pool, karpenter=KARPENTER).to_json()
         objects += SampleWorkloadChart(
             app, f"sample-{pool.name}", pool=pool, create_namespace=pool is INFERENCE
         ).to_json()
     objects += DevicePluginConfigChart(app, "device-plugin", pools=ALL_POOLS).to_json()
-    tagged = KarpenterNodeSettings(node_role="r", discovery_tag_value="demo", tags={"team": "ml"})
     objects += GpuPoolChart(
-        app, "tagged", pool=GpuPool("tagged", sharing=TimeSlicing(replicas=2)), node_settings=tagged
+        app,
+        "tagged",
+        pool=GpuPool("tagged", sharing=TimeSlicing(replicas=2)),
+        karpenter=KARPENTER,
+        instance_tags={"team": "ml"},
     ).to_json()
     return objects
 

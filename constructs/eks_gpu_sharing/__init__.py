@@ -8,6 +8,7 @@ NVIDIA device plugin config, and a sample workload, as AWS CDK constructs or pla
 from __future__ import annotations
 
 from .errors import ConfigurationError
+from .karpenter_installation import ExistingKarpenter, IKarpenter
 from .pool import (
     AmiFamily,
     CapacityType,
@@ -28,7 +29,9 @@ __all__ = [
     "ExistingKarpenter",
     "GpuPool",
     "GpuSharing",
+    "GpuSharingCluster",
     "GpuSlicingCluster",
+    "IKarpenter",
     "Karpenter",
     "Mps",
     "NoSharing",
@@ -39,9 +42,9 @@ __all__ = [
 ]
 
 _CDK_EXPORTS = {
-    "ExistingKarpenter": ".cdk.existing_karpenter",
     "GpuSharing": ".cdk.gpu_sharing",
-    "GpuSlicingCluster": ".cdk.gpu_slicing_cluster",
+    "GpuSharingCluster": ".cdk.gpu_sharing_cluster",
+    "GpuSlicingCluster": ".cdk.gpu_sharing_cluster",
     "Karpenter": ".cdk.karpenter",
     "ReferenceCluster": ".cdk.cluster",
 }

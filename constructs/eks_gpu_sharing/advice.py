@@ -42,7 +42,7 @@ def _mixed_gpu_counts(pool: GpuPool) -> list[str]:
         price = instance_type.on_demand_price_per_hour
         if price is None or instance_type.gpu_count not in pool.gpu_counts:
             continue
-        cost = price / (instance_type.gpu_count * pool.slices_per_gpu)
+        cost = price / (instance_type.gpu_count * pool.sharing.replicas)
         if instance_type.gpu_count not in per_slice or cost < per_slice[instance_type.gpu_count][0]:
             per_slice[instance_type.gpu_count] = (cost, instance_type.name)
     if len(per_slice) < 2:
@@ -54,7 +54,7 @@ def _mixed_gpu_counts(pool: GpuPool) -> list[str]:
     return [
         f"GpuPool({pool.name!r}).gpu_counts={sorted(pool.gpu_counts)}: Karpenter packs pending "
         f"one-slice pods onto the largest admitted nodes ({largest} GPUs = "
-        f"{largest * pool.slices_per_gpu} slices), and the cheapest of those, {large_type}, "
+        f"{largest * pool.sharing.replicas} slices), and the cheapest of those, {large_type}, "
         f"costs ${large_cost:.3f} per slice-hour against ${small_cost:.3f} on {small_type} "
         f"({large_cost / small_cost:.1f}x, on-demand us-east-1); use gpu_counts=[{smallest}] "
         "unless pods need the larger nodes, or a second pool for them"

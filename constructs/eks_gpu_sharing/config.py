@@ -1,56 +1,73 @@
 """Read the setup (cluster, Karpenter, pools and sharing) from one small YAML file.
 
-The file is the plain-YAML users' counterpart of the CDK props: it builds the same ``GpuPool``
-objects, so a wrong value gets the same error as in the construct, prefixed with where in the
-file it is. See ``gpu-sharing.yaml`` at the top of the repository for a commented example.
+The file is the plain-YAML users' counterpart of the Python props: its keys are the camelCase
+of the dataclass fields it builds (``GpuPool.gpu_limit`` is ``gpuLimit``, see
+:func:`eks_gpu_sharing.vocabulary.yaml_key`), so a new field is a new key with no table to edit.
+It builds the same ``GpuPool``, ``ExistingKarpenter`` and sharing objects as the API, inside a
+YAML vocabulary, so their errors name ``pools[0].gpuLimit`` rather than ``GpuPool.gpu_limit``.
+
+Every problem in a file is reported at once. Hostile input gets a clear error and nothing else:
+the loader refuses aliases (no alias bombs), duplicate keys, nesting deeper than
+:data:`MAX_DEPTH`, files over :data:`MAX_FILE_BYTES`, and anything that is not UTF-8 text. See
+``gpu-sharing.yaml`` at the top of the repository for a commented example.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
-from .compat import check_karpenter_version, check_node_overlay_gate
-from .errors import ConfigurationError
-from .k8s import DEVICE_PLUGIN_NAMESPACE, KarpenterNodeSettings, sample_replicas
-from .pool import (
-    AmiFamily,
-    CapacityType,
-    ConsolidationPolicy,
-    Disruption,
-    GpuPool,
-    Taint,
-    TaintEffect,
-    validate_pools,
-)
-from .sharing import Mps, NoSharing, Sharing, TimeSlicing
+from .errors import ConfigurationError, Problems
+from .k8s import DEVICE_PLUGIN_NAMESPACE, sample_replicas
+from .k8s.instance_tags import check_instance_tags
+from .karpenter_installation import ExistingKarpenter
+from .kubernetes_names import dns_label_error, eks_cluster_name_error
+from .pool import GpuPool, validate_pools
+from .sharing import SHARING_MODES, NoSharing, Sharing
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
+from .vocabulary import Yaml, speaking, vocabulary, yaml_key
 
-
-class ConfigFileError(ConfigurationError):
-    """A value in the config file breaks a rule; the message says where in the file."""
-
-    def __init__(self, *, location: str, field: str, value: Any, rule: str, fix: str) -> None:
-        super().__init__(field=f"{location}: {field}", value=value, rule=rule, fix=fix)
+#: Largest config file read (a real one is a few KiB).
+MAX_FILE_BYTES: Final = 1024 * 1024
+#: Deepest nesting of mappings and lists (a real file nests four levels).
+MAX_DEPTH: Final = 32
 
 
 @dataclass(frozen=True)
-class KarpenterSettings:
-    """What the manifests need from the cluster's Karpenter installation."""
+class DevicePluginSettings:
+    """Where the NVIDIA device plugin runs.
 
-    node_role_name: str
-    discovery_tag_value: str
-    version: str = KARPENTER_VERSION
-    node_overlay_enabled: bool = False
+    :param namespace: Its namespace (created by the manifests). Default: ``nvidia-device-plugin``.
+    """
+
+    namespace: str = DEVICE_PLUGIN_NAMESPACE
+
+    def __post_init__(self) -> None:
+        if reason := dns_label_error(self.namespace):
+            raise ConfigurationError(
+                field=vocabulary().field("DevicePluginSettings", "namespace"),
+                value=self.namespace,
+                rule=reason,
+                fix="use e.g. nvidia-device-plugin",
+            )
 
 
 @dataclass(frozen=True)
 class SampleWorkloadSettings:
-    """Which pool runs the sample workload, and how many pods."""
+    """Which pool runs the sample workload, and how many pods.
+
+    :param pool: A pool of this file.
+    :param replicas: Pods (one slice each). Default: one node's worth of slices.
+    """
 
     pool: str
     replicas: int | None = None
@@ -61,348 +78,423 @@ class GpuSharingConfig:
     """The whole described setup."""
 
     cluster_name: str
-    karpenter: KarpenterSettings
+    karpenter: ExistingKarpenter
     pools: tuple[GpuPool, ...]
-    device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE
+    device_plugin: DevicePluginSettings = field(default_factory=DevicePluginSettings)
     sample_workload: SampleWorkloadSettings | None = None
     kubernetes_version: str = KUBERNETES_VERSION
+    instance_tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def device_plugin_namespace(self) -> str:
+        """``device_plugin.namespace``."""
+        return self.device_plugin.namespace
 
 
 def load_config(path: str | Path) -> GpuSharingConfig:
-    """Load and validate a config file; raise ``ConfigurationError`` naming the bad value."""
+    """Load and validate a config file; raise ``ConfigurationError`` naming every bad value."""
     path = Path(path)
     try:
-        document = yaml.safe_load(path.read_text())
+        if path.is_dir():
+            raise IsADirectoryError(path)
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigurationError(
-            field="config file",
-            value=str(path),
-            rule="the file does not exist",
-            fix="pass --config with the path of your gpu-sharing.yaml",
+        raise _file_error(
+            path, "the file does not exist", "pass --config with the path of your gpu-sharing.yaml"
         ) from None
+    except IsADirectoryError:
+        raise _file_error(path, "is a folder, not a file", "pass the YAML file itself") from None
+    except OSError as error:
+        raise _file_error(
+            path,
+            f"cannot be read ({error.strerror or error})",
+            "check the path and its permissions",
+        ) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise _file_error(
+            path,
+            f"is larger than {MAX_FILE_BYTES // 1024} KiB",
+            "a gpu-sharing.yaml is a few KiB: pass the right file",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _file_error(
+            path, f"is not UTF-8 text (byte {error.start})", "save the file as UTF-8"
+        ) from None
+    return parse_config(load_yaml(text, source=str(path)), source=str(path))
+
+
+def load_yaml(text: str, *, source: str = "config") -> Any:
+    """Parse one YAML document safely: no aliases, no duplicate keys, bounded depth."""
+    try:
+        documents = list(yaml.load_all(text, Loader=_StrictLoader))
     except yaml.YAMLError as error:
-        raise ConfigurationError(
-            field="config file",
-            value=str(path),
-            rule=f"is not valid YAML ({error})",
-            fix="fix the YAML syntax at the position shown",
+        raise _file_error(
+            source, f"is not valid YAML ({_short(error)})", "fix the YAML at the position shown"
         ) from None
-    return parse_config(document, source=str(path))
+    except (RecursionError, ValueError) as error:
+        raise _file_error(
+            source,
+            f"cannot be parsed ({_short(error)})",
+            "write plain keys, lists and numbers of ordinary size",
+        ) from None
+    if len(documents) != 1:
+        raise _file_error(
+            source, f"holds {len(documents)} YAML documents", "put the whole setup in one document"
+        )
+    return documents[0]
 
 
 def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
     """Build a ``GpuSharingConfig`` from an already-parsed YAML document."""
-    root = _Section(document, source)
-    root.only(
-        "clusterName",
-        "kubernetesVersion",
+    reader = _Reader()
+    root = reader.mapping(document, "")
+    if root is None:
+        reader.problems.raise_if_any(source=source)
+    assert root is not None
+    reader.only(root, "", [yaml_key(f.name) for f in dataclasses.fields(GpuSharingConfig)])
+    cluster_name = reader.value(str, root, "clusterName", required=True)
+    kubernetes_version = reader.value(str, root, "kubernetesVersion", default=KUBERNETES_VERSION)
+    if isinstance(cluster_name, str) and (reason := eks_cluster_name_error(cluster_name)):
+        reader.add("clusterName", cluster_name, reason, "use the name EKS shows for it")
+    karpenter = reader.build(
+        ExistingKarpenter,
+        root.get("karpenter"),
         "karpenter",
-        "pools",
-        "devicePlugin",
-        "sampleWorkload",
-        required=("clusterName", "karpenter", "pools"),
+        defaults={"version": KARPENTER_VERSION, "discovery_tag_value": cluster_name},
+        required=True,
     )
-    cluster_name = root.string("clusterName")
-    karpenter_section = root.section("karpenter")
-    karpenter_section.only(
-        "nodeRoleName",
-        "discoveryTagValue",
-        "version",
-        "nodeOverlayEnabled",
-        required=("nodeRoleName",),
-    )
-    karpenter = KarpenterSettings(
-        node_role_name=karpenter_section.string("nodeRoleName"),
-        discovery_tag_value=karpenter_section.string("discoveryTagValue", default=cluster_name),
-        version=karpenter_section.string("version", default=KARPENTER_VERSION),
-        node_overlay_enabled=karpenter_section.boolean("nodeOverlayEnabled", default=False),
-    )
-    with karpenter_section.here():  # the same rules as the charts, checked up front
-        KarpenterNodeSettings(
-            node_role=karpenter.node_role_name,
-            discovery_tag_value=karpenter.discovery_tag_value,
-        )
-    pools = tuple(_parse_pool(item) for item in root.items("pools"))
-    with root.at("pools"):
-        pools = validate_pools(pools)
-    kubernetes_version = root.string("kubernetesVersion", default=KUBERNETES_VERSION)
-    _check_karpenter(karpenter, pools, kubernetes_version, root)
-
-    device_plugin = root.section("devicePlugin", default={})
-    device_plugin.only("namespace")
+    pools = reader.pools(root.get("pools"))
+    device_plugin = reader.build(DevicePluginSettings, root.get("devicePlugin", {}), "devicePlugin")
     sample = None
-    if root.has("sampleWorkload"):
-        sample_section = root.section("sampleWorkload")
-        sample_section.only("pool", "replicas", required=("pool",))
-        sample = SampleWorkloadSettings(
-            pool=sample_section.string("pool"),
-            replicas=sample_section.integer("replicas", default=None),
-        )
-        by_name = {p.name: p for p in pools}
-        if sample.pool not in by_name:
-            raise sample_section.error(
-                "pool",
-                sample.pool,
-                "names no pool of this file",
-                f"use one of {sorted(by_name)}",
+    if root.get("sampleWorkload") is not None:
+        sample = reader.build(SampleWorkloadSettings, root["sampleWorkload"], "sampleWorkload")
+    tags = reader.value(dict, root, "instanceTags", default={})
+    if isinstance(tags, dict):
+        with _Collect(reader):
+            tags = check_instance_tags(tags, field="instanceTags")
+    if karpenter is not None and pools and isinstance(kubernetes_version, str):
+        needs_overlay = any(not isinstance(p.sharing, NoSharing) for p in pools)
+        with _Collect(reader), speaking(Yaml("karpenter")):
+            karpenter.check_supports(
+                needs_node_overlay=needs_overlay,
+                kubernetes_version=kubernetes_version,
+                kubernetes_version_field="kubernetesVersion",
             )
-        with sample_section.here():  # checked now, before anything is rendered
-            sample_replicas(by_name[sample.pool], sample.replicas)
+    if sample is not None and pools:
+        reader.sample(sample, pools)
+    reader.problems.raise_if_any(source=source)
+    assert karpenter is not None and pools is not None and device_plugin is not None
     return GpuSharingConfig(
         cluster_name=cluster_name,
         karpenter=karpenter,
         pools=pools,
-        device_plugin_namespace=device_plugin.string("namespace", default=DEVICE_PLUGIN_NAMESPACE),
+        device_plugin=device_plugin,
         sample_workload=sample,
         kubernetes_version=kubernetes_version,
+        instance_tags=tags,
     )
 
 
-def _check_karpenter(
-    karpenter: KarpenterSettings,
-    pools: tuple[GpuPool, ...],
-    kubernetes_version: str,
-    root: _Section,
-) -> None:
-    needs_overlay = any(not isinstance(p.sharing, NoSharing) for p in pools)
-    # The same rules and messages as ExistingKarpenter, located in the file.
-    with root.here():
-        check_karpenter_version(
-            karpenter.version,
-            kubernetes_version=kubernetes_version,
-            needs_node_overlay=needs_overlay,
-            version_field="karpenter.version",
-            kubernetes_version_field="kubernetesVersion",
-        )
-        if needs_overlay:
-            check_node_overlay_gate(
-                karpenter.node_overlay_enabled,
-                karpenter_version=karpenter.version,
-                field="karpenter.nodeOverlayEnabled",
-                then="set nodeOverlayEnabled: true",
+# -- reading ------------------------------------------------------------------------------------
+
+_INVALID: Final = object()
+
+
+class _Reader:
+    """Reads sections into the library's dataclasses, recording every problem on the way."""
+
+    def __init__(self) -> None:
+        self.problems = Problems()
+
+    def add(self, location: str, value: Any, rule: str, fix: str) -> None:
+        self.problems.add(field=location or "(file)", value=value, rule=rule, fix=fix)
+
+    def mapping(self, raw: Any, location: str) -> dict[str, Any] | None:
+        if not isinstance(raw, dict):
+            self.add(
+                location,
+                raw,
+                "must be a mapping of keys to values",
+                "check the indentation" if location else "start the file with clusterName:",
             )
+            return None
+        return raw
 
-
-_POOL_KEYS = {
-    "name",
-    "sharing",
-    "gpuNames",
-    "instanceFamilies",
-    "instanceCategories",
-    "instanceSizes",
-    "gpuCounts",
-    "capacityTypes",
-    "architectures",
-    "amiFamily",
-    "gpuLimit",
-    "rootVolumeGiB",
-    "labels",
-    "taints",
-    "disruption",
-    "weight",
-}
-
-
-def _parse_pool(section: _Section) -> GpuPool:
-    section.only(*sorted(_POOL_KEYS), required=("name",))
-    kwargs: dict[str, Any] = {}
-    for key, attribute in (
-        ("gpuNames", "gpu_names"),
-        ("instanceFamilies", "instance_families"),
-        ("instanceCategories", "instance_categories"),
-        ("instanceSizes", "instance_sizes"),
-        ("architectures", "architectures"),
-        ("gpuCounts", "gpu_counts"),
-    ):
-        if section.has(key):
-            kwargs[attribute] = section.list(key)
-    if section.has("capacityTypes"):
-        kwargs["capacity_types"] = [
-            section.enum("capacityTypes", CapacityType, value)
-            for value in section.list("capacityTypes")
-        ]
-    if section.has("amiFamily"):
-        kwargs["ami_family"] = section.enum("amiFamily", AmiFamily, section.get("amiFamily"))
-    for key, attribute in (
-        ("gpuLimit", "gpu_limit"),
-        ("rootVolumeGiB", "root_volume_gib"),
-        ("weight", "weight"),
-    ):
-        if section.has(key):
-            kwargs[attribute] = section.integer(key)
-    if section.has("labels"):
-        kwargs["labels"] = section.section("labels").raw
-    if section.has("taints"):
-        kwargs["taints"] = [_parse_taint(item) for item in section.items("taints")]
-    if section.has("disruption"):
-        kwargs["disruption"] = _parse_disruption(section.section("disruption"))
-    if section.has("sharing"):
-        kwargs["sharing"] = _parse_sharing(section.section("sharing"))
-    with section.here():
-        return GpuPool(section.string("name"), **kwargs)
-
-
-def _parse_sharing(section: _Section) -> Sharing:
-    section.only(
-        "mode", "replicas", "renameByDefault", "failRequestsGreaterThanOne", required=("mode",)
-    )
-    mode = section.string("mode")
-    builders: dict[str, Callable[[], Sharing]] = {
-        "time-slicing": lambda: TimeSlicing(
-            replicas=section.integer("replicas"),
-            rename_by_default=section.boolean("renameByDefault", default=False),
-            fail_requests_greater_than_one=section.boolean(
-                "failRequestsGreaterThanOne", default=True
-            ),
-        ),
-        "mps": lambda: Mps(
-            replicas=section.integer("replicas"),
-            rename_by_default=section.boolean("renameByDefault", default=False),
-        ),
-        "none": NoSharing,
-    }
-    if mode not in builders:
-        raise section.error("mode", mode, "unknown sharing mode", "use time-slicing, mps or none")
-    if mode == "none":
-        section.only("mode")
-    if mode == "mps":  # the device plugin always fails multi-share requests under MPS
-        section.only("mode", "replicas", "renameByDefault")
-    with section.here():
-        return builders[mode]()
-
-
-def _parse_taint(section: _Section) -> Taint:
-    section.only("key", "value", "effect", required=("key",))
-    effect = section.get("effect", "NoSchedule")
-    with section.here():
-        return Taint(
-            section.string("key"),
-            section.string("value", default=None),
-            section.enum("effect", TaintEffect, effect),
-        )
-
-
-def _parse_disruption(section: _Section) -> Disruption:
-    section.only("consolidationPolicy", "consolidateAfter", "expireAfter", "maxDisruptedNodes")
-    kwargs: dict[str, Any] = {}
-    if section.has("consolidationPolicy"):
-        kwargs["consolidation_policy"] = section.enum(
-            "consolidationPolicy", ConsolidationPolicy, section.get("consolidationPolicy")
-        )
-    for key, attribute in (
-        ("consolidateAfter", "consolidate_after"),
-        ("expireAfter", "expire_after"),
-        ("maxDisruptedNodes", "max_disrupted_nodes"),
-    ):
-        if section.has(key):
-            kwargs[attribute] = str(section.get(key))
-    with section.here():
-        return Disruption(**kwargs)
-
-
-_MISSING = object()
-
-
-class _Section:
-    """A mapping in the file plus its location, with typed getters that raise ConfigFileError."""
-
-    def __init__(self, raw: Any, location: str) -> None:
-        if not isinstance(raw, Mapping):
-            raise ConfigFileError(
-                location=location,
-                field="(section)",
-                value=raw,
-                rule="must be a mapping of keys to values",
-                fix="check the indentation",
-            )
-        self.raw = raw
-        self.location = location
-
-    def error(self, key: str, value: Any, rule: str, fix: str) -> ConfigFileError:
-        return ConfigFileError(location=self.location, field=key, value=value, rule=rule, fix=fix)
-
-    def only(self, *allowed: str, required: tuple[str, ...] = ()) -> None:
-        for key in self.raw:
+    def only(self, section: Mapping[str, Any], location: str, allowed: Sequence[str]) -> None:
+        for key in section:
             if key not in allowed:
-                raise self.error(
-                    key, self.raw[key], "unknown key", f"use one of {', '.join(sorted(allowed))}"
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f"did you mean {close[0]}?" if close else f"use {', '.join(allowed)}"
+                self.add(_join(location, str(key)), section[key], "unknown key", hint)
+
+    def value(
+        self,
+        kind: Any,
+        section: Mapping[str, Any],
+        key: str,
+        *,
+        location: str = "",
+        required: bool = False,
+        default: Any = None,
+    ) -> Any:
+        where = _join(location, key)
+        if key not in section:
+            if required:
+                self.add(where, None, "is required", f"add {key}:")
+                return _INVALID
+            return default
+        return self.convert(kind, section[key], where, None)
+
+    def build(
+        self,
+        cls: type,
+        raw: Any,
+        location: str,
+        *,
+        defaults: Mapping[str, Any] = {},
+        ignore: Sequence[str] = (),
+        required: bool = False,
+    ) -> Any:
+        """An instance of dataclass ``cls`` from the mapping at ``location``, or None."""
+        if raw is None and not required:
+            raw = {}
+        section = self.mapping(raw, location)
+        if section is None:
+            return None
+        fields = [f for f in dataclasses.fields(cls) if f.init]
+        keys = {yaml_key(f.name): f for f in fields}
+        self.only({k: v for k, v in section.items() if k not in ignore}, location, list(keys))
+        hints = typing.get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        complete = True
+        for key, spec in keys.items():
+            where = _join(location, key)
+            if key in section:
+                converted = self.convert(hints[spec.name], section[key], where, spec)
+                if converted is _INVALID:
+                    complete = False
+                else:
+                    kwargs[spec.name] = converted
+            elif spec.name in defaults:
+                if defaults[spec.name] is _INVALID:
+                    complete = False
+                else:
+                    kwargs[spec.name] = defaults[spec.name]
+            elif (
+                spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+            ):
+                self.add(where, None, "is required", f"add {key}:")
+                complete = False
+        if not complete:
+            return None
+        with _Collect(self), speaking(Yaml(location)):
+            return cls(**kwargs)
+        return None
+
+    def convert(self, kind: Any, raw: Any, where: str, spec: dataclasses.Field[Any] | None) -> Any:
+        """``raw`` as a ``kind`` (a type hint), or _INVALID after recording why not."""
+        origin = typing.get_origin(kind)
+        arguments = typing.get_args(kind)
+        if kind is Sharing or (
+            origin in (types.UnionType, typing.Union) and NoSharing in arguments
+        ):
+            return self.sharing(raw, where)
+        if origin in (types.UnionType, typing.Union):
+            if raw is None and type(None) in arguments:
+                return None
+            (inner,) = [a for a in arguments if a is not type(None)]
+            return self.convert(inner, raw, where, spec)
+        if origin in (Sequence, tuple, list) or kind in (list, tuple):
+            if not isinstance(raw, list):
+                self.add(where, raw, "must be a list", f"write it as a list: [{_short(raw)}]")
+                return _INVALID
+            item = arguments[0] if arguments else Any
+            items = [
+                self.convert(item, value, f"{where}[{i}]", spec) for i, value in enumerate(raw)
+            ]
+            return _INVALID if any(i is _INVALID for i in items) else items
+        if origin is Mapping or kind in (dict, Mapping) or origin is dict:
+            if not isinstance(raw, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+            ):
+                self.add(
+                    where,
+                    raw,
+                    "must be a mapping of text keys to text values",
+                    'e.g. {example.com/team: ml} (quote numbers: "1")',
                 )
-        for key in required:
-            if key not in self.raw:
-                raise self.error(key, None, "is required", f"add {key}:")
+                return _INVALID
+            return dict(raw)
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            for member in kind:
+                if member.value == raw:
+                    return member
+            self.add(
+                where, raw, "unknown value", f"use one of {', '.join(str(m.value) for m in kind)}"
+            )
+            return _INVALID
+        if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+            built = self.build(kind, raw, where)
+            return _INVALID if built is None else built
+        if kind is bool:
+            if not isinstance(raw, bool):
+                self.add(
+                    where, raw, "must be true or false", f"e.g. {where.rsplit('.', 1)[-1]}: true"
+                )
+                return _INVALID
+            return raw
+        if kind is int:
+            if not isinstance(raw, int) or isinstance(raw, bool):
+                self.add(
+                    where, raw, "must be a whole number", f"e.g. {where.rsplit('.', 1)[-1]}: 4"
+                )
+                return _INVALID
+            return raw
+        if kind is str:
+            if (
+                spec is not None
+                and spec.metadata.get("numbers_as_text")
+                and isinstance(raw, int | float)
+                and not isinstance(raw, bool)
+            ):
+                return str(raw)
+            if not isinstance(raw, str):
+                key = where.rsplit(".", 1)[-1]
+                self.add(where, raw, "must be text", f'quote it: {key}: "{_short(raw)}"')
+                return _INVALID
+            return raw
+        if kind is Any:
+            return raw
+        raise TypeError(f"the config reader has no rule for {kind!r}")  # a bug, not input
 
-    def has(self, key: str) -> bool:
-        return key in self.raw
+    def sharing(self, raw: Any, where: str) -> Any:
+        section = self.mapping(raw, where)
+        if section is None:
+            return _INVALID
+        mode = section.get("mode")
+        if mode not in SHARING_MODES:
+            self.add(
+                _join(where, "mode"),
+                mode,
+                "unknown or missing sharing mode",
+                f"use mode: {', '.join(SHARING_MODES)}",
+            )
+            return _INVALID
+        built = self.build(SHARING_MODES[mode], section, where, ignore=("mode",))
+        return _INVALID if built is None else built
 
-    def get(self, key: str, default: Any = _MISSING) -> Any:
-        if key in self.raw:
-            return self.raw[key]
-        if default is _MISSING:
-            raise self.error(key, None, "is required", f"add {key}:")
-        return default
+    def pools(self, raw: Any) -> tuple[GpuPool, ...] | None:
+        if not isinstance(raw, list) or not raw:
+            self.add(
+                "pools",
+                raw,
+                "must be a non-empty list of pools",
+                "add pools: with at least one - name: ...",
+            )
+            return None
+        built = [self.build(GpuPool, item, f"pools[{i}]") for i, item in enumerate(raw)]
+        names: dict[str, int] = {}
+        for i, pool in enumerate(built):
+            if pool is None:
+                continue
+            if pool.name in names:
+                self.add(
+                    f"pools[{i}].name",
+                    pool.name,
+                    f"pools[{names[pool.name]}] has the same name (it names the NodePool)",
+                    "rename one of the pools",
+                )
+            names.setdefault(pool.name, i)
+        if any(pool is None for pool in built) or len(names) != len(built):
+            return None
+        return validate_pools([p for p in built if p is not None])
 
-    def string(self, key: str, default: Any = _MISSING) -> Any:
-        value = self.get(key, default)
-        if value is not default and not isinstance(value, str):
-            raise self.error(key, value, "must be a string", f'quote it: {key}: "{value}"')
-        return value
-
-    def integer(self, key: str, default: Any = _MISSING) -> Any:
-        value = self.get(key, default)
-        if value is not default and (not isinstance(value, int) or isinstance(value, bool)):
-            raise self.error(key, value, "must be a whole number", f"e.g. {key}: 4")
-        return value
-
-    def boolean(self, key: str, default: Any = _MISSING) -> Any:
-        value = self.get(key, default)
-        if not isinstance(value, bool):
-            raise self.error(key, value, "must be true or false", f"e.g. {key}: true")
-        return value
-
-    def list(self, key: str) -> list[Any]:
-        value = self.get(key)
-        if not isinstance(value, list):
-            raise self.error(key, value, "must be a list", f"e.g. {key}: [{value}]")
-        return value
-
-    def enum(self, key: str, enum_type: Any, value: Any) -> Any:
-        for member in enum_type:
-            if member.value == value:
-                return member
-        raise self.error(
-            key, value, "unknown value", f"use one of {', '.join(m.value for m in enum_type)}"
-        )
-
-    def section(self, key: str, default: Any = _MISSING) -> _Section:
-        return _Section(self.get(key, default), f"{self.location}.{key}")
-
-    def items(self, key: str) -> list[_Section]:
-        return [
-            _Section(item, f"{self.location}.{key}[{i}]") for i, item in enumerate(self.list(key))
-        ]
-
-    def at(self, key: str) -> _Located:
-        return _Located(f"{self.location}.{key}")
-
-    def here(self) -> _Located:
-        return _Located(self.location)
+    def sample(self, sample: SampleWorkloadSettings, pools: Sequence[GpuPool]) -> None:
+        by_name = {p.name: p for p in pools}
+        if sample.pool not in by_name:
+            self.add(
+                "sampleWorkload.pool",
+                sample.pool,
+                "names no pool of this file",
+                f"use one of {', '.join(sorted(by_name))}",
+            )
+            return
+        with _Collect(self), speaking(Yaml("sampleWorkload")):
+            sample_replicas(by_name[sample.pool], sample.replicas)
 
 
-class _Located:
-    """Re-raise a model's ConfigurationError with the file location in front of its field."""
+class _Collect:
+    """Turns a ConfigurationError raised inside the block into recorded problems."""
 
-    def __init__(self, location: str) -> None:
-        self.location = location
+    def __init__(self, reader: _Reader) -> None:
+        self.reader = reader
 
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type | None, error: BaseException | None, _tb: object) -> None:
-        if isinstance(error, ConfigurationError) and not isinstance(error, ConfigFileError):
-            raise ConfigFileError(
-                location=self.location,
-                field=error.field,
-                value=error.value,
-                rule=error.rule,
-                fix=error.fix,
-            ) from error
+    def __exit__(self, kind: type | None, error: BaseException | None, _tb: object) -> bool:
+        if isinstance(error, ConfigurationError):
+            self.reader.problems.extend(error)
+            return True
+        return False
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, minus what a config file never needs and an attacker might use."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in this file", event.start_mark
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested deeper than {MAX_DEPTH} levels",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, list | dict):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be text", key_node.start_mark
+                )
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (the last would win)", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _file_error(source: str | Path, rule: str, fix: str) -> ConfigurationError:
+    return ConfigurationError(field="config file", value=str(source), rule=rule, fix=fix)
+
+
+def _short(value: Any) -> str:
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _join(location: str, key: str) -> str:
+    return f"{location}.{key}" if location else key

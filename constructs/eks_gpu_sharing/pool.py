@@ -2,21 +2,52 @@
 
 ``GpuPool`` is the one description everything else is derived from: the EC2NodeClass, the
 NodePool (requirements, taint, labels, limits in slices), the NodeOverlays, the device plugin
-profile and the sample workload. It is a frozen value object validated when it is built.
+profile and the sample workload. It is a frozen value object validated when it is built: every
+problem is reported at once, in the words of what the user wrote (see ``vocabulary``), and the
+instance selection is checked against the instance catalog so a pool that could never launch a
+node is refused.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from enum import Enum
 from typing import Any, Final
 
 from .catalog import GpuInstanceType, load_catalog
-from .errors import GPU_POOL_EXAMPLE, ConfigurationError, require_instance
-from .sharing import DEVICE_PLUGIN_CONFIG_LABEL, GPU_RESOURCE, Mps, NoSharing, Sharing, TimeSlicing
-from .versions import AL2023_AMI_VERSION, BOTTLEROCKET_AMI_VERSION
+from .errors import GPU_POOL_EXAMPLE, ConfigurationError, Problems, require_instance
+from .kubernetes_names import dns_label_error, label_key_error, label_value_error
+from .pool_options import (
+    AmiFamily,
+    CapacityType,
+    ConsolidationPolicy,
+    Disruption,
+    Taint,
+    TaintEffect,
+    check_enum,
+)
+from .sharing import (
+    DEVICE_PLUGIN_CONFIG_LABEL,
+    GPU_RESOURCE,
+    MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5,
+    Mps,
+    NoSharing,
+    Sharing,
+    TimeSlicing,
+)
+from .vocabulary import vocabulary
+
+__all__ = [
+    "AmiFamily",
+    "CapacityType",
+    "ConsolidationPolicy",
+    "Disruption",
+    "GpuPool",
+    "Requirement",
+    "Taint",
+    "TaintEffect",
+    "validate_pools",
+]
 
 #: The taint every GPU pool carries, so only pods that tolerate it land on GPU nodes.
 GPU_TAINT_KEY: Final = GPU_RESOURCE
@@ -37,148 +68,20 @@ NODEPOOL_LABEL: Final = "karpenter.sh/nodepool"
 ARCH: Final = "kubernetes.io/arch"
 OS: Final = "kubernetes.io/os"
 
-#: EC2 instance categories that carry NVIDIA GPUs.
-GPU_INSTANCE_CATEGORIES: Final = frozenset({"g", "p"})
 #: NVIDIA GPUs below compute capability 7.5 (MPS allows 16 clients there, not 48).
 GPUS_BELOW_COMPUTE_7_5: Final = frozenset({"k80", "m60", "v100"})
 #: Smallest root volume we accept: CUDA images are several GiB and the default 20Gi fills up.
 MIN_ROOT_VOLUME_GIB: Final = 50
-
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_MAX_NAME = 40  # leaves room for suffixes such as "-gpu-16" and "-sample" in object names
-_TOKEN = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
-_DURATION = re.compile(r"^([0-9]+(s|m|h))+$")
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_PERCENT_OR_COUNT = re.compile(r"^((100|[0-9]{1,2})%|[0-9]+)$")
-
-
-class AmiFamily(Enum):
-    """The EKS-optimized AMI family of a pool's nodes (NVIDIA variant picked automatically)."""
-
-    AL2023 = "AL2023"
-    BOTTLEROCKET = "Bottlerocket"
-
-    @property
-    def alias(self) -> str:
-        """The pinned ``amiSelectorTerms[].alias`` (``@latest`` would drift nodes)."""
-        if self is AmiFamily.AL2023:
-            return f"al2023@{AL2023_AMI_VERSION}"
-        return f"bottlerocket@{BOTTLEROCKET_AMI_VERSION}"
-
-    @property
-    def root_device_name(self) -> str:
-        """The device that holds container images (Bottlerocket keeps them on its data volume)."""
-        return "/dev/xvda" if self is AmiFamily.AL2023 else "/dev/xvdb"
-
-
-class CapacityType(Enum):
-    """Karpenter ``karpenter.sh/capacity-type`` values."""
-
-    ON_DEMAND = "on-demand"
-    SPOT = "spot"
-    RESERVED = "reserved"
-
-
-class ConsolidationPolicy(Enum):
-    """Karpenter ``spec.disruption.consolidationPolicy``."""
-
-    WHEN_EMPTY = "WhenEmpty"
-    WHEN_EMPTY_OR_UNDERUTILIZED = "WhenEmptyOrUnderutilized"
-
-
-class TaintEffect(Enum):
-    """Kubernetes taint effects."""
-
-    NO_SCHEDULE = "NoSchedule"
-    PREFER_NO_SCHEDULE = "PreferNoSchedule"
-    NO_EXECUTE = "NoExecute"
-
-
-@dataclass(frozen=True)
-class Taint:
-    """An extra node taint for a pool (the ``nvidia.com/gpu:NoSchedule`` taint is always set)."""
-
-    key: str
-    value: str | None = None
-    effect: TaintEffect = TaintEffect.NO_SCHEDULE
-
-    def __post_init__(self) -> None:
-        _check_label_key("Taint.key", self.key)
-        if self.value is not None:
-            _check_label_value("Taint.value", self.value)
-        if not isinstance(self.effect, TaintEffect):
-            raise ConfigurationError(
-                field="Taint.effect",
-                value=self.effect,
-                rule="must be a TaintEffect",
-                fix="use TaintEffect.NO_SCHEDULE, PREFER_NO_SCHEDULE or NO_EXECUTE",
-            )
-
-    def to_dict(self) -> dict[str, str]:
-        """The Kubernetes ``Taint`` object."""
-        taint = {"key": self.key, "effect": self.effect.value}
-        if self.value is not None:
-            taint["value"] = self.value
-        return taint
-
-
-@dataclass(frozen=True)
-class Disruption:
-    """How Karpenter may disrupt a pool's nodes.
-
-    The defaults suit GPU work: consolidation only removes *empty* nodes (repacking running GPU
-    pods to save a node would restart long jobs and reload models), five minutes after the last
-    pod left so a quick redeploy reuses the warm node; nodes expire after 30 days so they pick up
-    patched AMIs; at most one node of the pool is disrupted at a time.
-
-    :param consolidation_policy: Default: ``WHEN_EMPTY``.
-    :param consolidate_after: Karpenter duration (``30s``, ``5m``, ``1h30m``) or ``Never``.
-        Default: ``5m``.
-    :param expire_after: Maximum node lifetime, a duration or ``Never``. Default: ``720h``.
-    :param max_disrupted_nodes: Disruption budget, a count or a percentage. Default: ``"1"``.
-    """
-
-    consolidation_policy: ConsolidationPolicy = ConsolidationPolicy.WHEN_EMPTY
-    consolidate_after: str = "5m"
-    expire_after: str = "720h"
-    max_disrupted_nodes: str = "1"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.consolidation_policy, ConsolidationPolicy):
-            raise ConfigurationError(
-                field="Disruption.consolidation_policy",
-                value=self.consolidation_policy,
-                rule="must be a ConsolidationPolicy",
-                fix="use ConsolidationPolicy.WHEN_EMPTY or WHEN_EMPTY_OR_UNDERUTILIZED",
-            )
-        for name in ("consolidate_after", "expire_after"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not (value == "Never" or _DURATION.match(value)):
-                raise ConfigurationError(
-                    field=f"Disruption.{name}",
-                    value=value,
-                    rule="Karpenter durations are numbers with s, m or h units, or 'Never'",
-                    fix='use e.g. "30s", "5m", "720h" or "Never"',
-                )
-        if not isinstance(self.max_disrupted_nodes, str) or not _PERCENT_OR_COUNT.match(
-            self.max_disrupted_nodes
-        ):
-            raise ConfigurationError(
-                field="Disruption.max_disrupted_nodes",
-                value=self.max_disrupted_nodes,
-                rule="a disruption budget is a node count or a percentage 0-100%",
-                fix='use e.g. "1" or "10%"',
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The NodePool ``spec.disruption`` object."""
-        return {
-            "consolidationPolicy": self.consolidation_policy.value,
-            "consolidateAfter": self.consolidate_after,
-            "budgets": [{"nodes": self.max_disrupted_nodes}],
-        }
+#: gp3's largest volume.
+MAX_ROOT_VOLUME_GIB: Final = 16384
+#: Longest pool name: object names append "-gpu-<count>" and "-sample" within 63 characters.
+MAX_POOL_NAME: Final = 40
+#: Most physical GPUs one pool may run (a NodePool limit a human can still read).
+MAX_GPU_LIMIT: Final = 10_000
+#: Karpenter's NodePool weight range (CRD: minimum 1, maximum 100).
+WEIGHT_RANGE: Final = range(1, 101)
+_ARCHITECTURES: Final = ("amd64", "arm64")
+_SELECTIONS: Final = ("gpu_names", "instance_families", "instance_categories", "instance_sizes")
 
 
 @dataclass(frozen=True)
@@ -207,13 +110,15 @@ class GpuPool:
 
     Instance selection: give ``gpu_names``, ``instance_families`` and/or ``instance_categories``
     (each narrows the choice); with none of them the pool admits the ``g`` category. NVIDIA is
-    always required as GPU manufacturer.
+    always required as GPU manufacturer. The selection must admit at least one NVIDIA GPU
+    instance type of the catalog (``eks_gpu_sharing.catalog``).
 
     :param name: Pool name; NodePool/EC2NodeClass names derive from it (DNS label, <= 40 chars).
     :param sharing: ``TimeSlicing``, ``Mps`` or ``NoSharing``. Default: ``NoSharing()``.
     :param gpu_names: ``karpenter.k8s.aws/instance-gpu-name`` values (``t4``, ``a10g``, ``l4``...).
     :param instance_families: e.g. ``g5``, ``g6``. Default: any.
-    :param instance_categories: ``g`` and/or ``p``. Default: ``("g",)`` when nothing else is given.
+    :param instance_categories: ``g``, ``gr`` and/or ``p``. Default: ``("g",)`` when nothing else
+        is given.
     :param instance_sizes: e.g. ``xlarge``, ``2xlarge``. Default: any.
     :param gpu_counts: GPUs per instance the pool may launch; one NodeOverlay is made per count.
         Default: ``(1,)``.
@@ -248,233 +153,14 @@ class GpuPool:
     weight: int | None = None
 
     def __post_init__(self) -> None:
-        # Freeze the collections so the pool is a true value object (hashable, no aliasing).
-        for name in (
-            "gpu_names",
-            "instance_families",
-            "instance_categories",
-            "instance_sizes",
-            "gpu_counts",
-            "capacity_types",
-            "architectures",
-            "taints",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, str) or not isinstance(value, Sequence | set | frozenset):
-                raise ConfigurationError(
-                    field=f"GpuPool.{name}",
-                    value=value,
-                    rule="must be a list of values",
-                    fix=f'wrap the value in a list, e.g. {name}=["{value}"]',
-                )
-            object.__setattr__(self, name, tuple(value))
-        if not isinstance(self.labels, Mapping):
-            raise ConfigurationError(
-                field="GpuPool.labels",
-                value=self.labels,
-                rule="must be a mapping of label keys to values",
-                fix='pass e.g. labels={"team": "ml"}',
-            )
-        object.__setattr__(self, "labels", _FrozenDict(self.labels))
-        self._validate()
-
-    # -- validation -------------------------------------------------------------------------
-
-    def _validate(self) -> None:
-        where = f"GpuPool({self.name!r})"
-        if not isinstance(self.name, str) or not _NAME.match(self.name) or len(self.name) > 40:
-            raise ConfigurationError(
-                field="GpuPool.name",
-                value=self.name,
-                rule=f"must be a DNS label: lowercase letters, digits and '-', at most {_MAX_NAME}"
-                " characters, starting and ending with a letter or digit",
-                fix='use e.g. "inference" or "batch-l4"',
-            )
-        if not isinstance(self.sharing, TimeSlicing | Mps | NoSharing):
-            raise ConfigurationError(
-                field=f"{where}.sharing",
-                value=self.sharing,
-                rule="must be TimeSlicing(...), Mps(...) or NoSharing()",
-                fix="e.g. sharing=TimeSlicing(replicas=4)",
-            )
-        self._validate_selection(where)
-        self._validate_sizes(where)
-        self._validate_ami(where)
-        for key, value in self.labels.items():
-            _check_label_key(f"{where}.labels key", key)
-            _check_label_value(f"{where}.labels[{key!r}]", value)
-            if key in self._managed_label_keys() or _is_reserved_label(key):
-                raise ConfigurationError(
-                    field=f"{where}.labels",
-                    value=key,
-                    rule="this label is reserved by Karpenter/Kubernetes or set by this library",
-                    fix="choose a key in your own domain, e.g. example.com/team",
-                )
-        for taint in self.taints:
-            if not isinstance(taint, Taint):
-                raise ConfigurationError(
-                    field=f"{where}.taints",
-                    value=taint,
-                    rule="each taint must be a Taint",
-                    fix='use Taint("dedicated", "ml")',
-                )
-            if taint.key == GPU_TAINT_KEY:
-                raise ConfigurationError(
-                    field=f"{where}.taints",
-                    value=taint.key,
-                    rule="the nvidia.com/gpu:NoSchedule taint is always added",
-                    fix="remove it from taints",
-                )
-        if not isinstance(self.disruption, Disruption):
-            raise ConfigurationError(
-                field=f"{where}.disruption",
-                value=self.disruption,
-                rule="must be a Disruption",
-                fix="use Disruption(...)",
-            )
-        if self.weight is not None and (not _is_int(self.weight) or not 1 <= self.weight <= 100):
-            raise ConfigurationError(
-                field=f"{where}.weight",
-                value=self.weight,
-                rule="Karpenter NodePool weight is an integer 1..100",
-                fix="use a value from 1 to 100, or leave it unset",
-            )
-
-    def _validate_selection(self, where: str) -> None:
-        for name in ("gpu_names", "instance_families", "instance_sizes"):
-            for value in getattr(self, name):
-                if not isinstance(value, str) or not _TOKEN.match(value):
-                    raise ConfigurationError(
-                        field=f"{where}.{name}",
-                        value=value,
-                        rule="values are lowercase EC2 names (letters, digits, '.', '-')",
-                        fix='use e.g. gpu_names=["l4"], instance_families=["g6"], '
-                        'instance_sizes=["xlarge"]',
-                    )
-        for category in self.instance_categories:
-            if category not in GPU_INSTANCE_CATEGORIES:
-                raise ConfigurationError(
-                    field=f"{where}.instance_categories",
-                    value=category,
-                    rule="only the g and p instance categories carry NVIDIA GPUs",
-                    fix='use "g" and/or "p"',
-                )
-        if not self.gpu_counts:
-            raise ConfigurationError(
-                field=f"{where}.gpu_counts",
-                value=list(self.gpu_counts),
-                rule="a pool must admit at least one GPU count",
-                fix="use e.g. gpu_counts=[1]",
-            )
-        for count in self.gpu_counts:
-            if not _is_int(count) or not 1 <= count <= 16:
-                raise ConfigurationError(
-                    field=f"{where}.gpu_counts",
-                    value=count,
-                    rule="EC2 instances carry 1 to 16 GPUs",
-                    fix="use counts such as 1, 4 or 8",
-                )
-        if len(set(self.gpu_counts)) != len(self.gpu_counts):
-            raise ConfigurationError(
-                field=f"{where}.gpu_counts",
-                value=list(self.gpu_counts),
-                rule="each GPU count may appear once",
-                fix="remove the duplicates",
-            )
-        if not self.capacity_types or len(set(self.capacity_types)) != len(self.capacity_types):
-            raise ConfigurationError(
-                field=f"{where}.capacity_types",
-                value=list(self.capacity_types),
-                rule="must list at least one capacity type, each once",
-                fix="use e.g. [CapacityType.ON_DEMAND] or [CapacityType.SPOT, "
-                "CapacityType.ON_DEMAND]",
-            )
-        for capacity_type in self.capacity_types:
-            if not isinstance(capacity_type, CapacityType):
-                raise ConfigurationError(
-                    field=f"{where}.capacity_types",
-                    value=capacity_type,
-                    rule="must be CapacityType values",
-                    fix="use CapacityType.ON_DEMAND, SPOT or RESERVED",
-                )
-        if not self.architectures or not set(self.architectures) <= {"amd64", "arm64"}:
-            raise ConfigurationError(
-                field=f"{where}.architectures",
-                value=list(self.architectures),
-                rule="must be a non-empty list of amd64 and/or arm64",
-                fix='use ["amd64"] (most GPU instances) or ["arm64"] (g5g)',
-            )
-
-    def _validate_sizes(self, where: str) -> None:
-        if not _is_int(self.gpu_limit) or self.gpu_limit < 1:
-            raise ConfigurationError(
-                field=f"{where}.gpu_limit",
-                value=self.gpu_limit,
-                rule="the limit counts physical GPUs and must be a positive integer",
-                fix="use e.g. gpu_limit=8",
-            )
-        if self.gpu_limit < min(self.gpu_counts):
-            raise ConfigurationError(
-                field=f"{where}.gpu_limit",
-                value=self.gpu_limit,
-                rule=f"smaller than the smallest instance the pool admits ({min(self.gpu_counts)}"
-                " GPUs): Karpenter could never launch a node",
-                fix=f"raise gpu_limit to at least {min(self.gpu_counts)} or admit smaller "
-                "gpu_counts",
-            )
-        if not _is_int(self.root_volume_gib) or not (
-            MIN_ROOT_VOLUME_GIB <= self.root_volume_gib <= 16384
-        ):
-            raise ConfigurationError(
-                field=f"{where}.root_volume_gib",
-                value=self.root_volume_gib,
-                rule=f"CUDA images need room: at least {MIN_ROOT_VOLUME_GIB} GiB (gp3 max 16384)",
-                fix="use 100 (the default) or more for large model images",
-            )
-
-    def _validate_ami(self, where: str) -> None:
-        if not isinstance(self.ami_family, AmiFamily):
-            raise ConfigurationError(
-                field=f"{where}.ami_family",
-                value=self.ami_family,
-                rule="must be an AmiFamily",
-                fix="use AmiFamily.AL2023 or AmiFamily.BOTTLEROCKET",
-            )
-        if isinstance(self.sharing, Mps):
-            if self.ami_family is AmiFamily.BOTTLEROCKET:
-                raise ConfigurationError(
-                    field=f"{where}.sharing",
-                    value=self.sharing,
-                    rule="Bottlerocket's built-in device plugin supports time-slicing and MIG, "
-                    "not MPS",
-                    fix="use TimeSlicing(...) or ami_family=AmiFamily.AL2023",
-                )
-            old = sorted(GPUS_BELOW_COMPUTE_7_5 & set(self.gpu_names))
-            if old and self.sharing.replicas > 16:
-                raise ConfigurationError(
-                    field=f"{where}.sharing.replicas",
-                    value=self.sharing.replicas,
-                    rule=f"MPS allows at most 16 clients on GPUs below compute capability 7.5 "
-                    f"({', '.join(old)})",
-                    fix="use 16 or fewer replicas, or newer GPUs",
-                )
+        _PoolCheck(self).run()
 
     # -- derived values ---------------------------------------------------------------------
 
     @property
-    def slices_per_gpu(self) -> int:
-        """Schedulable units per physical GPU (1 without sharing)."""
-        return self.sharing.replicas
-
-    @property
     def resource_name(self) -> str:
-        """The extended resource pods request on this pool."""
+        """The extended resource pods request on this pool (``sharing.resource_name``)."""
         return self.sharing.resource_name
-
-    @property
-    def device_plugin_profile(self) -> str:
-        """The device plugin ConfigMap key this pool's nodes select."""
-        return self.sharing.profile_name
 
     @property
     def uses_device_plugin_daemonset(self) -> bool:
@@ -484,7 +170,7 @@ class GpuPool:
     @property
     def slice_limit(self) -> int:
         """The NodePool limit on ``resource_name``, in slices (physical GPUs x replicas)."""
-        return self.gpu_limit * self.slices_per_gpu
+        return self.gpu_limit * self.sharing.replicas
 
     def requirements(self) -> list[Requirement]:
         """The NodePool's node requirements, derived from the instance selection."""
@@ -512,23 +198,16 @@ class GpuPool:
         """The catalog's instance types this pool's NodePool requirements admit.
 
         Requirements on keys an instance type does not label (capacity type) are not
-        instance-type properties and are ignored here.
+        instance-type properties and are ignored here; the tests check that Karpenter offers the
+        NodePool the same types.
         """
-        requirements = self.requirements()
-        return tuple(
-            instance_type
-            for instance_type in load_catalog().instance_types
-            if all(
-                r.key not in instance_type.labels or instance_type.labels[r.key] in r.values
-                for r in requirements
-            )
-        )
+        return _admitted(self.requirements())
 
     def node_labels(self) -> dict[str, str]:
         """Labels every node of the pool carries (NodePool ``template.metadata.labels``)."""
         labels = {POOL_LABEL: self.name}
         if self.uses_device_plugin_daemonset:
-            labels[DEVICE_PLUGIN_CONFIG_LABEL] = self.device_plugin_profile
+            labels[DEVICE_PLUGIN_CONFIG_LABEL] = self.sharing.profile_name
             labels[GPU_PRESENT_LABEL] = "true"
         labels.update(self.labels)
         return labels
@@ -547,7 +226,7 @@ class GpuPool:
             return {}
         capacities = {}
         for count in sorted(self.gpu_counts):
-            capacity = {self.resource_name: str(count * self.slices_per_gpu)}
+            capacity = {self.resource_name: str(count * self.sharing.replicas)}
             if self.resource_name != GPU_RESOURCE:
                 # A renamed node advertises no nvidia.com/gpu at all; tell Karpenter so that
                 # pods asking for whole GPUs are not planned onto it.
@@ -555,31 +234,342 @@ class GpuPool:
             capacities[count] = capacity
         return capacities
 
-    def _managed_label_keys(self) -> set[str]:
-        return {POOL_LABEL, DEVICE_PLUGIN_CONFIG_LABEL, GPU_PRESENT_LABEL}
+
+def _admitted(requirements: Sequence[Requirement]) -> tuple[GpuInstanceType, ...]:
+    return tuple(
+        instance_type
+        for instance_type in load_catalog().instance_types
+        if all(
+            r.key not in instance_type.labels or instance_type.labels[r.key] in r.values
+            for r in requirements
+        )
+    )
+
+
+class _PoolCheck:
+    """Every rule a GpuPool must satisfy, checked together so all problems are reported."""
+
+    def __init__(self, pool: GpuPool) -> None:
+        self.pool = pool
+        self.problems = Problems()
+        self.words = vocabulary()
+        name = pool.name if isinstance(pool.name, str) else "?"
+        self.owner = f"GpuPool({name[: MAX_POOL_NAME + 10]!r})"
+        #: Attributes that failed their own checks: rules combining them are skipped.
+        self.broken: set[str] = set()
+
+    def add(self, attribute: str, value: object, rule: str, fix: str) -> None:
+        self.broken.add(attribute.split(".")[0])
+        self.problems.add(
+            field=self.words.field(self.owner, attribute), value=value, rule=rule, fix=fix
+        )
+
+    def example(self, attribute: str, value: str) -> str:
+        return "use e.g. " + self.words.example(attribute, value)
+
+    def run(self) -> None:
+        self._freeze_collections()
+        self._name()
+        self._sharing()
+        self._selection()
+        self._sizes()
+        self._ami_family()
+        self._labels()
+        self._taints()
+        if not isinstance(self.pool.disruption, Disruption):
+            self.add(
+                "disruption",
+                self.pool.disruption,
+                "must be a Disruption",
+                self.words.choose(python="use Disruption(...)", yaml="use a mapping"),
+            )
+        weight = self.pool.weight
+        if weight is not None and (not _is_int(weight) or weight not in WEIGHT_RANGE):
+            self.add(
+                "weight",
+                weight,
+                "Karpenter NodePool weight is a whole number 1..100",
+                "use a value from 1 to 100, or leave it unset",
+            )
+        self._mps_rules()
+        self._admits_an_instance_type()
+        self.problems.raise_if_any()
+
+    def _freeze_collections(self) -> None:
+        # Freeze the collections so the pool is a true value object (hashable, no aliasing).
+        for name in (*_SELECTIONS, "gpu_counts", "capacity_types", "architectures", "taints"):
+            value = getattr(self.pool, name)
+            if isinstance(value, str | bytes | Mapping) or not isinstance(
+                value, Sequence | set | frozenset
+            ):
+                self.add(
+                    name,
+                    value,
+                    "must be a list of values",
+                    self.example(name, f'["{value}"]' if isinstance(value, str) else "[...]"),
+                )
+                object.__setattr__(self.pool, name, ())
+            else:
+                object.__setattr__(self.pool, name, tuple(value))
+        labels = self.pool.labels
+        if not isinstance(labels, Mapping):
+            self.add(
+                "labels",
+                labels,
+                "must be a mapping of label keys to values",
+                self.example("labels", '{"example.com/team": "ml"}'),
+            )
+            labels = {}
+        object.__setattr__(self.pool, "labels", _FrozenDict(labels))
+
+    def _name(self) -> None:
+        if reason := dns_label_error(self.pool.name, max_length=MAX_POOL_NAME):
+            self.add("name", self.pool.name, reason, self.example("name", '"inference"'))
+
+    def _sharing(self) -> None:
+        if not isinstance(self.pool.sharing, TimeSlicing | Mps | NoSharing):
+            self.add(
+                "sharing",
+                self.pool.sharing,
+                "must be time-slicing, MPS or none",
+                self.words.choose(
+                    python="e.g. sharing=TimeSlicing(replicas=4)",
+                    yaml="e.g. sharing: {mode: time-slicing, replicas: 4}",
+                ),
+            )
+
+    def _selection(self) -> None:
+        catalog = load_catalog()
+        known = {
+            "gpu_names": catalog.gpu_names,
+            "instance_families": catalog.families,
+            "instance_categories": tuple(sorted({t.category for t in catalog.instance_types})),
+            "instance_sizes": tuple(sorted({t.size for t in catalog.instance_types})),
+        }
+        for name, valid in known.items():
+            for value in getattr(self.pool, name):
+                if not isinstance(value, str) or value not in valid:
+                    self.add(
+                        name,
+                        value,
+                        "no NVIDIA GPU instance type has it (instance catalog: "
+                        "Karpenter v1.14's instance types)",
+                        f"use one of {', '.join(valid)}",
+                    )
+        counts = self.pool.gpu_counts
+        valid_counts = sorted({t.gpu_count for t in catalog.instance_types if t.gpu_count > 0})
+        if not counts and "gpu_counts" not in self.broken:
+            self.add(
+                "gpu_counts",
+                [],
+                "a pool must admit at least one GPU count",
+                self.example("gpu_counts", "[1]"),
+            )
+        for count in counts:
+            if not _is_int(count) or count not in valid_counts:
+                self.add(
+                    "gpu_counts",
+                    count,
+                    "no NVIDIA GPU instance type has this many GPUs",
+                    f"use counts from {', '.join(map(str, valid_counts))}",
+                )
+        if "gpu_counts" not in self.broken and len(set(counts)) != len(counts):
+            self.add(
+                "gpu_counts",
+                list(counts),
+                "each GPU count may appear once",
+                "remove the duplicates",
+            )
+        capacity_types = self.pool.capacity_types
+        if not capacity_types and "capacity_types" not in self.broken:
+            self.add(
+                "capacity_types",
+                [],
+                "must list at least one capacity type",
+                self.example(
+                    "capacity_types",
+                    self.words.choose(python="[CapacityType.ON_DEMAND]", yaml="[on-demand]"),
+                ),
+            )
+        for capacity_type in capacity_types:
+            check_enum(self.problems, self.owner, "capacity_types", capacity_type, CapacityType)
+        if not all(isinstance(c, CapacityType) for c in capacity_types):
+            self.broken.add("capacity_types")
+        if all(isinstance(c, CapacityType) for c in capacity_types) and len(
+            set(capacity_types)
+        ) != len(capacity_types):
+            self.add(
+                "capacity_types",
+                [c.value for c in capacity_types],
+                "each capacity type may appear once",
+                "remove the duplicates",
+            )
+        architectures = self.pool.architectures
+        valid = bool(architectures) and all(
+            isinstance(a, str) and a in _ARCHITECTURES for a in architectures
+        )
+        if not valid and "architectures" not in self.broken:
+            self.add(
+                "architectures",
+                list(architectures),
+                "must be a non-empty list of amd64 and/or arm64",
+                self.example("architectures", '["amd64"]')
+                + ' (most GPU instances) or ["arm64"] (g5g)',
+            )
+
+    def _sizes(self) -> None:
+        pool = self.pool
+        if not _is_int(pool.gpu_limit) or not 1 <= pool.gpu_limit <= MAX_GPU_LIMIT:
+            self.add(
+                "gpu_limit",
+                pool.gpu_limit,
+                f"the limit counts physical GPUs: a whole number from 1 to {MAX_GPU_LIMIT}",
+                self.example("gpu_limit", "8"),
+            )
+        elif (
+            "gpu_counts" not in self.broken
+            and pool.gpu_counts
+            and (pool.gpu_limit < min(pool.gpu_counts))
+        ):
+            smallest = min(pool.gpu_counts)
+            self.add(
+                "gpu_limit",
+                pool.gpu_limit,
+                f"smaller than the smallest instance the pool admits ({smallest} GPUs): "
+                "Karpenter could never launch a node",
+                f"raise it to at least {smallest} or admit smaller GPU counts",
+            )
+        if not _is_int(pool.root_volume_gib) or not (
+            MIN_ROOT_VOLUME_GIB <= pool.root_volume_gib <= MAX_ROOT_VOLUME_GIB
+        ):
+            self.add(
+                "root_volume_gib",
+                pool.root_volume_gib,
+                f"CUDA images need room: {MIN_ROOT_VOLUME_GIB} to {MAX_ROOT_VOLUME_GIB} GiB "
+                "(the gp3 maximum)",
+                self.example("root_volume_gib", "100") + " (the default) or more",
+            )
+
+    def _ami_family(self) -> None:
+        before = len(list(self.problems))
+        check_enum(self.problems, self.owner, "ami_family", self.pool.ami_family, AmiFamily)
+        if len(list(self.problems)) > before:
+            self.broken.add("ami_family")
+
+    def _labels(self) -> None:
+        managed = {POOL_LABEL, DEVICE_PLUGIN_CONFIG_LABEL, GPU_PRESENT_LABEL}
+        for key, value in self.pool.labels.items():
+            if reason := label_key_error(key):
+                self.add("labels", key, reason, "use a key such as example.com/team")
+            elif key in managed or _is_reserved_label(key):
+                self.add(
+                    "labels",
+                    key,
+                    "this label is reserved by Karpenter/Kubernetes or set by this library",
+                    "choose a key in your own domain, e.g. example.com/team",
+                )
+            if reason := label_value_error(value):
+                self.add("labels", {key: value}, reason, 'use a value such as "ml-team"')
+
+    def _taints(self) -> None:
+        for taint in self.pool.taints:
+            if not isinstance(taint, Taint):
+                self.add(
+                    "taints",
+                    taint,
+                    "each taint must be a Taint",
+                    self.words.choose(
+                        python='use Taint("dedicated", "ml")',
+                        yaml="use {key: dedicated, value: ml}",
+                    ),
+                )
+            elif taint.key == GPU_TAINT_KEY:
+                self.add(
+                    "taints",
+                    taint.key,
+                    "the nvidia.com/gpu:NoSchedule taint is always added",
+                    "remove it from taints",
+                )
+
+    def _mps_rules(self) -> None:
+        pool = self.pool
+        if not isinstance(pool.sharing, Mps):
+            return
+        if pool.ami_family is AmiFamily.BOTTLEROCKET:
+            self.add(
+                "sharing",
+                pool.sharing,
+                "Bottlerocket's built-in device plugin supports time-slicing and MIG, "
+                "not MPS, in the pinned Bottlerocket release",
+                self.words.choose(
+                    python="use TimeSlicing(...) or ami_family=AmiFamily.AL2023",
+                    yaml="use mode: time-slicing or amiFamily: AL2023",
+                ),
+            )
+        old = sorted(GPUS_BELOW_COMPUTE_7_5 & {n for n in pool.gpu_names if isinstance(n, str)})
+        if old and pool.sharing.replicas > MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5:
+            self.add(
+                "sharing.replicas",
+                pool.sharing.replicas,
+                f"MPS allows at most {MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5} clients on GPUs "
+                f"below compute capability 7.5 ({', '.join(old)})",
+                f"use {MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5} or fewer replicas, or newer GPUs",
+            )
+
+    def _admits_an_instance_type(self) -> None:
+        """A selection no catalog type satisfies is a NodePool that never launches a node."""
+        involved = {*_SELECTIONS, "gpu_counts", "architectures"}
+        if involved & self.broken or "capacity_types" in self.broken:
+            return
+        pool = self.pool
+        if pool.admitted_instance_types():
+            return
+        given = [
+            name for name in (*_SELECTIONS, "gpu_counts", "architectures") if getattr(pool, name)
+        ]
+        attribute = next((n for n in _SELECTIONS if getattr(pool, n)), "gpu_counts")
+        # Which GPU names would work with everything else as it is?
+        others = [r for r in pool.requirements() if r.key != INSTANCE_GPU_NAME]
+        possible = sorted({t.gpu_name for t in _admitted(others)})
+        hint = (
+            f"GPU names possible with the rest of the selection: {', '.join(possible)}"
+            if possible
+            else "widen the instance families, sizes, counts or architectures"
+        )
+        self.add(
+            attribute,
+            getattr(pool, attribute),
+            "no NVIDIA GPU instance type matches all of "
+            + ", ".join(f"{self.words.name(n)}={list(getattr(pool, n))}" for n in given)
+            + ": the NodePool would never launch a node",
+            hint,
+        )
 
 
 def validate_pools(pools: Sequence[GpuPool]) -> tuple[GpuPool, ...]:
     """Check a set of pools together (unique names) and return them as a tuple."""
+    if isinstance(pools, str | bytes | Mapping) or not isinstance(pools, Sequence):
+        raise ConfigurationError(
+            field="pools", value=pools, rule="must be a list of GpuPool", fix=GPU_POOL_EXAMPLE
+        )
     pools = tuple(pools)
     if not pools:
         raise ConfigurationError(
-            field="pools",
-            value=[],
-            rule="at least one GpuPool is needed",
-            fix=GPU_POOL_EXAMPLE,
+            field="pools", value=[], rule="at least one GpuPool is needed", fix=GPU_POOL_EXAMPLE
         )
     seen: set[str] = set()
+    problems = Problems()
     for pool in pools:
         require_instance(pool, GpuPool, field="pools", fix=GPU_POOL_EXAMPLE)
         if pool.name in seen:
-            raise ConfigurationError(
-                field="GpuPool.name",
+            problems.add(
+                field="pools",
                 value=pool.name,
                 rule="pool names must be unique (they name the NodePool and EC2NodeClass)",
                 fix="rename one of the pools",
             )
         seen.add(pool.name)
+    problems.raise_if_any()
     return pools
 
 
@@ -597,34 +587,6 @@ class _FrozenDict(dict):  # type: ignore[type-arg]
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_label_key(field_name: str, key: object) -> None:
-    ok = isinstance(key, str) and 0 < len(key) <= 316
-    if ok:
-        prefix, _, name = key.rpartition("/")
-        ok = bool(_LABEL_NAME.match(name)) and len(name) <= 63
-        if prefix:
-            ok = ok and len(prefix) <= 253 and bool(_DNS_SUBDOMAIN.match(prefix))
-    if not ok:
-        raise ConfigurationError(
-            field=field_name,
-            value=key,
-            rule="a Kubernetes label key is an optional DNS-subdomain prefix and '/', then a "
-            "name of at most 63 letters, digits, '-', '_' or '.'",
-            fix='use e.g. "example.com/team"',
-        )
-
-
-def _check_label_value(field_name: str, value: object) -> None:
-    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
-        raise ConfigurationError(
-            field=field_name,
-            value=value,
-            rule="a Kubernetes label value has at most 63 letters, digits, '-', '_' or '.', "
-            "starting and ending with a letter or digit",
-            fix='use e.g. "ml-team"',
-        )
 
 
 def _is_reserved_label(key: str) -> bool:

@@ -12,7 +12,6 @@ import yaml
 from .config import GpuSharingConfig
 from .k8s import (
     DEVICE_PLUGIN_RELEASE,
-    KarpenterNodeSettings,
     SampleWorkloadChart,
     build_gpu_sharing_charts,
     sample_chart_id,
@@ -67,11 +66,9 @@ def _render_into(config: GpuSharingConfig, outdir: Path) -> list[Path]:
     charts = build_gpu_sharing_charts(
         app,
         pools=config.pools,
-        node_settings=KarpenterNodeSettings(
-            node_role=config.karpenter.node_role_name,
-            discovery_tag_value=config.karpenter.discovery_tag_value,
-        ),
+        karpenter=config.karpenter,
         device_plugin_namespace=config.device_plugin_namespace,
+        instance_tags=config.instance_tags,
     )
     written: list[Path] = []
     if charts.device_plugin_values is not None:

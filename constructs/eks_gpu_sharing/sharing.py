@@ -1,9 +1,10 @@
 """How a pool's GPUs are shared: NVIDIA time-slicing, MPS, or not at all.
 
 Each sharing mode is a frozen value object. It validates itself against the NVIDIA device
-plugin's own rules (``api/config/v1`` of k8s-device-plugin v0.20.0) and renders the two forms the
-plugin is configured in: a v1 config file (AL2023 nodes, Helm chart + ConfigMap) and Bottlerocket
-user-data TOML (Bottlerocket ships its own device plugin).
+plugin's own rules (``api/config/v1`` of k8s-device-plugin v0.20.0; the tests load every
+profile with the plugin's loader) and renders the two forms the plugin is configured in: a v1
+config file (AL2023 nodes, Helm chart + ConfigMap) and Bottlerocket user-data TOML (Bottlerocket
+ships its own device plugin).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .errors import ConfigurationError
+from .errors import Problems
+from .vocabulary import vocabulary
 
 #: The extended resource a GPU (or a slice of one) is advertised as.
 GPU_RESOURCE: Final = "nvidia.com/gpu"
@@ -20,43 +22,52 @@ SHARED_GPU_RESOURCE: Final = "nvidia.com/gpu.shared"
 #: Node label the device plugin's config-manager reads to pick a key of its ConfigMap.
 DEVICE_PLUGIN_CONFIG_LABEL: Final = "nvidia.com/device-plugin.config"
 
-#: Upstream limit on MPS clients per GPU (compute capability >= 7.5; 16 below it).
+#: Upstream limit on MPS clients per GPU of compute capability 7.5 and later.
 MPS_MAX_REPLICAS: Final = 48
-MPS_MAX_REPLICAS_BEFORE_VOLTA_MPS: Final = 16
+#: ... and on older GPUs (below compute capability 7.5, e.g. V100).
+MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5: Final = 16
+#: Time-slicing has no upstream maximum; more slices than this cannot be useful (a slice is a
+#: time share) and would push NodePool limits and labels past what their consumers accept.
+TIME_SLICING_MAX_REPLICAS: Final = 256
 
 
-def _check_replicas(owner: str, replicas: object, maximum: int | None = None) -> None:
+def _check_replicas(problems: Problems, owner: str, replicas: object, maximum: int) -> None:
+    words = vocabulary()
+    field = words.field(owner, "replicas")
     # bool is an int subclass: TimeSlicing(replicas=True) must not pass as 1.
     if not isinstance(replicas, int) or isinstance(replicas, bool):
-        raise ConfigurationError(
-            field=f"{owner}.replicas",
+        problems.add(
+            field=field,
             value=replicas,
-            rule="must be an integer",
-            fix="pass a whole number of slices per GPU, e.g. 4",
+            rule="must be a whole number",
+            fix=f"use e.g. {words.example('replicas', '4')}",
         )
-    if replicas < 2:
-        raise ConfigurationError(
-            field=f"{owner}.replicas",
+    elif replicas < 2:
+        problems.add(
+            field=field,
             value=replicas,
             rule='the NVIDIA device plugin requires >= 2 ("number of replicas must be >= 2")',
-            fix="use 2 or more, or NoSharing() for whole GPUs",
+            fix="use 2 or more, or "
+            + words.choose(python="NoSharing()", yaml="mode: none")
+            + " for whole GPUs",
         )
-    if maximum is not None and replicas > maximum:
-        raise ConfigurationError(
-            field=f"{owner}.replicas",
+    elif replicas > maximum:
+        problems.add(
+            field=field,
             value=replicas,
-            rule=f"MPS supports at most {maximum} clients per GPU",
-            fix=f"use {maximum} or fewer, or TimeSlicing() which has no such limit",
+            rule=f"at most {maximum} per GPU",
+            fix=f"use {maximum} or fewer",
         )
 
 
-def _check_bool(owner: str, name: str, value: object) -> None:
+def _check_bool(problems: Problems, owner: str, name: str, value: object) -> None:
     if not isinstance(value, bool):
-        raise ConfigurationError(
-            field=f"{owner}.{name}",
+        words = vocabulary()
+        problems.add(
+            field=words.field(owner, name),
             value=value,
-            rule="must be True or False",
-            fix=f"pass {name}=True or {name}=False",
+            rule="must be true or false",
+            fix=f"use {words.example(name, words.choose(python='True', yaml='true'))}",
         )
 
 
@@ -66,7 +77,7 @@ class TimeSlicing:
 
     Pods on one GPU take turns on the whole GPU; there is no memory or fault isolation.
 
-    :param replicas: slices per physical GPU (>= 2).
+    :param replicas: slices per physical GPU (2..256).
     :param rename_by_default: advertise slices as ``nvidia.com/gpu.shared`` instead of
         ``nvidia.com/gpu``, so workloads opt in explicitly. Default: False.
     :param fail_requests_greater_than_one: reject pods that ask for more than one slice (they
@@ -78,16 +89,16 @@ class TimeSlicing:
     fail_requests_greater_than_one: bool = True
 
     def __post_init__(self) -> None:
-        _check_replicas("TimeSlicing", self.replicas)
-        _check_bool("TimeSlicing", "rename_by_default", self.rename_by_default)
+        problems = Problems()
+        _check_replicas(problems, "TimeSlicing", self.replicas, TIME_SLICING_MAX_REPLICAS)
+        _check_bool(problems, "TimeSlicing", "rename_by_default", self.rename_by_default)
         _check_bool(
-            "TimeSlicing", "fail_requests_greater_than_one", self.fail_requests_greater_than_one
+            problems,
+            "TimeSlicing",
+            "fail_requests_greater_than_one",
+            self.fail_requests_greater_than_one,
         )
-
-    @property
-    def strategy(self) -> str:
-        """The GFD ``nvidia.com/gpu.sharing-strategy`` value this mode produces."""
-        return "time-slicing"
+        problems.raise_if_any()
 
     @property
     def resource_name(self) -> str:
@@ -148,13 +159,10 @@ class Mps:
     rename_by_default: bool = False
 
     def __post_init__(self) -> None:
-        _check_replicas("Mps", self.replicas, maximum=MPS_MAX_REPLICAS)
-        _check_bool("Mps", "rename_by_default", self.rename_by_default)
-
-    @property
-    def strategy(self) -> str:
-        """The GFD ``nvidia.com/gpu.sharing-strategy`` value this mode produces."""
-        return "mps"
+        problems = Problems()
+        _check_replicas(problems, "Mps", self.replicas, MPS_MAX_REPLICAS)
+        _check_bool(problems, "Mps", "rename_by_default", self.rename_by_default)
+        problems.raise_if_any()
 
     @property
     def fail_requests_greater_than_one(self) -> bool:
@@ -195,11 +203,6 @@ class NoSharing:
         return 1
 
     @property
-    def strategy(self) -> str:
-        """The GFD ``nvidia.com/gpu.sharing-strategy`` value this mode produces."""
-        return "none"
-
-    @property
     def rename_by_default(self) -> bool:
         """Never renamed."""
         return False
@@ -230,6 +233,13 @@ class NoSharing:
 
 #: Any of the sharing modes.
 Sharing = TimeSlicing | Mps | NoSharing
+
+#: The config file's ``sharing.mode`` value of each mode.
+SHARING_MODES: Final[dict[str, type[TimeSlicing] | type[Mps] | type[NoSharing]]] = {
+    "time-slicing": TimeSlicing,
+    "mps": Mps,
+    "none": NoSharing,
+}
 
 #: The profile every GPU node falls back to when it carries no config label.
 DEFAULT_PROFILE: Final = NoSharing()

@@ -27,10 +27,10 @@ from .errors import ConfigurationError
 from .k8s import (
     DEVICE_PLUGIN_NAMESPACE,
     DEVICE_PLUGIN_RELEASE,
-    KarpenterNodeSettings,
     SampleWorkloadChart,
     build_gpu_sharing_charts,
 )
+from .karpenter_installation import ExistingKarpenter, IKarpenter
 from .karpenter_values import KARPENTER_RELEASE, karpenter_chart_values
 from .pool import GpuPool, validate_pools
 from .upstream import Upstream, upstream
@@ -250,17 +250,20 @@ class SimulationInput:
 def simulation_input(
     pools: Sequence[GpuPool],
     *,
-    node_settings: KarpenterNodeSettings | None = None,
+    karpenter: IKarpenter | None = None,
     device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
 ) -> SimulationInput:
     """The objects the library generates for ``pools`` and one-slice pod templates per pool."""
     pools = validate_pools(pools)
-    settings = node_settings or KarpenterNodeSettings(
-        node_role="simulated-node-role", discovery_tag_value="simulated"
+    karpenter = karpenter or ExistingKarpenter(
+        node_role_name="simulated-node-role",
+        discovery_tag_value="simulated",
+        version=KARPENTER_VERSION,
+        node_overlay_enabled=True,
     )
     app = cdk8s.App()
     charts = build_gpu_sharing_charts(
-        app, pools=pools, node_settings=settings, device_plugin_namespace=device_plugin_namespace
+        app, pools=pools, karpenter=karpenter, device_plugin_namespace=device_plugin_namespace
     )
     objects = tuple(obj for chart in charts.pools.values() for obj in chart.to_json())
     templates = {}
@@ -490,10 +493,7 @@ def simulate(
     harness = harness or upstream(log)
     inputs = simulation_input(
         config.pools,
-        node_settings=KarpenterNodeSettings(
-            node_role=config.karpenter.node_role_name,
-            discovery_tag_value=config.karpenter.discovery_tag_value,
-        ),
+        karpenter=config.karpenter,
         device_plugin_namespace=config.device_plugin_namespace,
     )
     env = karpenter_controller_env(

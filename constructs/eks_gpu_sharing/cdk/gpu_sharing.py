@@ -17,11 +17,11 @@ from ..k8s import (
     DEVICE_PLUGIN_NAMESPACE,
     DEVICE_PLUGIN_RELEASE,
     DevicePluginConfigChart,
-    KarpenterNodeSettings,
     SampleWorkloadChart,
     build_gpu_sharing_charts,
     sample_chart_id,
 )
+from ..karpenter_installation import IKarpenter
 from ..pool import GpuPool, validate_pools
 from ..sharing import NoSharing
 from ..versions import (
@@ -30,7 +30,6 @@ from ..versions import (
     NVIDIA_DEVICE_PLUGIN_CHART_REPOSITORY,
     NVIDIA_DEVICE_PLUGIN_VERSION,
 )
-from .existing_karpenter import ExistingKarpenter
 from .karpenter import Karpenter, deep_merge
 
 #: A manifest travels inside the kubectl Lambda's event, which AWS caps at 262,144 bytes. An
@@ -59,13 +58,16 @@ class GpuSharing(Construct):
     :param cluster: The EKS cluster (``eks.Cluster`` or ``eks.Cluster.from_cluster_attributes``
         with ``kubectl_role_arn`` and ``kubectl_layer``).
     :param pools: The GPU pools (at least one).
-    :param karpenter: A ``Karpenter`` construct, an ``ExistingKarpenter`` the user runs, or None
-        to install Karpenter on the cluster. Default: None (install).
+    :param karpenter: The Karpenter installation (``IKarpenter``): a ``Karpenter`` construct, an
+        ``ExistingKarpenter`` the user runs, or None to install Karpenter on the cluster.
+        Default: None (install).
     :param sample_workload: Deploy one sample workload on the first pool. Default: True.
     :param device_plugin_namespace: Default: ``nvidia-device-plugin``.
     :param device_plugin_values: Extra Helm values, merged over the derived ones. Default: none.
-    :param kubernetes_version: The cluster's Kubernetes version, used for compatibility checks of
-        an ``ExistingKarpenter``. Default: ``versions.KUBERNETES_VERSION``.
+    :param kubernetes_version: The cluster's Kubernetes version, checked against the Karpenter
+        version. Default: ``versions.KUBERNETES_VERSION``.
+    :param instance_tags: Extra EC2 tags on the GPU instances and volumes (e.g. cost allocation
+        tags). Default: none.
     """
 
     def __init__(
@@ -75,46 +77,44 @@ class GpuSharing(Construct):
         *,
         cluster: eks.ICluster,
         pools: Sequence[GpuPool],
-        karpenter: Karpenter | ExistingKarpenter | None = None,
+        karpenter: IKarpenter | None = None,
         sample_workload: bool = True,
         device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
         device_plugin_values: Mapping[str, Any] | None = None,
         kubernetes_version: str = KUBERNETES_VERSION,
+        instance_tags: Mapping[str, str] | None = None,
     ) -> None:
         # Validate everything before creating any construct: nothing is half-built.
         self.pools = validate_pools(pools)
         needs_overlay = any(not isinstance(p.sharing, NoSharing) for p in self.pools)
-        if isinstance(karpenter, ExistingKarpenter):
+        if karpenter is not None:
+            if not isinstance(karpenter, IKarpenter):
+                raise ConfigurationError(
+                    field="GpuSharing.karpenter",
+                    value=karpenter,
+                    rule="must be a Karpenter installation (IKarpenter): the Karpenter construct, "
+                    "an ExistingKarpenter or None",
+                    fix="pass karpenter=None to install Karpenter, or describe yours with "
+                    "ExistingKarpenter(...)",
+                )
             karpenter.check_supports(
                 needs_node_overlay=needs_overlay, kubernetes_version=kubernetes_version
-            )
-        elif karpenter is not None and not isinstance(karpenter, Karpenter):
-            raise ConfigurationError(
-                field="GpuSharing.karpenter",
-                value=karpenter,
-                rule="must be a Karpenter construct, an ExistingKarpenter or None",
-                fix="pass karpenter=None to install Karpenter, or describe yours with "
-                "ExistingKarpenter(...)",
             )
         super().__init__(scope, id)
         for line in setup_advice(self.pools):
             Annotations.of(self).add_warning_v2("eks-gpu-sharing:pool-cost", line)
         self.cluster = cluster
-        self.karpenter: Karpenter | ExistingKarpenter = karpenter or Karpenter(
+        self.karpenter: IKarpenter = karpenter or Karpenter(
             self, "Karpenter", cluster=cluster, kubernetes_version=kubernetes_version
         )
         self._cdk8s_app = cdk8s.App()
-        node_settings = KarpenterNodeSettings(
-            node_role=self.karpenter.node_role_name,
-            discovery_tag_value=self.karpenter.discovery_tag_value,
-            discovery_tag_key=self.karpenter.discovery_tag_key,
-        )
 
         charts = build_gpu_sharing_charts(
             self._cdk8s_app,
             pools=self.pools,
-            node_settings=node_settings,
+            karpenter=self.karpenter,
             device_plugin_namespace=device_plugin_namespace,
+            instance_tags=instance_tags,
         )
 
         #: One manifest per pool: EC2NodeClass, NodePool and NodeOverlays.

@@ -23,8 +23,9 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from ..compat import check_karpenter_version
+from ..karpenter_compatibility import check_karpenter_version
 from ..errors import ConfigurationError
+from ..karpenter_installation import DISCOVERY_TAG_KEY
 from ..karpenter_values import KARPENTER_RELEASE, karpenter_chart_values
 from ..versions import (
     KARPENTER_CHART_NAME,
@@ -34,9 +35,6 @@ from ..versions import (
 )
 from . import karpenter_policies
 from .validation import acknowledge, check_cluster_name
-
-#: Tag key Karpenter's ``subnetSelectorTerms``/``securityGroupSelectorTerms`` select on.
-DISCOVERY_TAG_KEY: Final = "karpenter.sh/discovery"
 
 #: Managed policies of the official node role (``KarpenterNodeRole``).
 NODE_ROLE_MANAGED_POLICIES: Final = (
@@ -319,6 +317,26 @@ class Karpenter(Construct):
         self.chart: eks.HelmChart = chart
 
         self._acknowledge_nag_findings()
+
+    def check_supports(
+        self,
+        *,
+        needs_node_overlay: bool,
+        kubernetes_version: str = KUBERNETES_VERSION,
+        kubernetes_version_field: str = "GpuSharing.kubernetes_version",
+    ) -> None:
+        """Raise ConfigurationError unless this installation serves pools on that Kubernetes.
+
+        The construct checked its version when it was built and always turns the NodeOverlay
+        gate on; a cluster of another Kubernetes version is checked again here.
+        """
+        check_karpenter_version(
+            self.version,
+            kubernetes_version=kubernetes_version,
+            needs_node_overlay=needs_node_overlay,
+            version_field="Karpenter.version",
+            kubernetes_version_field=kubernetes_version_field,
+        )
 
     def _tag_for_discovery(
         self, stack: Stack, subnet_ids: list[str], security_group_id: str, tag_value: str

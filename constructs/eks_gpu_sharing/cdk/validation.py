@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import Final
 
 from aws_cdk import Acknowledgment, Token, Validations
 from constructs import IConstruct
 
 from ..errors import ConfigurationError
-
-#: EKS CreateCluster: 1-100 characters, letters, digits, '-' and '_', alphanumeric first.
-EKS_CLUSTER_NAME: Final = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
+from ..kubernetes_names import eks_cluster_name_error
 
 
 def check_cluster_name(name: str, *, field: str, fix: str) -> None:
     """Raise ConfigurationError unless ``name`` is a valid EKS cluster name (tokens pass)."""
-    if Token.is_unresolved(name) or EKS_CLUSTER_NAME.match(name):
+    if Token.is_unresolved(name):
         return
-    raise ConfigurationError(
-        field=field,
-        value=name,
-        rule="EKS cluster names are 1-100 characters of letters, digits, '-' and '_', "
-        "starting with a letter or digit",
-        fix=fix,
-    )
+    if reason := eks_cluster_name_error(name):
+        raise ConfigurationError(field=field, value=name, rule=reason, fix=fix)
 
 
 def acknowledge(scope: IConstruct, findings: Mapping[str, str]) -> None:

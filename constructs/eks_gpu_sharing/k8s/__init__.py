@@ -26,7 +26,6 @@ from .device_plugin import (
 )
 from .gpu_pool_chart import GpuPoolChart, overlay_name
 from .gpu_sharing_charts import GpuSharingCharts, build_gpu_sharing_charts, sample_chart_id
-from .node_settings import DEFAULT_DISCOVERY_TAG_KEY, KarpenterNodeSettings
 from .sample_workload import (
     SAMPLE_NUM_BODIES,
     SAMPLE_WORKLOAD_NAMESPACE,
@@ -38,7 +37,6 @@ from .sample_workload import (
 __all__ = [
     "COMMON_LABELS",
     "CONFIG_HASH_ANNOTATION",
-    "DEFAULT_DISCOVERY_TAG_KEY",
     "DEVICE_PLUGIN_CONFIG_MAP",
     "DEVICE_PLUGIN_NAMESPACE",
     "DEVICE_PLUGIN_RELEASE",
@@ -47,7 +45,6 @@ __all__ = [
     "DevicePluginConfigChart",
     "GpuPoolChart",
     "GpuSharingCharts",
-    "KarpenterNodeSettings",
     "SampleWorkloadChart",
     "build_gpu_sharing_charts",
     "config_data_hash",

@@ -48,9 +48,9 @@ def device_plugin_config_data(pools: Sequence[GpuPool]) -> dict[str, str]:
     data = {DEFAULT_PROFILE.profile_name: _to_yaml(DEFAULT_PROFILE.device_plugin_config())}
     for pool in _daemonset_pools(pools):
         text = _to_yaml(pool.sharing.device_plugin_config())
-        previous = data.setdefault(pool.device_plugin_profile, text)
+        previous = data.setdefault(pool.sharing.profile_name, text)
         if previous != text:  # profile names encode every setting, so this is a bug
-            raise AssertionError(f"profile {pool.device_plugin_profile!r} has two configs")
+            raise AssertionError(f"profile {pool.sharing.profile_name!r} has two configs")
     return dict(sorted(data.items()))
 
 

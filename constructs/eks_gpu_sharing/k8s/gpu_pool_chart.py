@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 import cdk8s
 from constructs import Construct
 
 from ..errors import GPU_POOL_EXAMPLE, require_instance
+from ..karpenter_installation import IKarpenter
 from ..pool import INSTANCE_GPU_COUNT, NODEPOOL_LABEL, AmiFamily, GpuPool
 from ..sharing import Mps
 from .common import CHART_PROPS, api_object
-from .node_settings import KarpenterNodeSettings
+from .instance_tags import check_instance_tags
 
 #: API group and kind of the EC2NodeClass a NodePool references.
 NODE_CLASS_GROUP: Final = "karpenter.k8s.aws"
@@ -44,7 +46,8 @@ class GpuPoolChart(cdk8s.Chart):
       slices, so a burst of one-slice pods launches one node, not one node per pod.
 
     :param pool: The pool.
-    :param node_settings: Node role and discovery tag of the Karpenter installation.
+    :param karpenter: The Karpenter installation (its node role and discovery tag).
+    :param instance_tags: Extra EC2 tags on the instances and volumes. Default: none.
     """
 
     def __init__(
@@ -53,18 +56,21 @@ class GpuPoolChart(cdk8s.Chart):
         id: str,
         *,
         pool: GpuPool,
-        node_settings: KarpenterNodeSettings,
+        karpenter: IKarpenter,
+        instance_tags: Mapping[str, str] | None = None,
     ) -> None:
         require_instance(pool, GpuPool, field="GpuPoolChart.pool", fix=GPU_POOL_EXAMPLE)
         require_instance(
-            node_settings,
-            KarpenterNodeSettings,
-            field="GpuPoolChart.node_settings",
-            fix="pass KarpenterNodeSettings(node_role=..., discovery_tag_value=...)",
+            karpenter,
+            IKarpenter,  # type: ignore[type-abstract]
+            field="GpuPoolChart.karpenter",
+            fix="pass the Karpenter construct or ExistingKarpenter(...)",
         )
+        tags = check_instance_tags(instance_tags or {}, field="GpuPoolChart.instance_tags")
         super().__init__(scope, id, **CHART_PROPS)
         self.pool = pool
-        self.node_settings = node_settings
+        self.karpenter = karpenter
+        self.instance_tags = tags
         self.node_class = self._node_class()
         self.node_pool = self._node_pool()
         self.overlays: list[cdk8s.ApiObject] = [
@@ -74,11 +80,11 @@ class GpuPoolChart(cdk8s.Chart):
     # -- EC2NodeClass -----------------------------------------------------------------------
 
     def _node_class(self) -> cdk8s.ApiObject:
-        pool, settings = self.pool, self.node_settings
-        discovery = {settings.discovery_tag_key: settings.discovery_tag_value}
+        pool, karpenter = self.pool, self.karpenter
+        discovery = {karpenter.discovery_tag_key: karpenter.discovery_tag_value}
         spec: dict[str, Any] = {
             "amiSelectorTerms": [{"alias": pool.ami_family.alias}],
-            "role": settings.node_role,
+            "role": karpenter.node_role_name,
             "subnetSelectorTerms": [{"tags": discovery}],
             "securityGroupSelectorTerms": [{"tags": dict(discovery)}],
             "metadataOptions": {
@@ -89,8 +95,8 @@ class GpuPoolChart(cdk8s.Chart):
             },
             "blockDeviceMappings": self._block_device_mappings(),
         }
-        if settings.tags:
-            spec["tags"] = dict(settings.tags)
+        if self.instance_tags:
+            spec["tags"] = dict(self.instance_tags)
         if pool.ami_family is AmiFamily.BOTTLEROCKET:
             # GpuPool rejects Mps on Bottlerocket; its built-in plugin reads these settings.
             assert not isinstance(pool.sharing, Mps)

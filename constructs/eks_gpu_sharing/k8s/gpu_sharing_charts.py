@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
 
+from ..karpenter_installation import IKarpenter
 from ..pool import GpuPool
 from .device_plugin import (
     DEVICE_PLUGIN_NAMESPACE,
@@ -15,7 +16,6 @@ from .device_plugin import (
     device_plugin_helm_values,
 )
 from .gpu_pool_chart import GpuPoolChart
-from .node_settings import KarpenterNodeSettings
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,9 @@ def build_gpu_sharing_charts(
     app: Construct,
     *,
     pools: Sequence[GpuPool],
-    node_settings: KarpenterNodeSettings,
+    karpenter: IKarpenter,
     device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
+    instance_tags: Mapping[str, str] | None = None,
 ) -> GpuSharingCharts:
     """Add the pool and device plugin charts of ``pools`` to the cdk8s ``app``.
 
@@ -49,7 +50,11 @@ def build_gpu_sharing_charts(
     """
     pool_charts = {
         pool.name: GpuPoolChart(
-            app, f"{index:02d}-pool-{pool.name}", pool=pool, node_settings=node_settings
+            app,
+            f"{index:02d}-pool-{pool.name}",
+            pool=pool,
+            karpenter=karpenter,
+            instance_tags=instance_tags,
         )
         for index, pool in enumerate(pools, start=1)
     }

@@ -11,6 +11,7 @@ from constructs import Construct
 from ..errors import GPU_POOL_EXAMPLE, ConfigurationError, require_instance
 from ..pool import POOL_LABEL, GpuPool
 from ..versions import SAMPLE_WORKLOAD_IMAGE
+from ..vocabulary import vocabulary
 from .common import CHART_PROPS, namespace_object
 
 #: Namespace of the sample workload.
@@ -50,21 +51,24 @@ def sample_script(num_bodies: int = SAMPLE_NUM_BODIES) -> str:
 def sample_replicas(pool: GpuPool, replicas: int | None) -> int:
     """Validate a sample's pod count for ``pool``; None means one node's worth of slices."""
     if replicas is None:
-        return pool.slices_per_gpu * min(pool.gpu_counts)
+        return pool.sharing.replicas * min(pool.gpu_counts)
+    words = vocabulary()
+    field = words.field("SampleWorkloadChart", "replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise ConfigurationError(
-            field="SampleWorkloadChart.replicas",
+            field=field,
             value=replicas,
             rule="must be a whole number >= 0",
-            fix="leave it unset to fill one node, or pass e.g. 4",
+            fix="leave it unset to fill one node, or use e.g. " + words.example("replicas", "4"),
         )
     if replicas > pool.slice_limit:
         raise ConfigurationError(
-            field="SampleWorkloadChart.replicas",
+            field=field,
             value=replicas,
             rule=f"pool {pool.name!r} is limited to {pool.slice_limit} slices "
-            f"(gpu_limit x {pool.slices_per_gpu}); the other pods would stay Pending",
-            fix=f"use at most {pool.slice_limit} replicas or raise the pool's gpu_limit",
+            f"({words.name('gpu_limit')} x {pool.sharing.replicas}); the other pods would stay "
+            "Pending",
+            fix=f"use at most {pool.slice_limit} or raise the pool's {words.name('gpu_limit')}",
         )
     return replicas
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import aws_eks as eks
 from constructs import Construct
@@ -14,8 +16,8 @@ from .gpu_sharing import GpuSharing
 from .karpenter import Karpenter
 
 
-class GpuSlicingCluster(Construct):
-    """A new EKS cluster with Karpenter and time-sliced GPU pools (the reference app's shape).
+class GpuSharingCluster(Construct):
+    """A new EKS cluster with Karpenter and shared GPU pools (the reference app's shape).
 
     Composes ``ReferenceCluster`` (VPC, EKS, system nodes, add-ons), ``Karpenter`` and
     ``GpuSharing``. For an existing cluster use ``GpuSharing`` directly.
@@ -47,7 +49,7 @@ class GpuSlicingCluster(Construct):
         device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
         endpoint_access: eks.EndpointAccess | None = None,
     ) -> None:
-        validate_pools(pools)  # fail before any resource exists
+        pools = validate_pools(pools)  # fail before any resource exists
         super().__init__(scope, id)
         self.reference_cluster = ReferenceCluster(
             self,
@@ -73,3 +75,13 @@ class GpuSlicingCluster(Construct):
             sample_workload=sample_workload,
             device_plugin_namespace=device_plugin_namespace,
         )
+
+
+class GpuSlicingCluster(GpuSharingCluster):
+    """Deprecated name of :class:`GpuSharingCluster` (it does MPS and whole GPUs too)."""
+
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
+        warnings.warn(
+            "GpuSlicingCluster is renamed GpuSharingCluster", DeprecationWarning, stacklevel=2
+        )
+        super().__init__(scope, id, **kwargs)

@@ -1,0 +1,83 @@
+"""Can this Karpenter serve these pools on this Kubernetes? One rule set for every entry point.
+
+Used by the ``Karpenter`` construct, ``ExistingKarpenter`` and the config file, so the same bad
+value gets the same error wherever it is written.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from .errors import ConfigurationError
+from .versions import (
+    KARPENTER_MINIMUM_FOR_KUBERNETES,
+    KARPENTER_NODE_OVERLAY_MINIMUM,
+    KARPENTER_VERSION,
+    enable_node_overlay_hint,
+    parse_version,
+)
+
+#: A Karpenter release as its chart and image are tagged: MAJOR.MINOR.PATCH, no leading "v".
+RELEASE: Final = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}(-[0-9A-Za-z.-]{1,32})?")
+
+
+def check_karpenter_version(
+    version: str,
+    *,
+    kubernetes_version: str,
+    needs_node_overlay: bool,
+    version_field: str,
+    kubernetes_version_field: str,
+) -> None:
+    """Check ``version`` against the compatibility matrix and, if needed, NodeOverlay support."""
+    supported = ", ".join(KARPENTER_MINIMUM_FOR_KUBERNETES)
+    if kubernetes_version not in KARPENTER_MINIMUM_FOR_KUBERNETES:
+        raise ConfigurationError(
+            field=kubernetes_version_field,
+            value=kubernetes_version,
+            rule=f"the Karpenter compatibility matrix knows Kubernetes {supported}",
+            fix=f"use one of {supported}",
+        )
+    if not isinstance(version, str) or not RELEASE.fullmatch(version):
+        raise ConfigurationError(
+            field=version_field,
+            value=version,
+            rule="must be a Karpenter release number: MAJOR.MINOR.PATCH with no leading 'v', "
+            "as its chart is tagged (e.g. 1.14.1)",
+            fix="use the chart version shown by `helm list -A | grep karpenter`",
+        )
+    parsed = parse_version(version)
+    minimum = KARPENTER_MINIMUM_FOR_KUBERNETES[kubernetes_version]
+    if parsed < parse_version(minimum):
+        raise ConfigurationError(
+            field=version_field,
+            value=version,
+            rule=f"Kubernetes {kubernetes_version} needs Karpenter >= {minimum} "
+            "(Karpenter compatibility matrix)",
+            fix=f"use Karpenter {minimum} or later (this library is tested with "
+            f"{KARPENTER_VERSION})",
+        )
+    if needs_node_overlay and parsed < parse_version(KARPENTER_NODE_OVERLAY_MINIMUM):
+        raise ConfigurationError(
+            field=version_field,
+            value=version,
+            rule=f"NodeOverlay, which makes Karpenter count GPU slices, needs Karpenter >= "
+            f"{KARPENTER_NODE_OVERLAY_MINIMUM}",
+            fix=f"use Karpenter {KARPENTER_NODE_OVERLAY_MINIMUM} or later (tested: "
+            f"{KARPENTER_VERSION}), or NoSharing() pools only",
+        )
+
+
+def check_node_overlay_gate(
+    enabled: bool, *, karpenter_version: str, field: str, then: str
+) -> None:
+    """Shared pools need the NodeOverlay feature gate; ``then`` says how to confirm it is on."""
+    if not enabled:
+        raise ConfigurationError(
+            field=field,
+            value=enabled,
+            rule="shared GPU pools need Karpenter's NodeOverlay feature gate, or Karpenter "
+            "launches one GPU per pending pod",
+            fix=f"{enable_node_overlay_hint(karpenter_version)}, then {then}",
+        )

@@ -1,0 +1,159 @@
+"""What GPU pools need from a Karpenter installation: one interface, two implementations.
+
+GPU pools need five facts from Karpenter: the IAM role its nodes run with, the tag its subnets
+and security groups are discovered by, its version, whether its NodeOverlay feature gate is on,
+and what to wait for before creating NodePools. :class:`IKarpenter` names them, the way
+aws-cdk-lib passes ``eks.ICluster``. The ``Karpenter`` construct implements it (it installs
+Karpenter), :class:`ExistingKarpenter` describes one you already run, and the config file builds
+an ``ExistingKarpenter``. This module is pure data: no AWS CDK import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Protocol, runtime_checkable
+
+from constructs import IDependable
+
+from .errors import Problems
+from .karpenter_compatibility import RELEASE, check_karpenter_version, check_node_overlay_gate
+from .versions import KUBERNETES_VERSION
+from .vocabulary import vocabulary
+
+#: The tag Karpenter's getting-started guide puts on the cluster's subnets and security groups.
+DISCOVERY_TAG_KEY: Final = "karpenter.sh/discovery"
+
+
+@runtime_checkable
+class IKarpenter(Protocol):
+    """A Karpenter installation GPU pools can be added to."""
+
+    @property
+    def node_role_name(self) -> str:
+        """IAM role *name* of the nodes Karpenter launches (``EC2NodeClass.spec.role``)."""
+        ...
+
+    @property
+    def discovery_tag_key(self) -> str:
+        """Tag key Karpenter finds node subnets and security groups by."""
+        ...
+
+    @property
+    def discovery_tag_value(self) -> str:
+        """Value of that tag."""
+        ...
+
+    @property
+    def version(self) -> str:
+        """Karpenter's version, e.g. ``1.14.1``."""
+        ...
+
+    @property
+    def node_overlay_enabled(self) -> bool:
+        """Whether the ``NodeOverlay`` feature gate is on (shared pools need it)."""
+        ...
+
+    @property
+    def chart(self) -> IDependable | None:
+        """What Karpenter objects must be created after (its Helm release); None if running."""
+        ...
+
+    def check_supports(
+        self,
+        *,
+        needs_node_overlay: bool,
+        kubernetes_version: str = KUBERNETES_VERSION,
+        kubernetes_version_field: str = "GpuSharing.kubernetes_version",
+    ) -> None:
+        """Raise ConfigurationError if this Karpenter cannot serve the pools on that Kubernetes."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExistingKarpenter:
+    """A Karpenter that is already installed in the cluster (not by this library).
+
+    :param node_role_name: IAM role *name* Karpenter nodes use (it needs an EC2_LINUX access entry).
+    :param discovery_tag_value: Value of the discovery tag on node subnets and security groups.
+    :param version: The running Karpenter version, e.g. ``"1.14.1"``.
+    :param node_overlay_enabled: Whether ``settings.featureGates.nodeOverlay`` is true. Shared
+        (time-sliced or MPS) pools need it; set it only after enabling the gate (see the docs).
+        Default: False.
+    :param discovery_tag_key: Default: ``karpenter.sh/discovery``.
+    """
+
+    node_role_name: str
+    discovery_tag_value: str
+    version: str
+    node_overlay_enabled: bool = False
+    discovery_tag_key: str = DISCOVERY_TAG_KEY
+
+    def __post_init__(self) -> None:
+        problems = Problems()
+        words = vocabulary()
+        for name in ("node_role_name", "discovery_tag_value", "discovery_tag_key"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip() or len(value) > 256:
+                problems.add(
+                    field=words.field("ExistingKarpenter", name),
+                    value=value,
+                    rule="must be non-empty text of at most 256 characters",
+                    fix="use the value your Karpenter installation uses",
+                )
+        role = self.node_role_name
+        if isinstance(role, str) and (role.startswith("arn:") or "/" in role):
+            problems.add(
+                field=words.field("ExistingKarpenter", "node_role_name"),
+                value=role,
+                rule="EC2NodeClass.spec.role takes an IAM role name, not an ARN or path",
+                fix="use the role name only, e.g. "
+                + words.example("node_role_name", '"KarpenterNodeRole-my-cluster"'),
+            )
+        if not isinstance(self.node_overlay_enabled, bool):
+            problems.add(
+                field=words.field("ExistingKarpenter", "node_overlay_enabled"),
+                value=self.node_overlay_enabled,
+                rule="must be true or false",
+                fix="use "
+                + words.example("node_overlay_enabled", words.choose(python="True", yaml="true"))
+                + " once the gate is on",
+            )
+        if not isinstance(self.version, str) or not RELEASE.fullmatch(self.version):
+            problems.add(
+                field=words.field("ExistingKarpenter", "version"),
+                value=self.version,
+                rule="must be a Karpenter release number: MAJOR.MINOR.PATCH with no leading "
+                "'v', as its chart is tagged (e.g. 1.14.1)",
+                fix="use the chart version shown by `helm list -A | grep karpenter`",
+            )
+        problems.raise_if_any()
+
+    @property
+    def chart(self) -> IDependable | None:
+        """Nothing to wait for: the user's Karpenter is already running."""
+        return None
+
+    def check_supports(
+        self,
+        *,
+        needs_node_overlay: bool,
+        kubernetes_version: str = KUBERNETES_VERSION,
+        kubernetes_version_field: str = "GpuSharing.kubernetes_version",
+    ) -> None:
+        """Raise ConfigurationError if this Karpenter cannot serve the requested pools."""
+        words = vocabulary()
+        check_karpenter_version(
+            self.version,
+            kubernetes_version=kubernetes_version,
+            needs_node_overlay=needs_node_overlay,
+            version_field=words.field("ExistingKarpenter", "version"),
+            kubernetes_version_field=kubernetes_version_field,
+        )
+        if needs_node_overlay:
+            then = words.example("node_overlay_enabled", words.choose(python="True", yaml="true"))
+            check_node_overlay_gate(
+                self.node_overlay_enabled,
+                karpenter_version=self.version,
+                field=words.field("ExistingKarpenter", "node_overlay_enabled"),
+                then=words.choose(python=f"pass {then}", yaml=f"set {then}"),
+            )

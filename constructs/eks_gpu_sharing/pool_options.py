@@ -1,0 +1,181 @@
+"""The choices a GPU pool is made of: AMI family, capacity types, taints and disruption."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Final
+
+from .errors import Problems
+from .kubernetes_names import label_key_error, label_value_error
+from .versions import AL2023_AMI_VERSION, BOTTLEROCKET_AMI_VERSION
+from .vocabulary import vocabulary
+
+# Karpenter's CRD patterns for NodePool durations and disruption budgets (karpenter.sh_nodepools
+# v1.14.1: consolidateAfter/expireAfter and budgets[].nodes), matched against the whole string.
+_DURATION: Final = re.compile(r"([0-9]+(s|m|h))+")
+_PERCENT_OR_COUNT: Final = re.compile(r"(100|[0-9]{1,2})%|[0-9]+")
+#: Longest duration string accepted (the CRD has no bound; this keeps values readable).
+_MAX_DURATION_LENGTH: Final = 32
+
+
+class AmiFamily(Enum):
+    """The EKS-optimized AMI family of a pool's nodes (NVIDIA variant picked automatically)."""
+
+    AL2023 = "AL2023"
+    BOTTLEROCKET = "Bottlerocket"
+
+    @property
+    def alias(self) -> str:
+        """The pinned ``amiSelectorTerms[].alias`` (``@latest`` would drift nodes)."""
+        if self is AmiFamily.AL2023:
+            return f"al2023@{AL2023_AMI_VERSION}"
+        return f"bottlerocket@{BOTTLEROCKET_AMI_VERSION}"
+
+    @property
+    def root_device_name(self) -> str:
+        """The device that holds container images (Bottlerocket keeps them on its data volume)."""
+        return "/dev/xvda" if self is AmiFamily.AL2023 else "/dev/xvdb"
+
+
+class CapacityType(Enum):
+    """Karpenter ``karpenter.sh/capacity-type`` values."""
+
+    ON_DEMAND = "on-demand"
+    SPOT = "spot"
+    RESERVED = "reserved"
+
+
+class ConsolidationPolicy(Enum):
+    """Karpenter ``spec.disruption.consolidationPolicy``."""
+
+    WHEN_EMPTY = "WhenEmpty"
+    WHEN_EMPTY_OR_UNDERUTILIZED = "WhenEmptyOrUnderutilized"
+
+
+class TaintEffect(Enum):
+    """Kubernetes taint effects."""
+
+    NO_SCHEDULE = "NoSchedule"
+    PREFER_NO_SCHEDULE = "PreferNoSchedule"
+    NO_EXECUTE = "NoExecute"
+
+
+def check_enum(
+    problems: Problems, owner: str, attribute: str, value: object, kind: type[Enum]
+) -> None:
+    """Record a problem unless ``value`` is a member of ``kind``."""
+    if not isinstance(value, kind):
+        words = vocabulary()
+        problems.add(
+            field=words.field(owner, attribute),
+            value=value,
+            rule=f"must be one of {', '.join(words.enum(m) for m in kind)}",
+            fix=f"use e.g. {words.example(attribute, words.enum(next(iter(kind))))}",
+        )
+
+
+@dataclass(frozen=True)
+class Taint:
+    """An extra node taint for a pool (the ``nvidia.com/gpu:NoSchedule`` taint is always set).
+
+    :param key: Label-style key, e.g. ``example.com/team``.
+    :param value: Optional value. Default: none.
+    :param effect: Default: ``TaintEffect.NO_SCHEDULE``.
+    """
+
+    key: str
+    value: str | None = None
+    effect: TaintEffect = TaintEffect.NO_SCHEDULE
+
+    def __post_init__(self) -> None:
+        problems = Problems()
+        words = vocabulary()
+        if reason := label_key_error(self.key):
+            problems.add(
+                field=words.field("Taint", "key"),
+                value=self.key,
+                rule=reason,
+                fix="use e.g. " + words.example("key", '"example.com/team"'),
+            )
+        if self.value is not None and (reason := label_value_error(self.value)):
+            problems.add(
+                field=words.field("Taint", "value"),
+                value=self.value,
+                rule=reason,
+                fix="use e.g. " + words.example("value", '"ml"'),
+            )
+        check_enum(problems, "Taint", "effect", self.effect, TaintEffect)
+        problems.raise_if_any()
+
+    def to_dict(self) -> dict[str, str]:
+        """The Kubernetes ``Taint`` object."""
+        taint = {"key": self.key, "effect": self.effect.value}
+        if self.value is not None:
+            taint["value"] = self.value
+        return taint
+
+
+@dataclass(frozen=True)
+class Disruption:
+    """How Karpenter may disrupt a pool's nodes.
+
+    The defaults suit GPU work: consolidation only removes *empty* nodes (repacking running GPU
+    pods to save a node would restart long jobs and reload models), five minutes after the last
+    pod left so a quick redeploy reuses the warm node; nodes expire after 30 days so they pick up
+    patched AMIs; at most one node of the pool is disrupted at a time.
+
+    :param consolidation_policy: Default: ``WHEN_EMPTY``.
+    :param consolidate_after: Karpenter duration (``30s``, ``5m``, ``1h30m``) or ``Never``.
+        Default: ``5m``.
+    :param expire_after: Maximum node lifetime, a duration or ``Never``. Default: ``720h``.
+    :param max_disrupted_nodes: Disruption budget, a count or a percentage. Default: ``"1"``.
+    """
+
+    consolidation_policy: ConsolidationPolicy = ConsolidationPolicy.WHEN_EMPTY
+    # The config file may write these as numbers (maxDisruptedNodes: 1); they are strings.
+    consolidate_after: str = field(default="5m", metadata={"numbers_as_text": True})
+    expire_after: str = field(default="720h", metadata={"numbers_as_text": True})
+    max_disrupted_nodes: str = field(default="1", metadata={"numbers_as_text": True})
+
+    def __post_init__(self) -> None:
+        problems = Problems()
+        words = vocabulary()
+        check_enum(
+            problems,
+            "Disruption",
+            "consolidation_policy",
+            self.consolidation_policy,
+            ConsolidationPolicy,
+        )
+        for name in ("consolidate_after", "expire_after"):
+            value = getattr(self, name)
+            if not (
+                isinstance(value, str)
+                and len(value) <= _MAX_DURATION_LENGTH
+                and (value == "Never" or _DURATION.fullmatch(value))
+            ):
+                problems.add(
+                    field=words.field("Disruption", name),
+                    value=value,
+                    rule="Karpenter durations are numbers with s, m or h units, or 'Never'",
+                    fix="use e.g. " + words.example(name, '"5m"') + ', "720h" or "Never"',
+                )
+        value = self.max_disrupted_nodes
+        if not (isinstance(value, str) and len(value) <= 9 and _PERCENT_OR_COUNT.fullmatch(value)):
+            problems.add(
+                field=words.field("Disruption", "max_disrupted_nodes"),
+                value=value,
+                rule="a disruption budget is a node count or a percentage 0-100%",
+                fix="use e.g. " + words.example("max_disrupted_nodes", '"1"') + ' or "10%"',
+            )
+        problems.raise_if_any()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The NodePool ``spec.disruption`` object."""
+        return {
+            "consolidationPolicy": self.consolidation_policy.value,
+            "consolidateAfter": self.consolidate_after,
+            "budgets": [{"nodes": self.max_disrupted_nodes}],
+        }
