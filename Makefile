@@ -14,7 +14,7 @@ export CDK_CLI_TELEMETRY := false
 
 PYTEST_ARGS ?=
 
-.PHONY: setup upstream synth cdk-synth cdk8s-synth test lint clean
+.PHONY: setup upstream synth cdk-synth cdk8s-synth test test-fast lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -45,12 +45,20 @@ cdk8s-synth: setup
 upstream: setup
 	$(BIN)/python -m eks_gpu_sharing.upstream
 
-test: setup upstream
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# The whole suite on both cores (pytest-xdist), after the lint and type checks CI runs.
+test: setup upstream lint
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+# The quick loop: everything but the tests marked slow (whole CDK app synths, doc examples).
+test-fast: setup upstream
+	$(BIN)/python -m pytest -n auto -m "not slow" $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	cd constructs/eks_gpu_sharing/upstream && test -z "$$(gofmt -l .)" \
+		&& GOTOOLCHAIN=auto CGO_ENABLED=0 GOFLAGS=-mod=readonly go vet .
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out

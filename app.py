@@ -20,6 +20,7 @@ from pathlib import Path
 import aws_cdk as cdk
 
 from eks_gpu_sharing import ConfigurationError, GpuSharingCluster
+from eks_gpu_sharing.cdk.nag import EksInternalsAcknowledgments
 from eks_gpu_sharing.config import load_config
 from eks_gpu_sharing.versions import KUBERNETES_VERSION
 
@@ -59,6 +60,9 @@ def build_app(outdir: str | None = None, context: dict[str, str] | None = None) 
         device_plugin_namespace=config.device_plugin_namespace,
         sample_workload=False,
     )
+    # Acknowledge cdk-nag findings on aws-cdk-lib's own EKS resources (opt-in: it finds them by
+    # aws-cdk-lib's private construct ids, and tolerates their absence).
+    cdk.Aspects.of(app).add(EksInternalsAcknowledgments())
     if config.sample_workload is not None:
         gpu_slicing.gpu_sharing.add_sample_workload(
             config.sample_workload.pool, replicas=config.sample_workload.replicas

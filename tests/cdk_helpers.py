@@ -8,19 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_eks as eks
+from aws_cdk.assertions import Template
 from constructs import IConstruct
 
-MANIFEST_TYPE = "Custom::AWSCDK-EKS-KubernetesResource"
-HELM_TYPE = "Custom::AWSCDK-EKS-HelmChart"
+#: The resource types aws-cdk-lib gives Kubernetes manifests and Helm charts.
+MANIFEST_TYPE = eks.KubernetesManifest.RESOURCE_TYPE
+HELM_TYPE = eks.HelmChart.RESOURCE_TYPE
 
 
 def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
     """The resources of one type in a synthesized template, by logical id."""
-    return {
-        logical_id: resource
-        for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == resource_type
-    }
+    found: dict[str, dict[str, Any]] = Template.from_json(
+        template, skip_cyclical_dependencies_check=True
+    ).find_resources(resource_type)
+    return found
 
 
 def manifest_objects(resource: dict[str, Any]) -> list[dict[str, Any]]:

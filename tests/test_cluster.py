@@ -26,9 +26,10 @@ from eks_gpu_sharing.cdk.kubectl import (
     kubectl_layer_module_name,
     kubernetes_version,
 )
+from eks_gpu_sharing.cdk.nag import EksInternalsAcknowledgments
 from eks_gpu_sharing.errors import ConfigurationError, shown
 from eks_gpu_sharing.versions import KUBERNETES_VERSION
-from tests.cdk_helpers import acknowledgments
+from tests.cdk_helpers import acknowledgments, resources_of
 
 pytestmark = pytest.mark.slow
 
@@ -59,11 +60,7 @@ class Synthesized:
         return sorted(self.outdir.glob("*.template.json"))
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {
-            logical_id: resource
-            for logical_id, resource in self.raw["Resources"].items()
-            if resource["Type"] == resource_type
-        }
+        return resources_of(self.raw, resource_type)
 
     def one(self, resource_type: str) -> tuple[str, dict[str, Any]]:
         (item,) = self.of_type(resource_type).items()
@@ -91,6 +88,7 @@ def _synth(
         ]
     app = cdk.App(outdir=str(outdir), context=context)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+    cdk.Aspects.of(app).add(EksInternalsAcknowledgments())
     stack = cdk.Stack(
         app,
         "ClusterTest",
@@ -518,3 +516,18 @@ def test_missing_kubectl_layer_package_names_the_pip_package() -> None:
         kubectl_layer(stack, version="1.99")
     assert raised.value.field == "KUBERNETES_VERSION"
     assert "pip install aws-cdk.lambda-layer-kubectl-v99" in str(raised.value)
+
+
+def test_nag_aspect_tolerates_missing_aws_cdk_lib_children(tmp_path: Path) -> None:
+    """The aspect finds aws-cdk-lib's internals by private ids: where they are absent (an
+    imported cluster, a stack without EKS, a future aws-cdk-lib that renames them) it must
+    leave the synth alone and acknowledge nothing."""
+    from eks_gpu_sharing.cdk import nag
+
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "NoEks")
+    eks.Cluster.from_cluster_attributes(stack, "Imported", cluster_name="x")
+    cdk.Aspects.of(app).add(EksInternalsAcknowledgments())
+    app.synth()
+    assert acknowledgments(app) == []
+    assert nag._child(stack, "@aws-cdk/aws-eks.KubectlProvider", "Handler") is None

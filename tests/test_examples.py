@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cdk_helpers import HELM_TYPE, MANIFEST_TYPE
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "existing_cluster"
 
@@ -39,8 +41,8 @@ def _resource_types(template_path: Path) -> list[str]:
 def test_existing_karpenter_stack_installs_no_karpenter(example_assembly: Path) -> None:
     types = _resource_types(example_assembly / "GpuPoolsOnExistingKarpenter.template.json")
     assert "AWS::SQS::Queue" not in types
-    assert types.count("Custom::AWSCDK-EKS-HelmChart") == 1  # the device plugin only
-    assert "Custom::AWSCDK-EKS-KubernetesResource" in types
+    assert types.count(HELM_TYPE) == 1  # the device plugin only
+    assert MANIFEST_TYPE in types
 
 
 def test_new_karpenter_stack_installs_karpenter(example_assembly: Path) -> None:

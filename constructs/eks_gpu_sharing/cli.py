@@ -20,7 +20,7 @@ from .advice import setup_advice
 from .config import GpuSharingConfig, load_config
 from .errors import ConfigurationError
 from .render import owned_files, render
-from .upstream import UpstreamUnavailable
+from .upstream import UpstreamError, UpstreamUnavailable
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"eks-gpu-sharing: error: {error}", file=sys.stderr)
         return 2
-    except UpstreamUnavailable as error:
+    except (UpstreamUnavailable, UpstreamError) as error:
         print(f"eks-gpu-sharing: {error}", file=sys.stderr)
         return 3
 

@@ -453,10 +453,11 @@ class _StrictLoader(yaml.SafeLoader):
         self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in PyYAML
+        mark: Any = event.start_mark
+        if isinstance(event, yaml.AliasEvent):
             raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not allowed in this file", event.start_mark
+                None, None, "aliases (*name) are not allowed in this file", mark
             )
         self._depth += 1
         try:
@@ -465,7 +466,7 @@ class _StrictLoader(yaml.SafeLoader):
                     None,
                     None,
                     f"nested deeper than {MAX_DEPTH} levels",
-                    self.peek_event().start_mark,
+                    mark,
                 )
             return super().compose_node(parent, index)
         finally:

@@ -30,12 +30,10 @@ def karpenter_chart_values(
         count GPU slices. Default: True.
     :param replicas: Controller replicas. Default: 2 (one per host, spread over zones).
     """
-    settings: dict[str, Any] = {
-        "clusterName": cluster_name,
-        "featureGates": {"nodeOverlay": node_overlay},
-    }
+    settings: dict[str, Any] = {"clusterName": cluster_name}
     if interruption_queue is not None:
         settings["interruptionQueue"] = interruption_queue
+    settings["featureGates"] = {"nodeOverlay": node_overlay}
     return {
         "settings": settings,
         "serviceAccount": {"create": True, "name": service_account_name},

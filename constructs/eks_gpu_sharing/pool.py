@@ -43,6 +43,7 @@ __all__ = [
     "ConsolidationPolicy",
     "Disruption",
     "GpuPool",
+    "Pools",
     "Requirement",
     "Taint",
     "TaintEffect",
@@ -405,10 +406,10 @@ class _PoolCheck:
                 "remove the duplicates",
             )
         architectures = self.pool.architectures
-        valid = bool(architectures) and all(
+        recognized = bool(architectures) and all(
             isinstance(a, str) and a in _ARCHITECTURES for a in architectures
         )
-        if not valid and "architectures" not in self.broken:
+        if not recognized and "architectures" not in self.broken:
             self.add(
                 "architectures",
                 list(architectures),
@@ -546,8 +547,17 @@ class _PoolCheck:
         )
 
 
-def validate_pools(pools: Sequence[GpuPool]) -> tuple[GpuPool, ...]:
-    """Check a set of pools together (unique names) and return them as a tuple."""
+class Pools(tuple[GpuPool, ...]):
+    """Pools already checked together by :func:`validate_pools` (checking them again is free)."""
+
+
+def validate_pools(pools: Sequence[GpuPool]) -> Pools:
+    """Check a set of pools together (types, unique names) and return them as ``Pools``.
+
+    Every entry point calls it; the first check returns ``Pools``, which later calls pass through.
+    """
+    if isinstance(pools, Pools):
+        return pools
     if isinstance(pools, str | bytes | Mapping) or not isinstance(pools, Sequence):
         raise ConfigurationError(
             field="pools", value=pools, rule="must be a list of GpuPool", fix=GPU_POOL_EXAMPLE
@@ -570,7 +580,7 @@ def validate_pools(pools: Sequence[GpuPool]) -> tuple[GpuPool, ...]:
             )
         seen.add(pool.name)
     problems.raise_if_any()
-    return pools
+    return Pools(pools)
 
 
 class _FrozenDict(dict):  # type: ignore[type-arg]

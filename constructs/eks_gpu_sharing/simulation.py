@@ -33,7 +33,7 @@ from .k8s import (
 from .karpenter_installation import ExistingKarpenter, IKarpenter
 from .karpenter_values import KARPENTER_RELEASE, karpenter_chart_values
 from .pool import GpuPool, validate_pools
-from .upstream import Upstream, upstream
+from .upstream import Upstream, UpstreamError, upstream
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
 
 #: What a simulated figure does not include; shown with every report.
@@ -291,21 +291,8 @@ def karpenter_controller_env(
     """
     values = karpenter_chart_values(cluster_name=cluster_name, node_overlay=node_overlay_enabled)
     values["controller"] = {"image": {"tag": KARPENTER_VERSION, "digest": ""}}
-    rendered = harness.render_chart(
-        "karpenter",
-        release=KARPENTER_RELEASE,
-        namespace="kube-system",
-        values=values,
-        kube_version=f"v{KUBERNETES_VERSION}.0",
-    )
-    if rendered.get("error"):
-        raise ConfigurationError(
-            field="karpenter",
-            value=cluster_name,
-            rule=f"Helm cannot render the Karpenter chart: {rendered['error']}",
-            fix="check the Karpenter settings",
-        )
-    deployment = next(o for o in rendered["objects"] if o["kind"] == "Deployment")
+    objects = _rendered_objects(harness, "karpenter", KARPENTER_RELEASE, "kube-system", values)
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
     container = next(
         c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "controller"
     )
@@ -318,21 +305,27 @@ def device_plugin_daemon_sets(
     """The DaemonSets the device plugin chart renders with our values (none without AL2023)."""
     if values is None:
         return []
+    objects = _rendered_objects(
+        harness, "nvidia-device-plugin", DEVICE_PLUGIN_RELEASE, namespace, values
+    )
+    return [o for o in objects if o["kind"] == "DaemonSet"]
+
+
+def _rendered_objects(
+    harness: Upstream, chart: str, release: str, namespace: str, values: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Helm's render of a pinned chart; a failure is a bug in the values we generate."""
     rendered = harness.render_chart(
-        "nvidia-device-plugin",
-        release=DEVICE_PLUGIN_RELEASE,
+        chart,
+        release=release,
         namespace=namespace,
         values=values,
         kube_version=f"v{KUBERNETES_VERSION}.0",
     )
     if rendered.get("error"):
-        raise ConfigurationError(
-            field="devicePlugin",
-            value=namespace,
-            rule=f"Helm cannot render the device plugin chart: {rendered['error']}",
-            fix="check the pools' device plugin settings",
-        )
-    return [o for o in rendered["objects"] if o["kind"] == "DaemonSet"]
+        raise UpstreamError(f"Helm cannot render the {chart} chart: {rendered['error']}")
+    objects: list[dict[str, Any]] = rendered["objects"]
+    return objects
 
 
 def run_simulation(

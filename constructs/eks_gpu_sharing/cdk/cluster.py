@@ -7,7 +7,6 @@ controller. GPU nodes are not created here: Karpenter launches them from the GPU
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 
@@ -16,7 +15,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from ..errors import ConfigurationError
 from .kubectl import kubectl_layer, kubernetes_version
@@ -106,6 +105,7 @@ class ReferenceCluster(Construct):
             to acknowledge: ``Validations.of(reference.cluster).acknowledge(...)``.
         :raises ConfigurationError: when a value breaks one of the rules above.
         """
+        default_endpoint = endpoint_access is None
         endpoint_access = endpoint_access or eks.EndpointAccess.PUBLIC_AND_PRIVATE
         max_size = system_node_count + 1 if system_node_max_size is None else system_node_max_size
         # Validate before adding anything to the tree: a bad prop leaves nothing half-built.
@@ -177,7 +177,7 @@ class ReferenceCluster(Construct):
         )
         self.addons: dict[str, eks.CfnAddon] = self._add_addons()
         self._outputs(admin_role_arn)
-        self._acknowledge_nag_findings(endpoint_is_public=not _is_private(endpoint_access))
+        self._acknowledge_nag_findings(default_endpoint=default_endpoint)
 
     # -- construction steps ---------------------------------------------------------------------
 
@@ -242,6 +242,7 @@ class ReferenceCluster(Construct):
         # creates it whenever a Pod Identity service account is added (aws/aws-cdk#32580: a second
         # declaration fails the deploy). Using that same object keeps it declared exactly once.
         agent = self.cluster.eks_pod_identity_agent
+        assert agent is not None  # created on first access
         agent_resource = agent.node.default_child
         assert isinstance(agent_resource, eks.CfnAddon)
         agent_resource.resolve_conflicts = "OVERWRITE"
@@ -278,13 +279,15 @@ class ReferenceCluster(Construct):
 
     # -- cdk-nag (AwsSolutions) acknowledgments -------------------------------------------------
 
-    def _acknowledge_nag_findings(self, *, endpoint_is_public: bool) -> None:
-        """Acknowledge, one finding at a time, what AwsSolutions reports on EKS's own resources.
+    def _acknowledge_nag_findings(self, *, default_endpoint: bool) -> None:
+        """Acknowledge what AwsSolutions reports on the roles this construct's cluster exposes.
 
         cdk-nag 3 reads CDK's ``Validations.of(scope).acknowledge()`` metadata on the resource
         and its ancestors and matches finding ids exactly, so each id below names one policy or
         one wildcard resource. Everything this construct decides itself (VPC flow logs, KMS key
-        rotation, control-plane logging) is compliant instead of acknowledged.
+        rotation, control-plane logging) is compliant instead of acknowledged. Resources only
+        reachable by aws-cdk-lib's private construct ids are left to the opt-in
+        ``nag.EksInternalsAcknowledgments`` aspect.
         """
         stack = cdk.Stack.of(self)
         cluster = self.cluster
@@ -293,15 +296,16 @@ class ReferenceCluster(Construct):
         def aws_managed(name: str) -> str:
             return f"Policy::arn:{partition}:iam::aws:policy/{name}"
 
-        if endpoint_is_public:
+        if default_endpoint:  # public and private; a caller who picks the access decides itself
             acknowledge_finding(
-                cluster.node.find_child("Resource"),
+                cluster,
                 "AwsSolutions-EKS1",
                 "The public endpoint is on so kubectl works from a workstation; requests are "
                 "still authenticated by IAM and authorised by EKS access entries. Pass "
                 "endpoint_access=EndpointAccess.PRIVATE (and reach the API through a VPN or "
                 "bastion) or PUBLIC_AND_PRIVATE.only_from(<your CIDR>) to close or narrow it.",
             )
+
         acknowledge_finding(
             cluster.role,
             f"AwsSolutions-IAM4[{aws_managed('AmazonEKSClusterPolicy')}]",
@@ -320,41 +324,6 @@ class ReferenceCluster(Construct):
                 "role of managed node groups (kubelet registration, VPC CNI, image pulls).",
             )
 
-        # aws-cdk-lib's kubectl Lambda role (KubectlHandlerRole) and cluster creation role.
-        kubectl_handler_role = cluster.node.find_child("KubectlHandlerRole")
-        ecr_public_condition = cluster.node.find_child("HasEcrPublic")
-        assert isinstance(ecr_public_condition, cdk.CfnCondition)
-        ecr_public_policy = json.dumps(
-            {
-                "Fn::If": [
-                    stack.resolve(ecr_public_condition.logical_id),
-                    {
-                        "Fn::Join": [
-                            "",
-                            [
-                                "arn:",
-                                {"Ref": "AWS::Partition"},
-                                ":iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly",
-                            ],
-                        ]
-                    },
-                    {"Ref": "AWS::NoValue"},
-                ]
-            },
-            separators=(",", ":"),
-        )
-        for finding in (
-            aws_managed("service-role/AWSLambdaBasicExecutionRole"),
-            aws_managed("service-role/AWSLambdaVPCAccessExecutionRole"),
-            aws_managed("AmazonEC2ContainerRegistryPullOnly"),
-            f"Policy::{ecr_public_policy}",
-        ):
-            acknowledge_finding(
-                kubectl_handler_role,
-                f"AwsSolutions-IAM4[{finding}]",
-                "aws-cdk-lib's eks.Cluster creates this kubectl/Helm Lambda role with AWS managed "
-                "Lambda logging, VPC access and ECR pull policies; the library cannot change them.",
-            )
         # cdk-nag flattens the ARN: pseudo parameters as <AWS::...>, known values literally. (A
         # token cluster_name cannot be predicted here; such a caller acknowledges these two.)
         region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
@@ -372,57 +341,6 @@ class ReferenceCluster(Construct):
                 "its sub-resources, whose ARNs are only known after creation (eks:*Cluster* and "
                 "ec2:Describe* have no narrower resource form).",
             )
-
-        # The two provider nested stacks aws-cdk-lib adds next to every eks.Cluster.
-        provider_reason = (
-            "Custom-resource provider that aws-cdk-lib's eks.Cluster creates in a nested stack "
-            "({what}); its runtime, logging and IAM are fixed by aws-cdk-lib, not this library."
-        )
-        cluster_provider = stack.node.find_child("@aws-cdk/aws-eks.ClusterResourceProvider")
-        framework = cluster_provider.node.find_child("Provider")
-        functions = [
-            cluster_provider.node.find_child("OnEventHandler"),
-            cluster_provider.node.find_child("IsCompleteHandler"),
-            framework.node.find_child("framework-isComplete"),
-            framework.node.find_child("framework-onTimeout"),
-        ]
-        what = "EKS cluster create/update/delete handlers and their Step Functions waiter"
-        for finding in [aws_managed("service-role/AWSLambdaBasicExecutionRole")] + [
-            f"Resource::{_arn_ref(fn)}:*" for fn in functions
-        ]:
-            rule = "IAM4" if finding.startswith("Policy::") else "IAM5"
-            acknowledge_finding(
-                cluster_provider,
-                f"AwsSolutions-{rule}[{finding}]",
-                provider_reason.format(what=what),
-            )
-        for rule in ("AwsSolutions-SF1", "AwsSolutions-SF2"):
-            acknowledge_finding(cluster_provider, rule, provider_reason.format(what=what))
-
-        kubectl_provider = stack.node.find_child("@aws-cdk/aws-eks.KubectlProvider")
-        what = "kubectl/Helm handler that applies manifests and charts"
-        for rule in (
-            f"AwsSolutions-IAM4[{aws_managed('service-role/AWSLambdaBasicExecutionRole')}]",
-            f"AwsSolutions-IAM4[{aws_managed('service-role/AWSLambdaVPCAccessExecutionRole')}]",
-            f"AwsSolutions-IAM5[Resource::{_arn_ref(kubectl_provider.node.find_child('Handler'))}:*]",
-            "AwsSolutions-L1",
-        ):
-            acknowledge_finding(kubectl_provider, rule, provider_reason.format(what=what))
-
-
-def _arn_ref(function: IConstruct) -> str:
-    """cdk-nag's flattened form of ``Fn::GetAtt [<function>, Arn]``: ``<LogicalId.Arn>``."""
-    resource = function.node.default_child
-    assert isinstance(resource, cdk.CfnElement)
-    return f"<{cdk.Stack.of(resource).resolve(resource.logical_id)}.Arn>"
-
-
-def _is_private(endpoint_access: eks.EndpointAccess) -> bool:
-    """Whether ``endpoint_access`` is ``EndpointAccess.PRIVATE`` (its config is not exposed)."""
-    # jsii hands out a new proxy per access, so compare the JavaScript object references.
-    ref = getattr(endpoint_access, "__jsii_ref__", None)
-    private_ref = getattr(eks.EndpointAccess.PRIVATE, "__jsii_ref__", None)
-    return ref is not None and private_ref is not None and ref.ref == private_ref.ref
 
 
 def _validate(

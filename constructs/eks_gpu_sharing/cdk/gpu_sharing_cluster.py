@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from aws_cdk import aws_eks as eks
 from constructs import Construct
@@ -61,7 +61,10 @@ class GpuSharingCluster(Construct):
             endpoint_access=endpoint_access,
         )
         self.cluster = self.reference_cluster.cluster
-        self.karpenter = Karpenter(self, "Karpenter", cluster=self.cluster)
+        # eks.Cluster implements eks.ICluster; jsii's Python stubs type its kubectl_provider
+        # differently, which mypy reads as a protocol mismatch.
+        cluster = cast(eks.ICluster, self.cluster)
+        self.karpenter = Karpenter(self, "Karpenter", cluster=cluster)
         # The controller runs on the system nodes and needs the Pod Identity agent and CNI.
         self.karpenter.chart.node.add_dependency(self.reference_cluster.system_nodegroup)
         for addon in self.reference_cluster.addons.values():
@@ -69,7 +72,7 @@ class GpuSharingCluster(Construct):
         self.gpu_sharing = GpuSharing(
             self,
             "GpuSharing",
-            cluster=self.cluster,
+            cluster=cluster,
             karpenter=self.karpenter,
             pools=pools,
             sample_workload=sample_workload,

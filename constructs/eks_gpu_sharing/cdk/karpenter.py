@@ -23,8 +23,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from ..karpenter_compatibility import check_karpenter_version
 from ..errors import ConfigurationError
+from ..karpenter_compatibility import check_karpenter_version
 from ..karpenter_installation import DISCOVERY_TAG_KEY
 from ..karpenter_values import KARPENTER_RELEASE, karpenter_chart_values
 from ..versions import (

@@ -62,7 +62,7 @@ class GpuPoolChart(cdk8s.Chart):
         require_instance(pool, GpuPool, field="GpuPoolChart.pool", fix=GPU_POOL_EXAMPLE)
         require_instance(
             karpenter,
-            IKarpenter,  # type: ignore[type-abstract]
+            IKarpenter,
             field="GpuPoolChart.karpenter",
             fix="pass the Karpenter construct or ExistingKarpenter(...)",
         )

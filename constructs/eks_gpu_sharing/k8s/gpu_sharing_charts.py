@@ -9,7 +9,7 @@ from typing import Any
 from constructs import Construct
 
 from ..karpenter_installation import IKarpenter
-from ..pool import GpuPool
+from ..pool import GpuPool, validate_pools
 from .device_plugin import (
     DEVICE_PLUGIN_NAMESPACE,
     DevicePluginConfigChart,
@@ -48,6 +48,7 @@ def build_gpu_sharing_charts(
     Chart ids become file names in ``cdk8s synth`` output; their numeric prefixes keep
     ``kubectl apply -f`` in dependency order: pools, then the device plugin config.
     """
+    pools = validate_pools(pools)
     pool_charts = {
         pool.name: GpuPoolChart(
             app,
