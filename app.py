@@ -15,6 +15,7 @@ Context (``-c key=value``):
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -49,15 +50,16 @@ def build_app(outdir: str | None = None, context: dict[str, str] | None = None) 
             region=os.environ.get("CDK_DEFAULT_REGION"),
         ),
     )
-    nat_gateways = app.node.try_get_context("natGateways")
+    nat_gateways = _whole_number_context(app, "natGateways", default=1)
     gpu_slicing = GpuSharingCluster(
         stack,
         "GpuSlicing",
         cluster_name=app.node.try_get_context("clusterName") or config.cluster_name,
         admin_role_arn=app.node.try_get_context("adminRoleArn"),
-        nat_gateways=int(nat_gateways) if nat_gateways is not None else 1,
+        nat_gateways=nat_gateways,
         pools=config.pools,
         device_plugin_namespace=config.device_plugin_namespace,
+        instance_tags=config.instance_tags,
         sample_workload=False,
     )
     # Acknowledge cdk-nag findings on aws-cdk-lib's own EKS resources (opt-in: it finds them by
@@ -70,5 +72,29 @@ def build_app(outdir: str | None = None, context: dict[str, str] | None = None) 
     return app
 
 
+def _whole_number_context(app: cdk.App, key: str, *, default: int) -> int:
+    value = app.node.try_get_context(key)
+    if value is None:
+        return default
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit() and len(value) < 4):
+        return int(value)
+    raise ConfigurationError(
+        field=f"-c {key}",
+        value=value,
+        rule="takes a whole number",
+        fix=f"e.g. -c {key}={default}",
+    )
+
+
+def main() -> int:
+    """Synthesize, or print a configuration error without a traceback (exit status 2)."""
+    try:
+        build_app().synth()
+    except ConfigurationError as error:
+        print(f"app.py: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    build_app().synth()
+    sys.exit(main())

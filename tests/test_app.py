@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +71,34 @@ def test_app_refuses_a_config_for_another_kubernetes(tmp_path: Path) -> None:
     build_app = runpy.run_path(str(ROOT / "app.py"))["build_app"]
     with pytest.raises(ConfigurationError, match=r"kubernetesVersion='1\.35'"):
         build_app(str(tmp_path / "out"), context={"config": str(config)})
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"natGateways": "two"}, "app.py: error: -c natGateways='two': takes a whole number"),
+        ({"config": "missing.yaml"}, "app.py: error: config file='missing.yaml'"),
+    ],
+)
+def test_app_reports_bad_context_and_config_without_a_traceback(
+    tmp_path: Path, context: dict[str, str], message: str
+) -> None:
+    # As `cdk synth` runs it: a process with the context and output folder in its environment.
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        env={
+            **os.environ,
+            "CDK_CONTEXT_JSON": json.dumps(context),
+            "CDK_OUTDIR": str(tmp_path / "cdk.out"),
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not list((tmp_path / "cdk.out").glob("asset.*"))  # nothing staged
 
 
 def test_app_synthesizes_main_and_nested_templates(assembly: Path) -> None:

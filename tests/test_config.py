@@ -174,10 +174,15 @@ def test_render_writes_every_kind_and_a_helm_values_file(tmp_path: Path) -> None
 
 
 def test_render_replaces_only_its_own_files(tmp_path: Path) -> None:
-    (tmp_path / "99-old-pool.k8s.yaml").write_text("stale: true\n")
+    # A folder written before the file record existed: our old files carry the managed-by label.
+    (tmp_path / "99-old-pool.k8s.yaml").write_text(
+        "metadata:\n  labels:\n    app.kubernetes.io/managed-by: eks-gpu-sharing\n"
+    )
+    (tmp_path / "98-someone-else.k8s.yaml").write_text("kind: ConfigMap\n")
     (tmp_path / "kustomization.yaml").write_text("resources: []\n")
     render(load_config(DEFAULT_CONFIG), tmp_path)
     assert not (tmp_path / "99-old-pool.k8s.yaml").exists()
+    assert (tmp_path / "98-someone-else.k8s.yaml").exists()
     assert (tmp_path / "kustomization.yaml").exists()
 
 

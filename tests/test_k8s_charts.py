@@ -614,8 +614,11 @@ def test_sample_accepts_digest_pinned_image(app: cdk8s.App) -> None:
     ("kwargs", "message"),
     [
         ({"node_role_name": "arn:aws:iam::123456789012:role/node"}, "role name"),
-        ({"node_role_name": ""}, "non-empty"),
-        ({"discovery_tag_value": ""}, "non-empty"),
+        ({"node_role_name": ""}, "1-64 letters"),
+        ({"node_role_name": "node\n"}, "1-64 letters"),
+        ({"discovery_tag_value": ""}, "1-256 characters"),
+        ({"discovery_tag_value": "a\tb"}, "1-256 characters"),
+        ({"discovery_tag_key": "aws:x"}, "does not start with aws:"),
         ({"version": "v1.14.1"}, "no leading 'v'"),
         ({"node_overlay_enabled": "yes"}, "true or false"),
     ],
@@ -631,7 +634,9 @@ def test_existing_karpenter_rejects_bad_input(kwargs: dict[str, Any], message: s
     [
         ({"kubernetes.io/cluster/demo": "owned"}, "Karpenter sets this tag"),
         ({"karpenter.sh/nodepool": "x"}, "Karpenter sets this tag"),
-        ({"team": 1}, "strings"),
+        ({"team": 1}, "EC2 tag values are strings"),
+        ({"team": "ml\n"}, "0-256 characters"),
+        ({"aws:createdBy": "me"}, "does not start with aws:"),
     ],
 )
 def test_instance_tags_reject_karpenters_own(

@@ -9,18 +9,42 @@ eks-gpu-sharing simulate --config gpu-sharing.yaml --pods inference=40   # needs
 from __future__ import annotations
 
 import argparse
-import filecmp
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
+from importlib.metadata import PackageNotFoundError, version
+from typing import Final
 
 from .advice import setup_advice
 from .config import GpuSharingConfig, load_config
 from .errors import ConfigurationError
-from .render import owned_files, render
+from .render import compare, render
 from .upstream import UpstreamError, UpstreamUnavailable
+
+#: Exit statuses, documented in ``--help``.
+EXIT_OK: Final = 0
+EXIT_STALE: Final = 1
+EXIT_INVALID: Final = 2
+EXIT_UPSTREAM: Final = 3
+
+_EPILOG: Final = """examples:
+  eks-gpu-sharing synth --config gpu-sharing.yaml --out manifests/
+  eks-gpu-sharing check --config gpu-sharing.yaml --out manifests/
+  eks-gpu-sharing simulate --config gpu-sharing.yaml --pods inference=40
+
+exit status:
+  0  success (check: the folder is up to date)
+  1  check: the folder differs from what synth would write
+  2  invalid input: the config file, an option or the output folder (the error names which)
+  3  simulate: Go or the pinned upstream modules are not available, or they failed
+"""
+
+
+def _version() -> str:
+    try:
+        return version("eks-gpu-sharing")
+    except PackageNotFoundError:  # run from a checkout that was not installed
+        return "unknown"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,13 +52,22 @@ def _parser() -> argparse.ArgumentParser:
         prog="eks-gpu-sharing",
         description="Render GPU pools and their sharing (Karpenter NodePools, EC2NodeClasses, "
         "NodeOverlays, device plugin config, sample workload) to plain Kubernetes YAML.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, text in (
-        ("synth", "write the manifests into --out"),
-        ("check", "exit 1 if --out does not match what synth would write"),
+        ("synth", "write the manifests into --out (only files synth wrote are replaced)"),
+        ("check", "exit 1 if --out differs from what synth would write"),
     ):
-        command = commands.add_parser(name, help=text, description=text)
+        command = commands.add_parser(
+            name,
+            help=text,
+            description=text,
+            epilog=_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         command.add_argument(
             "--config", default="gpu-sharing.yaml", help="setup file (default: gpu-sharing.yaml)"
         )
@@ -50,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Run Karpenter's own scheduler (the pinned release, built with Go on first "
         "use) on the objects this config generates and N pending one-slice pods per pool, with "
         "and without the NodeOverlays. One scheduling round: nothing is launched.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     simulate.add_argument(
         "--config", default="gpu-sharing.yaml", help="setup file (default: gpu-sharing.yaml)"
@@ -66,8 +101,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `eks-gpu-sharing` console command."""
-    args = _parser().parse_args(argv)
+    """Entry point of the `eks-gpu-sharing` console command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
     try:
         config = load_config(args.config)
         if args.command == "synth":
@@ -75,37 +114,37 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(path)
             for line in setup_advice(config.pools):
                 print(f"eks-gpu-sharing: warning: {line}", file=sys.stderr)
-            return 0
+            return EXIT_OK
         if args.command == "simulate":
             return _simulate(config, args.pods, args.format)
-        return _check(config, args.config, Path(args.out))
+        return _check(config, args.config, args.out)
     except ConfigurationError as error:
         print(f"eks-gpu-sharing: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_INVALID
+    except OSError as error:
+        # The folder passed every check and then failed (a full disk, a race with another
+        # writer): name the file, not a traceback.
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"eks-gpu-sharing: error: {error.strerror or error}{where}", file=sys.stderr)
+        return EXIT_INVALID
     except (UpstreamUnavailable, UpstreamError) as error:
         print(f"eks-gpu-sharing: {error}", file=sys.stderr)
-        return 3
+        return EXIT_UPSTREAM
+    except KeyboardInterrupt:
+        return 130
 
 
-def _check(config: GpuSharingConfig, config_path: str, outdir: Path) -> int:
-    with tempfile.TemporaryDirectory() as fresh:
-        expected = {str(p.relative_to(fresh)) for p in render(config, fresh)}
-        actual = {str(p.relative_to(outdir)) for p in owned_files(outdir)}
-        stale = sorted(expected ^ actual)
-        stale += sorted(
-            name
-            for name in expected & actual
-            if not filecmp.cmp(Path(fresh) / name, outdir / name, shallow=False)
-        )
-    if stale:
+def _check(config: GpuSharingConfig, config_path: str, outdir: str) -> int:
+    differences = compare(config, outdir)
+    if differences:
         print(
-            f"eks-gpu-sharing: {outdir} is stale ({', '.join(stale)}); run "
+            f"eks-gpu-sharing: {outdir} is stale ({differences.describe()}); run "
             f"`eks-gpu-sharing synth --config {config_path} --out {outdir}`",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_STALE
     print(f"{outdir} is up to date")
-    return 0
+    return EXIT_OK
 
 
 def _simulate(config: GpuSharingConfig, pod_args: Sequence[str], output: str) -> int:
@@ -124,7 +163,7 @@ def _simulate(config: GpuSharingConfig, pod_args: Sequence[str], output: str) ->
         pods[name.strip()] = int(count)
     report = simulate(config, pods, log=lambda line: print(line, file=sys.stderr))
     print(report.to_json() if output == "json" else report.format_table())
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

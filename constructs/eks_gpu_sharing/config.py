@@ -132,13 +132,23 @@ def load_yaml(text: str, *, source: str = "config") -> Any:
         documents = list(yaml.load_all(text, Loader=_StrictLoader))
     except yaml.YAMLError as error:
         raise _file_error(
-            source, f"is not valid YAML ({_short(error)})", "fix the YAML at the position shown"
+            source,
+            f"is not valid YAML ({_yaml_problem(error)})",
+            "fix the YAML at the position shown",
         ) from None
-    except (RecursionError, ValueError) as error:
+    except RecursionError:
+        raise _file_error(
+            source, f"nests deeper than {MAX_DEPTH} levels", "write plain keys and lists"
+        ) from None
+    except ValueError as error:
+        # Python refuses to convert integers of more than 4300 digits (sys.int_info).
+        too_long = "integer string conversion" in str(error)
         raise _file_error(
             source,
-            f"cannot be parsed ({_short(error)})",
-            "write plain keys, lists and numbers of ordinary size",
+            "holds a number with thousands of digits"
+            if too_long
+            else f"cannot be parsed ({_short(error)})",
+            "write numbers of ordinary size",
         ) from None
     if len(documents) != 1:
         raise _file_error(
@@ -157,13 +167,16 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
     reader.only(root, "", [yaml_key(f.name) for f in dataclasses.fields(GpuSharingConfig)])
     cluster_name = reader.value(str, root, "clusterName", required=True)
     kubernetes_version = reader.value(str, root, "kubernetesVersion", default=KUBERNETES_VERSION)
+    # The discovery tag defaults to the cluster name; a bad name is reported once, as clusterName.
+    discovery_tag_default = cluster_name
     if isinstance(cluster_name, str) and (reason := eks_cluster_name_error(cluster_name)):
         reader.add("clusterName", cluster_name, reason, "use the name EKS shows for it")
+        discovery_tag_default = "reported-as-clusterName"
     karpenter = reader.build(
         ExistingKarpenter,
         root.get("karpenter"),
         "karpenter",
-        defaults={"version": KARPENTER_VERSION, "discovery_tag_value": cluster_name},
+        defaults={"version": KARPENTER_VERSION, "discovery_tag_value": discovery_tag_default},
         required=True,
     )
     pools = reader.pools(root.get("pools"))
@@ -375,7 +388,7 @@ class _Reader:
         if section is None:
             return _INVALID
         mode = section.get("mode")
-        if mode not in SHARING_MODES:
+        if not isinstance(mode, str) or mode not in SHARING_MODES:
             self.add(
                 _join(where, "mode"),
                 mode,
@@ -490,6 +503,14 @@ class _StrictLoader(yaml.SafeLoader):
 
 def _file_error(source: str | Path, rule: str, fix: str) -> ConfigurationError:
     return ConfigurationError(field="config file", value=str(source), rule=rule, fix=fix)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """``line L, column C: problem`` of a parser error (PyYAML's text quotes the whole line)."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return _short(f"line {mark.line + 1}, column {mark.column + 1}: {error.problem}")
+    return _short(error)
 
 
 def _short(value: Any) -> str:

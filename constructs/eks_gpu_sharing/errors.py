@@ -11,7 +11,7 @@ from __future__ import annotations
 import reprlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 #: The fix shown when something other than a GpuPool is passed as a pool.
 GPU_POOL_EXAMPLE = 'pass e.g. GpuPool("inference", sharing=TimeSlicing(replicas=4))'
@@ -26,9 +26,16 @@ _SHOWN.maxlevel = 3
 _SHOWN.maxlong = 40
 
 
+_SHOWN_MAX: Final = 120
+
+
 def shown(value: Any) -> str:
-    """``repr(value)``, cut to a readable length."""
-    return _SHOWN.repr(value)
+    """``repr(value)``, cut to a readable length (at most 120 characters)."""
+    text = _SHOWN.repr(value)
+    if len(text) <= _SHOWN_MAX:
+        return text
+    half = (_SHOWN_MAX - 3) // 2
+    return f"{text[:half]}...{text[-half:]}"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Final, Protocol, runtime_checkable
 
 from constructs import IDependable
 
+from .aws_names import iam_role_name_error, is_cdk_token, tag_key_error, tag_value_error
 from .errors import Problems
 from .karpenter_compatibility import RELEASE, check_karpenter_version, check_node_overlay_gate
 from .versions import KUBERNETES_VERSION
@@ -91,17 +92,26 @@ class ExistingKarpenter:
     def __post_init__(self) -> None:
         problems = Problems()
         words = vocabulary()
-        for name in ("node_role_name", "discovery_tag_value", "discovery_tag_key"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value.strip() or len(value) > 256:
+        role = self.node_role_name
+        is_arn = (
+            isinstance(role, str)
+            and (role.startswith("arn:") or "/" in role)
+            and not is_cdk_token(role)
+        )
+        for name, reason in (
+            ("node_role_name", None if is_arn else iam_role_name_error(role)),
+            ("discovery_tag_key", tag_key_error(self.discovery_tag_key)),
+            ("discovery_tag_value", tag_value_error(self.discovery_tag_value, allow_empty=False)),
+        ):
+            # A CDK token (e.g. a role created in the same app) is known only at deploy time.
+            if reason and not is_cdk_token(getattr(self, name)):
                 problems.add(
                     field=words.field("ExistingKarpenter", name),
-                    value=value,
-                    rule="must be non-empty text of at most 256 characters",
+                    value=getattr(self, name),
+                    rule=reason,
                     fix="use the value your Karpenter installation uses",
                 )
-        role = self.node_role_name
-        if isinstance(role, str) and (role.startswith("arn:") or "/" in role):
+        if is_arn:
             problems.add(
                 field=words.field("ExistingKarpenter", "node_role_name"),
                 value=role,

@@ -10,7 +10,10 @@ Each function returns why a value is invalid, or None.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
+
+from .errors import ConfigurationError
 
 _DNS_LABEL: Final = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN: Final = re.compile(
@@ -75,3 +78,15 @@ def eks_cluster_name_error(value: object) -> str | None:
             "with a letter or digit"
         )
     return None
+
+
+def require_name(
+    field: str,
+    value: object,
+    rule: Callable[[object], str | None] = dns_label_error,
+    *,
+    fix: str,
+) -> None:
+    """Raise ConfigurationError naming ``field`` unless ``value`` passes ``rule``."""
+    if reason := rule(value):
+        raise ConfigurationError(field=field, value=value, rule=reason, fix=fix)

@@ -28,8 +28,8 @@ DEFAULT_CLUSTER_NAME = "gpu-slicing"
 #: Label every system node carries (``{SYSTEM_NODE_LABEL: "true"}``); pin controllers to it.
 SYSTEM_NODE_LABEL = "node-role/system"
 
-_ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+")
-_INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+_ROLE_ARN_PATTERN = re.compile(r"arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
+_INSTANCE_TYPE_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}\.[a-z0-9-]{1,32}")
 
 _ALL_LOG_TYPES: tuple[eks.ClusterLoggingTypes, ...] = (
     eks.ClusterLoggingTypes.API,
@@ -390,7 +390,7 @@ def _validate(
             fix=f"use ({system_node_instance_types!r},)",
         )
     for instance_type in system_node_instance_types:
-        if not _INSTANCE_TYPE_PATTERN.match(instance_type):
+        if not (isinstance(instance_type, str) and _INSTANCE_TYPE_PATTERN.fullmatch(instance_type)):
             raise ConfigurationError(
                 field="ReferenceCluster.system_node_instance_types",
                 value=instance_type,
@@ -414,7 +414,7 @@ def _validate(
     if (
         admin_role_arn is not None
         and not cdk.Token.is_unresolved(admin_role_arn)
-        and not _ROLE_ARN_PATTERN.match(admin_role_arn)
+        and not _ROLE_ARN_PATTERN.fullmatch(admin_role_arn)
     ):
         raise ConfigurationError(
             field="ReferenceCluster.admin_role_arn",

@@ -21,7 +21,9 @@ from ..k8s import (
     build_gpu_sharing_charts,
     sample_chart_id,
 )
+from ..k8s.instance_tags import check_instance_tags
 from ..karpenter_installation import IKarpenter
+from ..kubernetes_names import require_name
 from ..pool import GpuPool, validate_pools
 from ..sharing import NoSharing
 from ..versions import (
@@ -86,6 +88,12 @@ class GpuSharing(Construct):
     ) -> None:
         # Validate everything before creating any construct: nothing is half-built.
         self.pools = validate_pools(pools)
+        require_name(
+            "GpuSharing.device_plugin_namespace",
+            device_plugin_namespace,
+            fix="use e.g. 'nvidia-device-plugin'",
+        )
+        check_instance_tags(instance_tags or {}, field="GpuSharing.instance_tags")
         needs_overlay = any(not isinstance(p.sharing, NoSharing) for p in self.pools)
         if karpenter is not None:
             if not isinstance(karpenter, IKarpenter):

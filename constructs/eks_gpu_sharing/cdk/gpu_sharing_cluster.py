@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from aws_cdk import aws_eks as eks
 from constructs import Construct
 
 from ..k8s import DEVICE_PLUGIN_NAMESPACE
+from ..k8s.instance_tags import check_instance_tags
+from ..kubernetes_names import require_name
 from ..pool import GpuPool, validate_pools
 from .cluster import ReferenceCluster
 from .gpu_sharing import GpuSharing
@@ -31,6 +33,7 @@ class GpuSharingCluster(Construct):
     :param sample_workload: Deploy the sample workload on the first pool. Default: True.
     :param device_plugin_namespace: Namespace of the NVIDIA device plugin.
         Default: ``nvidia-device-plugin``.
+    :param instance_tags: Extra EC2 tags on the GPU instances and volumes. Default: none.
     :param endpoint_access: EKS API endpoint access. Default: public and private (so `kubectl`
         works from a workstation; access still needs IAM and an access entry).
     """
@@ -48,8 +51,17 @@ class GpuSharingCluster(Construct):
         sample_workload: bool = True,
         device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
         endpoint_access: eks.EndpointAccess | None = None,
+        instance_tags: Mapping[str, str] | None = None,
     ) -> None:
-        pools = validate_pools(pools)  # fail before any resource exists
+        # Fail before any construct exists: ReferenceCluster stages the kubectl layer asset
+        # (tens of MB) into cdk.out as soon as it is created.
+        pools = validate_pools(pools)
+        require_name(
+            "GpuSharingCluster.device_plugin_namespace",
+            device_plugin_namespace,
+            fix="use e.g. 'nvidia-device-plugin'",
+        )
+        check_instance_tags(instance_tags or {}, field="GpuSharingCluster.instance_tags")
         super().__init__(scope, id)
         self.reference_cluster = ReferenceCluster(
             self,
@@ -77,6 +89,7 @@ class GpuSharingCluster(Construct):
             pools=pools,
             sample_workload=sample_workload,
             device_plugin_namespace=device_plugin_namespace,
+            instance_tags=instance_tags,
         )
 
 

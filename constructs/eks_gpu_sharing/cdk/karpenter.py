@@ -10,8 +10,7 @@ getting-started-with-karpenter/cloudformation.yaml``), an EKS Pod Identity assoc
 from __future__ import annotations
 
 import copy
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from aws_cdk import Duration, Fn, Stack, Token
@@ -23,10 +22,12 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from ..aws_names import tag_value_error
 from ..errors import ConfigurationError
-from ..karpenter_compatibility import check_karpenter_version
+from ..karpenter_compatibility import RELEASE, check_karpenter_version
 from ..karpenter_installation import DISCOVERY_TAG_KEY
 from ..karpenter_values import KARPENTER_RELEASE, karpenter_chart_values
+from ..kubernetes_names import dns_label_error, dns_subdomain_error, require_name
 from ..versions import (
     KARPENTER_CHART_NAME,
     KARPENTER_CHART_REPOSITORY,
@@ -58,13 +59,6 @@ INTERRUPTION_RULES: Final = {
 
 # EKS CreateCluster: "The name can contain only alphanumeric characters (case-sensitive), hyphens,
 # and underscores. It must start with an alphanumeric character and can't be longer than 100".
-# Kubernetes object names: a namespace is an RFC 1123 label, a service account a subdomain.
-_DNS1123_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN: Final = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
-# Karpenter's OCI chart tags have no leading "v" since v0.35.
-_CHART_VERSION: Final = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
 
 
 class Karpenter(Construct):
@@ -156,9 +150,10 @@ class Karpenter(Construct):
             field="Karpenter.cluster.cluster_name",
             fix="pass the cluster exactly as EKS names it",
         )
-        _validate_kubernetes_name("Karpenter.namespace", namespace, _DNS1123_LABEL, 63)
+        # A namespace is a DNS label, a service account name a DNS subdomain.
+        _validate_kubernetes_name("Karpenter.namespace", namespace, dns_label_error)
         _validate_kubernetes_name(
-            "Karpenter.service_account_name", service_account_name, _DNS1123_SUBDOMAIN, 253
+            "Karpenter.service_account_name", service_account_name, dns_subdomain_error
         )
         tag_value = cluster.cluster_name if discovery_tag_value is None else discovery_tag_value
         _validate_tag_value(tag_value)
@@ -498,7 +493,8 @@ def _policy_document(statements: list[dict[str, Any]], variables: Mapping[str, s
 
 
 def _validate_versions(version: str, kubernetes_version: str) -> None:
-    if not _CHART_VERSION.match(version):
+    # Karpenter's OCI chart tags have no leading "v" since v0.35.
+    if not isinstance(version, str) or not RELEASE.fullmatch(version):
         raise ConfigurationError(
             field="Karpenter.version",
             value=version,
@@ -515,27 +511,20 @@ def _validate_versions(version: str, kubernetes_version: str) -> None:
     )
 
 
-def _validate_kubernetes_name(field: str, value: str, pattern: re.Pattern[str], limit: int) -> None:
-    if Token.is_unresolved(value):
+def _validate_kubernetes_name(field: str, value: str, rule: Callable[[object], str | None]) -> None:
+    if isinstance(value, str) and Token.is_unresolved(value):
         return
-    if len(value) > limit or not pattern.match(value):
-        raise ConfigurationError(
-            field=field,
-            value=value,
-            rule=f"a Kubernetes name here has at most {limit} lowercase letters, digits "
-            "and '-', starting and ending with a letter or digit",
-            fix="use a valid name such as 'karpenter' or 'kube-system'",
-        )
+    require_name(field, value, rule, fix="use a valid name such as 'karpenter' or 'kube-system'")
 
 
 def _validate_tag_value(value: str) -> None:
     if Token.is_unresolved(value):
         return
-    if not 1 <= len(value) <= 256:
+    if reason := tag_value_error(value, allow_empty=False):
         raise ConfigurationError(
             field="Karpenter.discovery_tag_value",
             value=value,
-            rule="an EC2 tag value used for discovery has 1-256 characters",
+            rule=reason,
             fix="leave it unset (the cluster name) or give a non-empty value",
         )
 

@@ -8,9 +8,11 @@ import cdk8s
 from cdk8s_plus_36 import k8s
 from constructs import Construct
 
+#: The label that marks what this package generated.
+MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
 #: Labels on every object the charts create (``metadata.labels``).
 COMMON_LABELS: Final = {
-    "app.kubernetes.io/managed-by": "eks-gpu-sharing",
+    MANAGED_BY_LABEL: "eks-gpu-sharing",
     "app.kubernetes.io/part-of": "eks-gpu-sharing",
 }
 

@@ -19,6 +19,7 @@ from cdk8s_plus_36 import k8s
 from constructs import Construct
 
 from ..errors import ConfigurationError
+from ..kubernetes_names import dns_subdomain_error, require_name
 from ..pool import GPU_TAINT_KEY, POOL_LABEL, GpuPool, validate_pools
 from ..sharing import DEFAULT_PROFILE, Mps
 from .common import CHART_PROPS, namespace_object
@@ -83,6 +84,15 @@ class DevicePluginConfigChart(cdk8s.Chart):
         config_map_name: str = DEVICE_PLUGIN_CONFIG_MAP,
         create_namespace: bool = True,
     ) -> None:
+        require_name(
+            "DevicePluginConfigChart.namespace", namespace, fix="use e.g. 'nvidia-device-plugin'"
+        )
+        require_name(
+            "DevicePluginConfigChart.config_map_name",
+            config_map_name,
+            dns_subdomain_error,
+            fix="use e.g. 'nvidia-device-plugin-config'",
+        )
         data = device_plugin_config_data(pools)
         # The chart's namespace (``self.namespace``) goes on every namespaced object.
         super().__init__(scope, id, namespace=namespace, **CHART_PROPS)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from ..aws_names import tag_key_error, tag_value_error
 from ..errors import ConfigurationError
 
 # EC2 tag keys Karpenter sets itself; the EC2NodeClass CRD rejects them in spec.tags.
@@ -30,11 +31,11 @@ def check_instance_tags(tags: object, *, field: str) -> Mapping[str, str]:
             fix='pass e.g. {"team": "ml"}',
         )
     for key, value in tags.items():
-        if not isinstance(key, str) or not isinstance(value, str) or not key:
+        if reason := tag_key_error(key) or tag_value_error(value):
             raise ConfigurationError(
                 field=field,
                 value={key: value},
-                rule="tag keys and values are strings, keys non-empty",
+                rule=reason,
                 fix='pass e.g. {"team": "ml"}',
             )
         if key in _RESERVED_TAG_KEYS or key.startswith(_RESERVED_TAG_PREFIX):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 import cdk8s
@@ -9,6 +10,7 @@ from cdk8s_plus_36 import k8s
 from constructs import Construct
 
 from ..errors import GPU_POOL_EXAMPLE, ConfigurationError, require_instance
+from ..kubernetes_names import require_name
 from ..pool import POOL_LABEL, GpuPool
 from ..versions import SAMPLE_WORKLOAD_IMAGE
 from ..vocabulary import vocabulary
@@ -21,6 +23,16 @@ SAMPLE_NUM_BODIES: Final = 262144
 #: Seconds between two benchmark runs of one pod.
 SAMPLE_PAUSE_SECONDS: Final = 5
 _CONTAINER = "nbody"
+# An image reference as the container runtime parses it (github.com/distribution/reference,
+# regexp.go): [registry[:port]/]path[:tag][@sha256:digest], path components lowercase.
+_IMAGE: Final = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"(?::[0-9]{1,5})?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?",
+    re.ASCII,
+)
 
 
 def sample_workload_name(pool: GpuPool) -> str:
@@ -99,6 +111,7 @@ class SampleWorkloadChart(cdk8s.Chart):
         image: str = SAMPLE_WORKLOAD_IMAGE,
     ) -> None:
         require_instance(pool, GpuPool, field="SampleWorkloadChart.pool", fix=GPU_POOL_EXAMPLE)
+        require_name("SampleWorkloadChart.namespace", namespace, fix="use e.g. 'gpu-sharing-demo'")
         replicas = sample_replicas(pool, replicas)
         if not _is_pinned(image):
             raise ConfigurationError(
@@ -174,13 +187,11 @@ class SampleWorkloadChart(cdk8s.Chart):
 
 
 def _is_pinned(image: object) -> bool:
-    """True for ``repo@sha256:...`` or ``repo:tag`` with a tag other than ``latest``."""
-    if not isinstance(image, str) or not image or any(c.isspace() for c in image):
-        return False
-    if "@" in image:
-        return True
-    name, _, tag = image.rpartition(":")
-    return bool(name) and "/" not in tag and tag not in ("", "latest")
+    """True for a well-formed ``repo@sha256:...`` or ``repo:tag`` with a tag other than latest."""
+    match = _IMAGE.fullmatch(image) if isinstance(image, str) else None
+    return match is not None and (
+        match["digest"] is not None or match["tag"] not in (None, "latest")
+    )
 
 
 def _toleration(taint: dict[str, str]) -> k8s.Toleration:

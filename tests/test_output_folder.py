@@ -1,0 +1,186 @@
+"""The output folder (issue 9, items 2 and 3): a failed synth changes nothing, no link is
+followed out of the folder, and only files synth wrote are replaced or deleted."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from eks_gpu_sharing.cli import main
+from eks_gpu_sharing.errors import ConfigurationError
+from eks_gpu_sharing.output_folder import RECORD, compare_files, write_files
+from tests.folder_snapshot import snapshot
+
+FILES = {"01-a.k8s.yaml": b"a: 1\n", "helm/values.yaml": b"v: 1\n"}
+
+
+def test_writes_the_files_and_a_record_kubectl_does_not_read(tmp_path: Path) -> None:
+    written = write_files(tmp_path / "out", FILES)
+    assert written == [tmp_path / "out" / name for name in sorted(FILES)]
+    assert snapshot(tmp_path / "out") == {
+        RECORD: f"{(tmp_path / 'out' / RECORD).read_text()}".encode(),
+        "01-a.k8s.yaml": b"a: 1\n",
+        "helm": "<dir>",
+        "helm/values.yaml": b"v: 1\n",
+    }
+    assert (tmp_path / "out" / RECORD).read_text().splitlines()[1:] == sorted(FILES)
+    # kubectl apply -f <folder>/ and Argo CD read every *.json, *.yaml and *.yml file.
+    assert Path(RECORD).suffix not in {".json", ".yaml", ".yml"}
+
+
+def test_replaces_and_deletes_only_recorded_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_files(out, FILES)
+    (out / "02-someone-else.k8s.yaml").write_bytes(b"theirs\n")
+    (out / "helm" / "their-values.yaml").write_bytes(b"theirs\n")
+    write_files(out, {"01-a.k8s.yaml": b"a: 2\n"})
+    assert (out / "01-a.k8s.yaml").read_bytes() == b"a: 2\n"
+    assert not (out / "helm" / "values.yaml").exists()
+    assert (out / "02-someone-else.k8s.yaml").read_bytes() == b"theirs\n"
+    assert (out / "helm" / "their-values.yaml").read_bytes() == b"theirs\n"
+    # Once the other tool's file is gone too, the folder synth created is removed with its file.
+    (out / "helm" / "their-values.yaml").unlink()
+    write_files(out, FILES)
+    write_files(out, {"01-a.k8s.yaml": b"a: 2\n"})
+    assert not (out / "helm").exists()
+
+
+def test_a_record_never_leads_out_of_the_folder(tmp_path: Path) -> None:
+    out, outside = tmp_path / "out", tmp_path / "outside.k8s.yaml"
+    outside.write_bytes(b"keep\n")
+    write_files(out, FILES)
+    record = out / RECORD
+    header = record.read_text().splitlines()[0]
+    record.write_text(f"{header}\n../outside.k8s.yaml\n{outside}\n./01-a.k8s.yaml\n")
+    write_files(out, {"helm/values.yaml": b"v: 2\n"})
+    assert outside.read_bytes() == b"keep\n"
+    assert (out / "01-a.k8s.yaml").exists()  # "./01-a..." is not a name synth writes
+
+
+@pytest.mark.parametrize("failing_call", [1, 2, 3])
+def test_a_failure_while_writing_leaves_the_folder_byte_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_call: int
+) -> None:
+    """Item 2: a full disk or a read-only subfolder at any staged file changes nothing."""
+    out = tmp_path / "out"
+    write_files(out, FILES)
+    (out / "kustomization.yaml").write_bytes(b"resources: []\n")
+    before = snapshot(out)
+    real_mkstemp = tempfile.mkstemp
+    calls = 0
+
+    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
+        nonlocal calls
+        calls += 1
+        if calls == failing_call:
+            raise PermissionError(13, "Permission denied")
+        return real_mkstemp(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    new_files = {"01-a.k8s.yaml": b"a: 2\n", "sub/new.yaml": b"n\n", "helm/values.yaml": b"v\n"}
+    with pytest.raises(ConfigurationError) as info:
+        write_files(out, new_files)
+    assert info.value.field == "--out" and "cannot be written" in info.value.rule
+    assert snapshot(out) == before  # no temporary file, no new folder ("sub") left behind
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_subfolder_is_an_error_before_anything_changes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_files(out, FILES)
+    before = snapshot(out)
+    (out / "helm").chmod(0o500)
+    try:
+        with pytest.raises(ConfigurationError, match="cannot be written"):
+            write_files(out, {"01-a.k8s.yaml": b"a: 2\n", "helm/values.yaml": b"v: 2\n"})
+    finally:
+        (out / "helm").chmod(0o700)
+    assert snapshot(out) == before
+
+
+def test_a_file_where_a_folder_goes_is_an_error_before_anything_changes(tmp_path: Path) -> None:
+    """Item 2, reproduced: `helm` is a file."""
+    out = tmp_path / "out"
+    write_files(out, {"01-a.k8s.yaml": b"a: 1\n"})
+    (out / "helm").write_bytes(b"not a folder\n")
+    before = snapshot(out)
+    with pytest.raises(ConfigurationError) as info:
+        write_files(out, FILES)
+    assert info.value.value == str(out / "helm") and "is a file" in info.value.rule
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("link", ["helm", "helm/values.yaml", RECORD])
+def test_links_inside_the_folder_are_never_followed(tmp_path: Path, link: str) -> None:
+    """Item 3: out/helm -> ../elsewhere must not make synth write or delete in elsewhere/."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    write_files(out, FILES)
+    elsewhere.mkdir()
+    (elsewhere / "values.yaml").write_bytes(b"someone else's\n")
+    target = out / link
+    if target.is_dir():
+        for child in target.iterdir():
+            child.unlink()
+        target.rmdir()
+    else:
+        target.unlink()
+    target.symlink_to(elsewhere if link == "helm" else elsewhere / "values.yaml")
+    before_out, before_elsewhere = snapshot(out), snapshot(elsewhere)
+    if link == RECORD:
+        # A linked record is not read (so nothing it lists is deleted), and is not written.
+        with pytest.raises(ConfigurationError, match="is a link"):
+            write_files(out, {"01-a.k8s.yaml": b"a: 2\n"})
+    else:
+        with pytest.raises(ConfigurationError, match="is a link") as info:
+            write_files(out, {"01-a.k8s.yaml": b"a: 2\n", "helm/values.yaml": b"v: 2\n"})
+        assert info.value.field == "--out"
+        # Deleting through the link is refused just the same.
+        with pytest.raises(ConfigurationError, match="is a link"):
+            write_files(out, {"01-a.k8s.yaml": b"a: 2\n"})
+    assert snapshot(elsewhere) == before_elsewhere
+    assert snapshot(out) == before_out
+
+
+@pytest.mark.parametrize(
+    ("make", "rule"),
+    [
+        (lambda out: out.write_text("x"), "is a file, not a folder"),
+        (lambda out: out.symlink_to(out.parent / "nowhere"), "is a link to nothing"),
+        (lambda out: (out.parent / "file").write_text("x"), "cannot be created"),
+    ],
+    ids=["file", "dangling-link", "under-a-file"],
+)
+def test_bad_out_folders_are_errors(tmp_path: Path, make: object, rule: str) -> None:
+    out = tmp_path / "out"
+    make(out)  # type: ignore[operator]
+    target = tmp_path / "file" / "out" if rule == "cannot be created" else out
+    with pytest.raises(ConfigurationError, match=rule) as info:
+        write_files(target, FILES)
+    assert info.value.field == "--out"
+
+
+def test_compare_names_changed_missing_and_extra_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_files(out, {**FILES, "03-gone.k8s.yaml": b"g\n"})
+    assert not compare_files(out, {**FILES, "03-gone.k8s.yaml": b"g\n"})
+    (out / "01-a.k8s.yaml").write_bytes(b"edited\n")
+    (out / "unrelated.yaml").write_bytes(b"not ours\n")
+    differences = compare_files(out, {**FILES, "04-new.k8s.yaml": b"n\n"})
+    assert differences.changed == ("01-a.k8s.yaml",)
+    assert differences.missing == ("04-new.k8s.yaml",)
+    assert differences.extra == ("03-gone.k8s.yaml",)
+    assert differences.describe() == (
+        "changed: 01-a.k8s.yaml; missing: 04-new.k8s.yaml; extra: 03-gone.k8s.yaml"
+    )
+
+
+def test_check_of_a_missing_folder_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = Path(__file__).resolve().parents[1] / "gpu-sharing.yaml"
+    assert main(["check", "--config", str(config), "--out", str(tmp_path / "none")]) == 2
+    assert "--out=" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
