@@ -8,13 +8,39 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks as eks
 from aws_cdk.assertions import Template
 from constructs import IConstruct
 
+from eks_gpu_sharing.cdk.kubectl import kubectl_layer
+
 #: The resource types aws-cdk-lib gives Kubernetes manifests and Helm charts.
 MANIFEST_TYPE = eks.KubernetesManifest.RESOURCE_TYPE
 HELM_TYPE = eks.HelmChart.RESOURCE_TYPE
+
+
+def imported_cluster() -> tuple[cdk.App, cdk.Stack, eks.ICluster]:
+    """An app with one stack (explicit env) and an existing cluster imported into it."""
+    app = cdk.App()
+    stack = cdk.Stack(app, "User", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack,
+        "Vpc",
+        vpc_id="vpc-0123456789abcdef0",
+        availability_zones=["us-east-1a", "us-east-1b"],
+        private_subnet_ids=["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+    )
+    cluster = eks.Cluster.from_cluster_attributes(
+        stack,
+        "Imported",
+        cluster_name="existing",
+        kubectl_role_arn="arn:aws:iam::123456789012:role/existing-kubectl",
+        kubectl_layer=kubectl_layer(stack),
+        cluster_security_group_id="sg-0123456789abcdef0",
+        vpc=vpc,
+    )
+    return app, stack, cluster
 
 
 def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:

@@ -6,8 +6,6 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_eks as eks
 
 from eks_gpu_sharing import (
     AmiFamily,
@@ -20,11 +18,11 @@ from eks_gpu_sharing import (
     TimeSlicing,
 )
 from eks_gpu_sharing.cdk import gpu_sharing as gpu_sharing_module
-from eks_gpu_sharing.cdk.kubectl import kubectl_layer
 from tests.cdk_helpers import (
     HELM_TYPE,
     MANIFEST_TYPE,
     depends_on_closure,
+    imported_cluster,
     manifest_objects,
     resources_of,
 )
@@ -41,28 +39,6 @@ EXISTING = ExistingKarpenter(
 )
 
 
-def _stack() -> tuple[cdk.App, cdk.Stack, eks.ICluster]:
-    app = cdk.App()
-    stack = cdk.Stack(app, "User", env=cdk.Environment(account="123456789012", region="us-east-1"))
-    vpc = ec2.Vpc.from_vpc_attributes(
-        stack,
-        "Vpc",
-        vpc_id="vpc-0123456789abcdef0",
-        availability_zones=["us-east-1a", "us-east-1b"],
-        private_subnet_ids=["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
-    )
-    cluster = eks.Cluster.from_cluster_attributes(
-        stack,
-        "Imported",
-        cluster_name="existing",
-        kubectl_role_arn="arn:aws:iam::123456789012:role/existing-kubectl",
-        kubectl_layer=kubectl_layer(stack),
-        cluster_security_group_id="sg-0123456789abcdef0",
-        vpc=vpc,
-    )
-    return app, stack, cluster
-
-
 def _template(stack: cdk.Stack) -> dict[str, Any]:
     return cdk.assertions.Template.from_stack(stack).to_json()
 
@@ -77,14 +53,14 @@ def _manifest_named(template: dict[str, Any], kind: str, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def existing_karpenter_template() -> dict[str, Any]:
-    _, stack, cluster = _stack()
+    _, stack, cluster = imported_cluster()
     GpuSharing(stack, "Gpu", cluster=cluster, karpenter=EXISTING, pools=POOLS)
     return _template(stack)
 
 
 @pytest.fixture(scope="module")
 def installed_karpenter_template() -> dict[str, Any]:
-    _, stack, cluster = _stack()
+    _, stack, cluster = imported_cluster()
     GpuSharing(stack, "Gpu", cluster=cluster, pools=POOLS)
     return _template(stack)
 
@@ -144,7 +120,7 @@ def test_device_plugin_values_follow_the_pools(existing_karpenter_template: dict
 
 
 def test_existing_karpenter_without_feature_gate_is_refused() -> None:
-    _, stack, cluster = _stack()
+    _, stack, cluster = imported_cluster()
     gate_off = ExistingKarpenter(
         node_role_name="r", discovery_tag_value="t", version="1.14.1", node_overlay_enabled=False
     )
@@ -165,7 +141,7 @@ def test_existing_karpenter_without_feature_gate_is_refused() -> None:
 def test_existing_karpenter_version_is_checked(
     version: str, kubernetes_version: str, rule_fragment: str
 ) -> None:
-    _, stack, cluster = _stack()
+    _, stack, cluster = imported_cluster()
     old = ExistingKarpenter(
         node_role_name="r", discovery_tag_value="t", version=version, node_overlay_enabled=True
     )
@@ -183,7 +159,7 @@ def test_existing_karpenter_version_is_checked(
 
 
 def test_whole_gpu_pools_need_no_feature_gate() -> None:
-    _, stack, cluster = _stack()
+    _, stack, cluster = imported_cluster()
     gate_off = ExistingKarpenter(
         node_role_name="r", discovery_tag_value="t", version="1.9.0", node_overlay_enabled=False
     )
@@ -199,7 +175,7 @@ def test_whole_gpu_pools_need_no_feature_gate() -> None:
 
 
 def test_bottlerocket_only_pools_skip_the_device_plugin() -> None:
-    _, stack, cluster = _stack()
+    _, stack, cluster = imported_cluster()
     pools = [GpuPool("br", ami_family=AmiFamily.BOTTLEROCKET, sharing=TimeSlicing(replicas=2))]
     sharing = GpuSharing(stack, "Gpu", cluster=cluster, karpenter=EXISTING, pools=pools)
     assert sharing.device_plugin_chart is None
@@ -214,7 +190,7 @@ def test_invalid_existing_karpenter_values() -> None:
 
 
 def test_add_sample_workload_rules() -> None:
-    _, stack, cluster = _stack()
+    _, stack, cluster = imported_cluster()
     sharing = GpuSharing(
         stack, "Gpu", cluster=cluster, karpenter=EXISTING, pools=POOLS, sample_workload=False
     )
@@ -228,14 +204,14 @@ def test_add_sample_workload_rules() -> None:
 
 
 def test_wrong_karpenter_type_is_refused() -> None:
-    _, stack, cluster = _stack()
+    _, stack, cluster = imported_cluster()
     with pytest.raises(ConfigurationError, match=r"GpuSharing\.karpenter"):
         GpuSharing(stack, "Gpu", cluster=cluster, karpenter="karpenter", pools=POOLS)  # type: ignore[arg-type]
 
 
 def test_oversized_manifest_is_refused_before_deploy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gpu_sharing_module, "MAX_MANIFEST_BYTES", 500)
-    _, stack, cluster = _stack()
+    _, stack, cluster = imported_cluster()
     with pytest.raises(ConfigurationError, match="262,144-byte limit"):
         GpuSharing(stack, "Gpu", cluster=cluster, karpenter=EXISTING, pools=[GpuPool("whole")])
 
@@ -254,7 +230,7 @@ def test_no_sharing_pools_get_no_overlays(existing_karpenter_template: dict[str,
 def test_mixed_gpu_counts_on_a_shared_pool_warn_at_synth() -> None:
     from aws_cdk.assertions import Annotations, Match
 
-    _, stack, cluster = _stack()
+    _, stack, cluster = imported_cluster()
     mixed = GpuPool("mixed", gpu_names=["t4"], gpu_counts=[1, 4], sharing=TimeSlicing(replicas=4))
     GpuSharing(stack, "Gpu", cluster=cluster, karpenter=EXISTING, pools=[mixed, POOLS[1]])
     Annotations.from_stack(stack).has_warning(

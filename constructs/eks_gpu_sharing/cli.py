@@ -18,7 +18,7 @@ from typing import Final
 from .advice import setup_advice
 from .config import GpuSharingConfig, load_config
 from .errors import ConfigurationError
-from .render import compare, render
+from .render import compare, kubectl_apply_command, synth
 from .upstream import UpstreamError, UpstreamUnavailable
 
 #: Exit statuses, documented in ``--help``.
@@ -110,10 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         if args.command == "synth":
-            for path in render(config, args.out):
+            result = synth(config, args.out)
+            for path in result.written:
                 print(path)
             for line in setup_advice(config.pools):
                 print(f"eks-gpu-sharing: warning: {line}", file=sys.stderr)
+            _report_leftovers(result.leftovers, args.out)
             return EXIT_OK
         if args.command == "simulate":
             return _simulate(config, args.pods, args.format)
@@ -132,6 +134,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UPSTREAM
     except KeyboardInterrupt:
         return 130
+
+
+def _report_leftovers(commands: Sequence[str], outdir: str) -> None:
+    if not commands:
+        return
+    print(
+        f"eks-gpu-sharing: note: {len(commands)} object(s) left the manifests; "
+        "`kubectl apply -f` keeps them on a cluster that has them. After applying, delete them:",
+        *(f"  {command}" for command in commands),
+        f"or apply with pruning instead: {kubectl_apply_command(outdir)}",
+        sep="\n",
+        file=sys.stderr,
+    )
 
 
 def _check(config: GpuSharingConfig, config_path: str, outdir: str) -> int:

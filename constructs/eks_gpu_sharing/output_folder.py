@@ -139,6 +139,11 @@ def compare_files(
     return FolderDifferences(tuple(changed), tuple(missing), tuple(extra))
 
 
+def recorded_files(folder: str | Path) -> set[str]:
+    """The files the folder's record lists (empty without a record)."""
+    return _read_record(Path(folder)) or set()
+
+
 def _previous_files(folder: Path, unrecorded: Unrecorded) -> set[str]:
     record = _read_record(folder)
     if record is not None:

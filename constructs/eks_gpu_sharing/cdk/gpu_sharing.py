@@ -19,6 +19,7 @@ from ..k8s import (
     DevicePluginConfigChart,
     SampleWorkloadChart,
     build_gpu_sharing_charts,
+    overlay_name,
     sample_chart_id,
 )
 from ..k8s.instance_tags import check_instance_tags
@@ -125,13 +126,31 @@ class GpuSharing(Construct):
             instance_tags=instance_tags,
         )
 
-        #: One manifest per pool: EC2NodeClass, NodePool and NodeOverlays.
+        #: One manifest per pool: its EC2NodeClass and NodePool.
         self.pool_manifests: dict[str, eks.KubernetesManifest] = {}
+        #: One manifest per NodeOverlay, by pool name and GPU count. Separate resources because
+        #: aws-cdk-lib's kubectl handler prunes only kubectl's default kinds on update: an
+        #: overlay left out of a shared manifest would stay on the cluster, while a removed
+        #: resource is deleted by CloudFormation (``kubectl delete``).
+        self.overlay_manifests: dict[str, dict[int, eks.KubernetesManifest]] = {}
         for name, chart in charts.pools.items():
-            manifest = self._add_chart(f"Pool-{name}", chart)
-            if self.karpenter.chart is not None:
-                manifest.node.add_dependency(self.karpenter.chart)
+            manifest = self._add_manifest(
+                f"Pool-{name}", [chart.node_class.to_json(), chart.node_pool.to_json()]
+            )
+            overlays = {
+                count: self._add_manifest(
+                    f"Overlay-{overlay_name(chart.pool, count)}",
+                    [overlay.to_json()],
+                    # Adopts an overlay that an earlier release kept in the pool's manifest.
+                    overwrite=True,
+                )
+                for count, overlay in chart.overlays.items()
+            }
+            for resource in (manifest, *overlays.values()):
+                if self.karpenter.chart is not None:
+                    resource.node.add_dependency(self.karpenter.chart)
             self.pool_manifests[name] = manifest
+            self.overlay_manifests[name] = overlays
 
         self.device_plugin_chart: eks.HelmChart | None = None
         self.device_plugin_config: eks.KubernetesManifest | None = None
@@ -180,6 +199,8 @@ class GpuSharing(Construct):
         )
         manifest = self._add_chart(f"Sample-{name}", chart)
         manifest.node.add_dependency(self.pool_manifests[name])
+        for overlay in self.overlay_manifests[name].values():
+            manifest.node.add_dependency(overlay)
         if self.device_plugin_chart is not None:
             manifest.node.add_dependency(self.device_plugin_chart)
         for earlier in self.sample_workloads.values():
@@ -210,8 +231,13 @@ class GpuSharing(Construct):
         self.device_plugin_chart.node.add_dependency(self.device_plugin_config)
 
     def _add_chart(self, id: str, chart: cdk8s.Chart) -> eks.KubernetesManifest:
-        objects = chart.to_json()
-        size = len(json.dumps(objects, separators=(",", ":")))
+        return self._add_manifest(id, chart.to_json())
+
+    def _add_manifest(
+        self, id: str, manifest: Sequence[dict[str, Any]], *, overwrite: bool = False
+    ) -> eks.KubernetesManifest:
+        manifest = list(manifest)
+        size = len(json.dumps(manifest, separators=(",", ":")))
         if size > MAX_MANIFEST_BYTES:
             raise ConfigurationError(
                 field=f"GpuSharing manifest {id}",
@@ -221,4 +247,6 @@ class GpuSharing(Construct):
                 f"{MAX_MANIFEST_BYTES})",
                 fix="split the pools over several GpuSharing constructs or shorten labels",
             )
-        return eks.KubernetesManifest(self, id, cluster=self.cluster, manifest=objects)
+        return eks.KubernetesManifest(
+            self, id, cluster=self.cluster, manifest=manifest, overwrite=overwrite
+        )

@@ -73,9 +73,11 @@ class GpuPoolChart(cdk8s.Chart):
         self.instance_tags = tags
         self.node_class = self._node_class()
         self.node_pool = self._node_pool()
-        self.overlays: list[cdk8s.ApiObject] = [
-            self._overlay(count, capacity) for count, capacity in pool.overlay_capacities().items()
-        ]
+        #: The NodeOverlays by GPU count (none for whole GPUs).
+        self.overlays: dict[int, cdk8s.ApiObject] = {
+            count: self._overlay(count, capacity)
+            for count, capacity in pool.overlay_capacities().items()
+        }
 
     # -- EC2NodeClass -----------------------------------------------------------------------
 

@@ -13,7 +13,9 @@ import (
 	"k8s.io/kubernetes/pkg/api/legacyscheme"
 	_ "k8s.io/kubernetes/pkg/apis/admissionregistration/install"
 	_ "k8s.io/kubernetes/pkg/apis/apps/install"
+	_ "k8s.io/kubernetes/pkg/apis/batch/install"
 	_ "k8s.io/kubernetes/pkg/apis/core/install"
+	_ "k8s.io/kubernetes/pkg/apis/networking/install"
 	_ "k8s.io/kubernetes/pkg/apis/policy/install"
 	_ "k8s.io/kubernetes/pkg/apis/rbac/install"
 	"k8s.io/kubernetes/pkg/capabilities"
@@ -21,6 +23,7 @@ import (
 	"k8s.io/kubernetes/pkg/registry/admissionregistration/validatingadmissionpolicybinding"
 	"k8s.io/kubernetes/pkg/registry/apps/daemonset"
 	"k8s.io/kubernetes/pkg/registry/apps/deployment"
+	"k8s.io/kubernetes/pkg/registry/batch/job"
 	"k8s.io/kubernetes/pkg/registry/core/configmap"
 	"k8s.io/kubernetes/pkg/registry/core/namespace"
 	"k8s.io/kubernetes/pkg/registry/core/resourcequota"
@@ -43,6 +46,7 @@ var builtinStrategies = map[schema.GroupKind]rest.RESTCreateStrategy{
 	{Group: "", Kind: "ServiceAccount"}:                                               serviceaccount.Strategy,
 	{Group: "apps", Kind: "Deployment"}:                                               deployment.Strategy,
 	{Group: "apps", Kind: "DaemonSet"}:                                                daemonset.Strategy,
+	{Group: "batch", Kind: "Job"}:                                                     job.Strategy,
 	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:                         clusterrole.Strategy,
 	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}:                  clusterrolebinding.Strategy,
 	{Group: "rbac.authorization.k8s.io", Kind: "Role"}:                                role.Strategy,

@@ -26,6 +26,7 @@ require (
 	k8s.io/apiserver v0.35.4
 	k8s.io/client-go v0.35.5
 	k8s.io/klog/v2 v2.130.1
+	k8s.io/kubectl v0.35.1
 	k8s.io/kubernetes v1.35.4
 	k8s.io/utils v0.0.0-20251222233032-718f0e51e6d2
 	sigs.k8s.io/controller-runtime v0.23.1
@@ -218,7 +219,6 @@ require (
 	k8s.io/csi-translation-lib v0.35.0 // indirect
 	k8s.io/dynamic-resource-allocation v0.35.0 // indirect
 	k8s.io/kube-openapi v0.0.0-20251125145642-4e65d59e963e // indirect
-	k8s.io/kubectl v0.35.1 // indirect
 	k8s.io/kubelet v0.35.5 // indirect
 	oras.land/oras-go/v2 v2.6.0 // indirect
 	sigs.k8s.io/apiserver-network-proxy/konnectivity-client v0.31.2 // indirect

@@ -169,6 +169,17 @@ class Upstream:
         types: list[dict[str, Any]] = answer["instanceTypes"]
         return types
 
+    def prune_kinds(self, allowlist: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """The kinds ``kubectl apply --prune`` deletes when they leave the applied set: kubectl's
+        default allowlist (what aws-cdk-lib's kubectl handler uses), or ``allowlist`` as kubectl
+        parses ``--prune-allowlist`` values. Each: ``group``, ``version``, ``kind``,
+        ``namespaced``. Raises UpstreamError with kubectl's message if it refuses a value."""
+        answer = self.call("prune-allowlist", allowlist=list(allowlist))
+        if answer.get("error"):
+            raise UpstreamError(f"kubectl refuses the prune allowlist: {answer['error']}")
+        kinds: list[dict[str, Any]] = answer["kinds"]
+        return kinds
+
     def simulate(self, **request: Any) -> dict[str, Any]:
         """One Karpenter provisioning round (see ``simulate.go`` for the request)."""
         return self.call("simulate", **request)

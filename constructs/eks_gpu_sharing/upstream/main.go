@@ -7,6 +7,7 @@
 //	{"command": "parse-device-plugin-config", ...}  NVIDIA's api/config/v1 parser
 //	{"command": "instance-types", ...}              the AWS provider's instance-type code
 //	{"command": "simulate", ...}                    Karpenter's provisioner, one scheduling round
+//	{"command": "prune-allowlist", ...}             the kinds kubectl apply --prune deletes
 //	{"command": "versions"}                         the pinned module versions
 //
 // Errors in the input (an invalid object, a config the plugin rejects) are data in the response;
@@ -32,6 +33,7 @@ var commands = map[string]command{
 	"parse-device-plugin-config": runParseDevicePluginConfig,
 	"instance-types":             runInstanceTypes,
 	"simulate":                   runSimulate,
+	"prune-allowlist":            runPruneAllowlist,
 	"versions":                   runVersions,
 }
 
