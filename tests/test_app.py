@@ -152,8 +152,8 @@ def test_two_pools_with_different_sharing_and_a_sample(main_template: dict[str, 
     assert aliases["inference"].startswith("al2023@v")
     assert aliases["batch"].startswith("bottlerocket@v")
     assert "replicas = 2" in classes["batch"]["spec"]["userData"]
-    deployments = [o for o in objects if o["kind"] == "Deployment"]
-    assert [d["metadata"]["name"] for d in deployments] == ["inference-sample"]
+    jobs = [o for o in objects if o["kind"] == "Job"]
+    assert [j["metadata"]["labels"]["app.kubernetes.io/name"] for j in jobs] == ["inference-sample"]
 
 
 def test_kubernetes_objects_are_admitted(main_template: dict[str, Any], harness: Upstream) -> None:

@@ -166,7 +166,7 @@ def test_render_writes_every_kind_and_a_helm_values_file(tmp_path: Path) -> None
         for doc in yaml.safe_load_all(f.read_text())
         if doc
     }
-    assert {"EC2NodeClass", "NodePool", "NodeOverlay", "ConfigMap", "Deployment"} <= kinds
+    assert {"EC2NodeClass", "NodePool", "NodeOverlay", "ConfigMap", "Job"} <= kinds
     values_text = (tmp_path / DEVICE_PLUGIN_VALUES_FILE).read_text()
     assert "helm upgrade --install nvidia-device-plugin" in values_text
     values = yaml.safe_load(values_text)

@@ -49,7 +49,8 @@ def test_new_karpenter_stack_installs_karpenter(example_assembly: Path) -> None:
     types = _resource_types(example_assembly / "GpuPoolsWithNewKarpenter.template.json")
     assert types.count("AWS::SQS::Queue") == 1
     assert types.count("AWS::EKS::PodIdentityAssociation") == 1
-    assert types.count("Custom::AWSCDK-EKS-HelmChart") == 2  # Karpenter + device plugin
+    # Karpenter's CRDs, Karpenter, the device plugin.
+    assert types.count("Custom::AWSCDK-EKS-HelmChart") == 3
 
 
 def test_example_uses_only_the_public_api() -> None:

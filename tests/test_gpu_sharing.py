@@ -6,6 +6,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_eks as eks
 
 from eks_gpu_sharing import (
     AmiFamily,
@@ -18,6 +19,7 @@ from eks_gpu_sharing import (
     TimeSlicing,
 )
 from eks_gpu_sharing.cdk import gpu_sharing as gpu_sharing_module
+from eks_gpu_sharing.cdk.kubectl import kubectl_layer, kubernetes_version
 from tests.cdk_helpers import (
     HELM_TYPE,
     MANIFEST_TYPE,
@@ -44,9 +46,11 @@ def _template(stack: cdk.Stack) -> dict[str, Any]:
 
 
 def _manifest_named(template: dict[str, Any], kind: str, name: str) -> str:
+    """The manifest resource that applies ``kind``/``name`` (a Job: ``name`` and its hash)."""
     for logical_id, resource in resources_of(template, MANIFEST_TYPE).items():
         for obj in manifest_objects(resource):
-            if obj["kind"] == kind and obj["metadata"]["name"] == name:
+            found = obj["metadata"]["name"]
+            if obj["kind"] == kind and (found == name or found.startswith(f"{name}-")):
                 return logical_id
     raise AssertionError(f"no manifest applies {kind}/{name}")
 
@@ -61,14 +65,21 @@ def existing_karpenter_template() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def installed_karpenter_template() -> dict[str, Any]:
     _, stack, cluster = imported_cluster()
-    GpuSharing(stack, "Gpu", cluster=cluster, pools=POOLS)
+    GpuSharing(stack, "Gpu", cluster=cluster, pools=POOLS, sample_workload=True)
     return _template(stack)
 
 
-def test_existing_karpenter_adds_only_pools_device_plugin_and_sample(
+def test_existing_karpenter_adds_only_pools_and_device_plugin(
     existing_karpenter_template: dict[str, Any],
 ) -> None:
     template = existing_karpenter_template
+    # An imported cluster is not ours: no demo unless asked for (sample_workload=True).
+    kinds = {
+        obj["kind"]
+        for resource in resources_of(template, MANIFEST_TYPE).values()
+        for obj in manifest_objects(resource)
+    }
+    assert "Job" not in kinds
     assert not resources_of(template, "AWS::SQS::Queue")
     assert not resources_of(template, "AWS::EKS::PodIdentityAssociation")
     charts = [r["Properties"]["Chart"] for r in resources_of(template, HELM_TYPE).values()]
@@ -101,7 +112,7 @@ def test_deploy_and_destroy_order(installed_karpenter_template: dict[str, Any]) 
         k for k, r in helm.items() if r["Properties"]["Chart"] == "nvidia-device-plugin"
     )
     config_map = _manifest_named(template, "ConfigMap", "nvidia-device-plugin-config")
-    sample = _manifest_named(template, "Deployment", "inference-sample")
+    sample = _manifest_named(template, "Job", "inference-sample")
     pool = _manifest_named(template, "NodePool", "inference")
     assert config_map in depends_on_closure(template, device_plugin)
     assert {pool, device_plugin} <= depends_on_closure(template, sample)
@@ -245,3 +256,22 @@ def test_gpu_slicing_cluster_is_the_deprecated_name_of_gpu_sharing_cluster() -> 
     with pytest.warns(DeprecationWarning, match="GpuSharingCluster"):
         old = GpuSlicingCluster(stack, "C", pools=[POOLS[0]], sample_workload=False)
     assert isinstance(old, GpuSharingCluster)
+
+
+def test_the_sample_runs_by_default_only_on_a_cluster_of_this_app() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Own")
+    own = eks.Cluster(
+        stack,
+        "Cluster",
+        version=kubernetes_version(),
+        kubectl_layer=kubectl_layer(stack),
+        default_capacity=0,
+    )
+    sharing = GpuSharing(stack, "Gpu", cluster=own, karpenter=EXISTING, pools=POOLS)
+    assert list(sharing.sample_workloads) == ["inference"]
+    _, imported_stack, imported = imported_cluster()
+    on_imported = GpuSharing(
+        imported_stack, "Gpu", cluster=imported, karpenter=EXISTING, pools=POOLS
+    )
+    assert on_imported.sample_workloads == {}

@@ -7,7 +7,9 @@ pools, overlay counts vs NodePool requirement) the test reads both sides from th
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -39,8 +41,13 @@ from eks_gpu_sharing.k8s import (
     device_plugin_config_data,
     device_plugin_helm_values,
 )
+from eks_gpu_sharing.k8s.sample_workload import (
+    SAMPLE_DEADLINE_SECONDS,
+    SAMPLE_DURATION_SECONDS,
+    sample_script,
+)
 from eks_gpu_sharing.karpenter_installation import ExistingKarpenter
-from eks_gpu_sharing.pool import INSTANCE_GPU_COUNT, POOL_LABEL
+from eks_gpu_sharing.pool import INSTANCE_GPU_COUNT, POOL_LABEL, SHARING_LABEL
 from eks_gpu_sharing.sharing import DEVICE_PLUGIN_CONFIG_LABEL
 from eks_gpu_sharing.versions import (
     AL2023_AMI_VERSION,
@@ -224,8 +231,10 @@ def test_node_pool_carries_the_pool_description(app: cdk8s.App) -> None:
     assert template["spec"]["taints"] == [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]
     labels = template["metadata"]["labels"]
     assert labels[POOL_LABEL] == "inference"
-    assert labels[DEVICE_PLUGIN_CONFIG_LABEL] == "time-slicing-4"
-    assert labels["nvidia.com/gpu.present"] == "true"
+    assert labels[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-inference"
+    assert labels[SHARING_LABEL] == "time-slicing-4"
+    # Never: it would draw other device plugin releases (default affinity) onto the node.
+    assert "nvidia.com/gpu.present" not in labels
     assert labels[DEVICE_PLUGIN_CONFIG_LABEL] in device_plugin_config_data([INFERENCE])
     # Limits count slices: Karpenter sees slices through the overlays.
     assert node_pool["spec"]["limits"] == {"nvidia.com/gpu": str(6 * 4)}
@@ -292,7 +301,8 @@ def test_unshared_pool_has_no_overlays(app: cdk8s.App) -> None:
     assert of_kind(objects, "NodeOverlay") == []
     assert only(objects, "NodePool")["spec"]["limits"] == {"nvidia.com/gpu": "16"}
     labels = only(objects, "NodePool")["spec"]["template"]["metadata"]["labels"]
-    assert labels[DEVICE_PLUGIN_CONFIG_LABEL] == "exclusive"
+    assert labels[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-training"
+    assert labels[SHARING_LABEL] == "exclusive"
 
 
 def test_renamed_pool_advertises_shared_resource(app: cdk8s.App) -> None:
@@ -300,8 +310,8 @@ def test_renamed_pool_advertises_shared_resource(app: cdk8s.App) -> None:
     (overlay,) = of_kind(objects, "NodeOverlay")
     assert overlay["spec"]["capacity"] == {"nvidia.com/gpu.shared": "3", "nvidia.com/gpu": "0"}
     assert only(objects, "NodePool")["spec"]["limits"] == {"nvidia.com/gpu.shared": str(8 * 3)}
-    deployment = only(SampleWorkloadChart(app, "sample", pool=RENAMED).to_json(), "Deployment")
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    job = only(SampleWorkloadChart(app, "sample", pool=RENAMED).to_json(), "Job")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["resources"]["limits"]["nvidia.com/gpu.shared"] == "1"
     assert "nvidia.com/gpu" not in container["resources"]["limits"]
 
@@ -354,14 +364,15 @@ def test_config_map_holds_valid_v1_configs(app: cdk8s.App) -> None:
     assert config_map["metadata"]["namespace"] == DEVICE_PLUGIN_NAMESPACE == chart.namespace
     assert config_map["metadata"]["labels"] == COMMON_LABELS
     data = config_map["data"]
-    # Bottlerocket's time-slicing-2 is configured through user data, not here.
-    assert set(data) == {"exclusive", "time-slicing-4", "time-slicing-3-renamed", "mps-8"}
+    # One key per AL2023 pool; Bottlerocket's pool is configured through user data, not here.
+    assert set(data) == {"exclusive", "pool-inference", "pool-renamed", "pool-mps", "pool-training"}
+    assert data["pool-training"] == data["exclusive"]  # whole GPUs, under the pool's own key
     assert chart.default_profile == "exclusive"
     for key, text in data.items():
         config = yaml.safe_load(text)
         assert config["version"] == "v1"
         assert config["flags"] == {"migStrategy": "none"}
-        if key == "exclusive":
+        if key in ("exclusive", "pool-training"):
             assert "sharing" not in config
             continue
         (mode,) = config["sharing"].values()
@@ -369,10 +380,8 @@ def test_config_map_holds_valid_v1_configs(app: cdk8s.App) -> None:
         for resource in mode["resources"]:
             assert resource["name"] == "nvidia.com/gpu"
             assert isinstance(resource["replicas"], int) and resource["replicas"] >= 2
-    assert yaml.safe_load(data["mps-8"])["sharing"]["mps"]["resources"][0]["replicas"] == 8
-    assert yaml.safe_load(data["time-slicing-3-renamed"])["sharing"]["timeSlicing"][
-        "renameByDefault"
-    ]
+    assert yaml.safe_load(data["pool-mps"])["sharing"]["mps"]["resources"][0]["replicas"] == 8
+    assert yaml.safe_load(data["pool-renamed"])["sharing"]["timeSlicing"]["renameByDefault"]
 
 
 def test_every_al2023_profile_label_names_a_config_map_key(app: cdk8s.App) -> None:
@@ -387,15 +396,26 @@ def test_every_al2023_profile_label_names_a_config_map_key(app: cdk8s.App) -> No
             assert DEVICE_PLUGIN_CONFIG_LABEL not in labels
 
 
-def test_shared_profiles_are_deduplicated() -> None:
+def test_each_pool_has_its_own_key_so_a_change_never_orphans_a_node() -> None:
+    """A node selects its pool's key. When the pool's sharing changes, the key stays and its
+    content changes: the plugin on the pool's existing nodes (until Karpenter replaces them,
+    drifted by the sharing label) loads the new setting instead of failing on a missing key."""
     other = GpuPool("other", sharing=TimeSlicing(replicas=4), gpu_names=["t4"])
-    assert set(device_plugin_config_data([INFERENCE, other])) == {"exclusive", "time-slicing-4"}
-    eight = GpuPool("eight", sharing=TimeSlicing(replicas=8))
-    assert set(device_plugin_config_data([INFERENCE, other, eight])) == {
-        "exclusive",
-        "time-slicing-4",
-        "time-slicing-8",
-    }
+    before = device_plugin_config_data([INFERENCE, other])
+    assert set(before) == {"exclusive", "pool-inference", "pool-other"}
+    assert before["pool-inference"] == before["pool-other"]
+    changed = dataclasses.replace(INFERENCE, sharing=TimeSlicing(replicas=8))
+    after = device_plugin_config_data([changed, other])
+    assert set(after) == set(before)
+    assert (
+        yaml.safe_load(after["pool-inference"])["sharing"]["timeSlicing"]["resources"][0][
+            "replicas"
+        ]
+        == 8
+    )
+    assert changed.node_labels()[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-inference"
+    # ... while the template label that tells Karpenter the nodes are out of date changes.
+    assert changed.node_labels()[SHARING_LABEL] != INFERENCE.node_labels()[SHARING_LABEL]
     assert set(device_plugin_config_data([BATCH])) == {"exclusive"}
 
 
@@ -509,19 +529,25 @@ def test_sample_fills_one_node_with_one_slice_per_pod(app: cdk8s.App) -> None:
     objects = chart.to_json()
     namespace = only(objects, "Namespace")
     assert namespace["metadata"]["name"] == "gpu-sharing-demo"
-    deployment = only(objects, "Deployment")
-    assert deployment["apiVersion"] == "apps/v1"
-    assert deployment["metadata"]["name"] == "inference-sample"
-    assert deployment["metadata"]["namespace"] == "gpu-sharing-demo"
-    assert deployment["metadata"]["labels"] == COMMON_LABELS
-    spec = deployment["spec"]
-    # 4 slices per GPU x 1 GPU on the smallest admitted instance.
-    assert spec["replicas"] == 4 == chart.replicas
+    job = only(objects, "Job")
+    assert job["apiVersion"] == "batch/v1"
+    assert job["metadata"]["name"] == chart.job_name
+    assert re.fullmatch(r"inference-sample-[0-9a-f]{8}", chart.job_name)
+    assert job["metadata"]["namespace"] == "gpu-sharing-demo"
+    assert job["metadata"]["labels"] == {
+        **COMMON_LABELS,
+        "app.kubernetes.io/name": "inference-sample",
+    }
+    spec = job["spec"]
+    # 4 slices per GPU x 1 GPU on the smallest admitted instance, all at once.
+    assert spec["completions"] == spec["parallelism"] == 4 == chart.replicas
+    # Finite: it gives up after an hour, Pending included, and each pod exits on its own.
+    assert spec["activeDeadlineSeconds"] == SAMPLE_DEADLINE_SECONDS
     template = spec["template"]
-    labels = template["metadata"]["labels"]
-    assert spec["selector"] == {"matchLabels": labels}
-    assert not any(k.startswith("cdk8s.io/") for k in labels), "selector must not hash ids"
+    assert template["metadata"]["labels"] == {"app.kubernetes.io/name": "inference-sample"}
+    assert "selector" not in spec  # the Job controller generates it
     pod = template["spec"]
+    assert pod["restartPolicy"] == "Never"
     assert pod["nodeSelector"] == {POOL_LABEL: "inference"}
     assert pod["tolerations"] == [
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -549,6 +575,7 @@ def test_sample_fills_one_node_with_one_slice_per_pod(app: cdk8s.App) -> None:
         "date",
         "POD_NAME",
         "sleep",
+        f"end=$((SECONDS + {SAMPLE_DURATION_SECONDS}))",
     ):
         assert expected in script
     env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"]}
@@ -556,13 +583,33 @@ def test_sample_fills_one_node_with_one_slice_per_pod(app: cdk8s.App) -> None:
 
 
 @pytest.mark.skipif(not Path("/bin/bash").exists(), reason="bash is not installed")
-def test_sample_script_is_valid_bash(app: cdk8s.App) -> None:
-    deployment = only(SampleWorkloadChart(app, "sample", pool=INFERENCE).to_json(), "Deployment")
-    script = deployment["spec"]["template"]["spec"]["containers"][0]["command"][2]
+def test_sample_script_is_valid_bash_and_ends(app: cdk8s.App, tmp_path: Path) -> None:
+    job = only(SampleWorkloadChart(app, "sample", pool=INFERENCE).to_json(), "Job")
+    script = job["spec"]["template"]["spec"]["containers"][0]["command"][2]
     result = subprocess.run(
         ["/bin/bash", "-n", "-c", script], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+    # Run it for real with a 2-second budget and stand-ins for the CUDA tools: it exits 0.
+    short = sample_script(duration_seconds=2)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "nvidia-smi").write_text("#!/bin/sh\necho 'GPU 0: Tesla T4'\n")
+    (bin_dir / "nvidia-smi").chmod(0o755)
+    sample = tmp_path / "sample"
+    sample.write_text("#!/bin/sh\necho '= 123.4 single-precision GFLOP/s'\n")
+    sample.chmod(0o755)
+    finished = subprocess.run(
+        ["/bin/bash", "-c", short.replace("/tmp/sample", str(sample))],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "POD_NAME": "p", "NODE_NAME": "n"},
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert "123.4 single-precision GFLOP/s" in finished.stdout
+    assert "done after" in finished.stdout
 
 
 def test_sample_tolerates_extra_taints_and_scales(app: cdk8s.App) -> None:
@@ -571,20 +618,34 @@ def test_sample_tolerates_extra_taints_and_scales(app: cdk8s.App) -> None:
     )
     objects = chart.to_json()
     assert of_kind(objects, "Namespace") == []
-    deployment = only(objects, "Deployment")
-    assert deployment["metadata"]["namespace"] == "demo"
-    assert deployment["spec"]["replicas"] == 7
-    tolerations = deployment["spec"]["template"]["spec"]["tolerations"]
+    job = only(objects, "Job")
+    assert job["metadata"]["namespace"] == "demo"
+    assert job["spec"]["completions"] == job["spec"]["parallelism"] == 7
+    tolerations = job["spec"]["template"]["spec"]["tolerations"]
     for taint in DEDICATED.node_taints():
         assert any(tolerates(t, taint) for t in tolerations), taint
 
 
 def test_sample_default_replicas_use_smallest_instance(app: cdk8s.App) -> None:
     pool = GpuPool("big", sharing=TimeSlicing(replicas=3), gpu_counts=[8, 4], gpu_limit=16)
-    deployment = only(SampleWorkloadChart(app, "s", pool=pool).to_json(), "Deployment")
-    assert deployment["spec"]["replicas"] == 12
-    whole = only(SampleWorkloadChart(app, "w", pool=TRAINING).to_json(), "Deployment")
-    assert whole["spec"]["replicas"] == 8
+    job = only(SampleWorkloadChart(app, "s", pool=pool).to_json(), "Job")
+    assert job["spec"]["completions"] == 12
+    whole = only(SampleWorkloadChart(app, "w", pool=TRAINING).to_json(), "Job")
+    assert whole["spec"]["completions"] == 8
+
+
+def test_a_changed_sample_is_a_new_job(app: cdk8s.App) -> None:
+    """A Job's pod template cannot change: the name carries a hash of the spec, so any change
+    is a new Job (and the same description the same name, run after run)."""
+    names = {
+        SampleWorkloadChart(app, f"s{i}", pool=pool, replicas=replicas).job_name
+        for i, (pool, replicas) in enumerate(
+            [(INFERENCE, 4), (INFERENCE, 3), (DEDICATED, 4), (RENAMED, 4)]
+        )
+    }
+    assert len(names) == 4
+    again = SampleWorkloadChart(cdk8s.App(), "again", pool=INFERENCE, replicas=4).job_name
+    assert again in names
 
 
 @pytest.mark.parametrize(
@@ -604,10 +665,8 @@ def test_sample_rejects_bad_input(app: cdk8s.App, kwargs: dict[str, Any], messag
 
 def test_sample_accepts_digest_pinned_image(app: cdk8s.App) -> None:
     image = "registry.example.com:5000/cuda-sample@sha256:" + "a" * 64
-    deployment = only(
-        SampleWorkloadChart(app, "s", pool=INFERENCE, image=image).to_json(), "Deployment"
-    )
-    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == image
+    job = only(SampleWorkloadChart(app, "s", pool=INFERENCE, image=image).to_json(), "Job")
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == image
 
 
 # -- Karpenter installation and instance tags -------------------------------------------------

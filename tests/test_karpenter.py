@@ -42,6 +42,8 @@ from eks_gpu_sharing.upstream import Upstream
 from eks_gpu_sharing.versions import (
     KARPENTER_CHART_NAME,
     KARPENTER_CHART_REPOSITORY,
+    KARPENTER_CRD_CHART_NAME,
+    KARPENTER_CRD_CHART_REPOSITORY,
     KARPENTER_VERSION,
     KUBERNETES_VERSION,
 )
@@ -288,7 +290,7 @@ def _imported_cluster_stack(app: cdk.App) -> tuple[cdk.Stack, eks.ICluster, Karp
         ],
         helm_values={
             "settings": {"featureGates": {"spotToSpotConsolidation": True}},
-            "controller": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}}},
+            "controller": {"resources": {"requests": {"cpu": "2"}}},
             "replicas": 3,
         },
     )
@@ -590,10 +592,16 @@ def test_discovery_tagging_is_allowed_on_exactly_those_resources(synth: Synth) -
 # --- Helm chart -------------------------------------------------------------------------------
 
 
-def _chart(synth: Synth) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    ((logical_id, resource),) = synth.resources("Custom::AWSCDK-EKS-HelmChart").items()
+def _chart(
+    synth: Synth, name: str = KARPENTER_CHART_NAME
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    ((logical_id, resource),) = (
+        (logical_id, resource)
+        for logical_id, resource in synth.resources("Custom::AWSCDK-EKS-HelmChart").items()
+        if resource["Properties"]["Chart"] == name
+    )
     properties = resource["Properties"]
-    return logical_id, properties, json.loads(resolve(properties["Values"]))
+    return logical_id, properties, json.loads(resolve(properties.get("Values", "{}")))
 
 
 def test_chart_release_settings(synth: Synth) -> None:
@@ -604,8 +612,38 @@ def test_chart_release_settings(synth: Synth) -> None:
     assert properties["Release"] == "karpenter"
     assert properties["Namespace"] == "kube-system" == synth.karpenter.namespace
     assert properties["Wait"] is True
-    assert properties["Timeout"] == "900s"
+    # Below the kubectl Lambda's 15 minutes: Helm reports a stuck release, not a Lambda timeout.
+    assert properties["Timeout"] == "600s"
     assert properties.get("CreateNamespace") in (None, False)
+    assert properties["SkipCrds"] is True
+
+
+def test_crds_come_from_their_own_chart_at_the_same_version(synth: Synth) -> None:
+    """Helm installs a chart's crds/ only on first install; the karpenter-crd release upgrades
+    them with every version bump (Karpenter's upgrade guide, "CRD Upgrades")."""
+    crd_id, crd, _ = _chart(synth, KARPENTER_CRD_CHART_NAME)
+    chart_id, chart, _ = _chart(synth)
+    assert crd["Repository"] == KARPENTER_CRD_CHART_REPOSITORY
+    assert crd["Version"] == chart["Version"] == KARPENTER_VERSION
+    assert crd["Release"] == "karpenter-crd" and crd["Namespace"] == chart["Namespace"]
+    assert crd["Wait"] is True and crd["Timeout"] == "600s"
+    assert crd_id in synth.json["Resources"][chart_id]["DependsOn"]
+    assert synth.karpenter.crd_chart is not None
+
+
+def test_the_crd_chart_installs_the_crds_karpenter_is_built_against(harness: Upstream) -> None:
+    """Helm's render of the pinned karpenter-crd chart holds every CRD the pinned Karpenter
+    embeds (pkg/apis/crds), with identical specs, plus the capacity-buffer CRD of 1.14."""
+    rendered = harness.render_chart(
+        KARPENTER_CRD_CHART_NAME, release="karpenter-crd", namespace="kube-system", values={}
+    )
+    assert rendered.get("error") is None
+    charted = {crd["metadata"]["name"]: crd["spec"] for crd in rendered["crds"]}
+    embedded = {crd["metadata"]["name"]: crd["spec"] for crd in harness.karpenter_crds()}
+    assert {"nodepools.karpenter.sh", "nodeoverlays.karpenter.sh"} <= set(embedded)
+    assert set(charted) == set(embedded) | {"capacitybuffers.autoscaling.x-k8s.io"}
+    for name, spec in embedded.items():
+        assert charted[name] == spec, name
 
 
 def test_chart_values(synth: Synth, chart_defaults: dict[str, Any]) -> None:
@@ -680,10 +718,16 @@ def test_rendered_chart_objects_are_admitted(
     assert admission_errors(harness, chart["objects"]) == []
 
 
-def test_new_cluster_chart_replicas_default(new: Synth) -> None:
+def test_new_cluster_chart_replicas_and_resources(new: Synth) -> None:
     _, _, values = _chart(new)
     assert values["replicas"] == 2
-    assert "controller" not in values
+    # The official install's controller resources (getting started, step08-apply-helm-chart.sh).
+    assert values["controller"] == {
+        "resources": {
+            "requests": {"cpu": "1", "memory": "1Gi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        }
+    }
 
 
 def test_helm_values_are_deep_merged_over_ours(imported: Synth) -> None:
@@ -694,7 +738,9 @@ def test_helm_values_are_deep_merged_over_ours(imported: Synth) -> None:
         "spotToSpotConsolidation": True,
     }
     assert values["settings"]["clusterName"] == IMPORTED_CLUSTER_NAME
-    assert values["controller"] == {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}
+    # The user's override replaces one value and keeps ours beside it.
+    assert values["controller"]["resources"]["requests"] == {"cpu": "2", "memory": "1Gi"}
+    assert values["controller"]["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
 
 
 def test_deep_merge_merges_maps_and_replaces_the_rest() -> None:

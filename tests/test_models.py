@@ -18,7 +18,7 @@ from eks_gpu_sharing import (
     Taint,
     TimeSlicing,
 )
-from eks_gpu_sharing.pool import POOL_LABEL, validate_pools
+from eks_gpu_sharing.pool import POOL_LABEL, SHARING_LABEL, validate_pools
 from eks_gpu_sharing.sharing import DEVICE_PLUGIN_CONFIG_LABEL, GPU_RESOURCE, SHARED_GPU_RESOURCE
 
 
@@ -110,7 +110,8 @@ def test_pool_derives_labels_requirements_and_limits() -> None:
     pool = GpuPool(
         "inference", gpu_names=["l4", "t4"], sharing=TimeSlicing(replicas=4), gpu_limit=3
     )
-    assert pool.node_labels()[DEVICE_PLUGIN_CONFIG_LABEL] == "time-slicing-4"
+    assert pool.node_labels()[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-inference"
+    assert pool.node_labels()[SHARING_LABEL] == "time-slicing-4"
     assert pool.node_labels()[POOL_LABEL] == "inference"
     assert pool.slice_limit == 12
     requirements = {r.key: r for r in pool.requirements()}

@@ -58,10 +58,10 @@ def assert_profile(config: dict[str, Any], sharing: Any) -> None:
 def test_every_profile_of_every_pool_loads_as_its_sharing(harness: Upstream) -> None:
     configs = parsed(harness, device_plugin_config_data(ALL_POOLS))
     served = [p for p in ALL_POOLS if p.uses_device_plugin_daemonset]
-    assert set(configs) == {"exclusive"} | {p.sharing.profile_name for p in served}
+    assert set(configs) == {"exclusive"} | {p.device_plugin_config_key for p in served}
     assert_profile(configs["exclusive"], NoSharing())
     for pool in served:
-        assert_profile(configs[pool.sharing.profile_name], pool.sharing)
+        assert_profile(configs[pool.device_plugin_config_key], pool.sharing)
 
 
 def test_the_committed_config_map_loads(harness: Upstream) -> None:
@@ -71,12 +71,12 @@ def test_the_committed_config_map_loads(harness: Upstream) -> None:
         if o["kind"] == "ConfigMap" and o["metadata"]["name"] == DEVICE_PLUGIN_CONFIG_MAP
     ]
     configs = parsed(harness, config_map["data"])
-    assert sharing_of(configs["time-slicing-4"])[1]["resources"][0]["replicas"] == 4
+    assert sharing_of(configs["pool-inference"])[1]["resources"][0]["replicas"] == 4
 
 
 def test_the_loader_refuses_what_the_plugin_refuses(harness: Upstream) -> None:
     config = yaml.safe_load(
-        device_plugin_config_data([GpuPool("a", sharing=TimeSlicing(replicas=2))])["time-slicing-2"]
+        device_plugin_config_data([GpuPool("a", sharing=TimeSlicing(replicas=2))])["pool-a"]
     )
     config["sharing"]["timeSlicing"]["resources"][0]["replicas"] = 1
     (result,) = harness.parse_device_plugin_configs({"bad": yaml.safe_dump(config)}).values()
@@ -102,4 +102,4 @@ def test_any_valid_sharing_round_trips_through_the_plugin(
     )
     pool = GpuPool("p", sharing=sharing)
     configs = parsed(harness, device_plugin_config_data([pool]))
-    assert_profile(configs[pool.sharing.profile_name], sharing)
+    assert_profile(configs[pool.device_plugin_config_key], sharing)

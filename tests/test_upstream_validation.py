@@ -70,7 +70,7 @@ def test_committed_manifests_are_admitted(harness: Upstream) -> None:
         "NodeOverlay",
         "Namespace",
         "ConfigMap",
-        "Deployment",
+        "Job",
     }
     assert admission_errors(harness, objects) == []
 
@@ -103,9 +103,9 @@ def test_the_stored_objects_keep_what_we_wrote(harness: Upstream) -> None:
 def test_unknown_fields_are_refused(harness: Upstream) -> None:
     node_pool = of_kind(manifest_objects(), "NodePool")
     node_pool["spec"]["template"]["spec"]["gpuSlices"] = 4
-    deployment = of_kind(manifest_objects(), "Deployment")
-    deployment["spec"]["template"]["spec"]["containers"][0]["gpus"] = 1
-    errors = admission_errors(harness, [node_pool, deployment])
+    job = of_kind(manifest_objects(), "Job")
+    job["spec"]["template"]["spec"]["containers"][0]["gpus"] = 1
+    errors = admission_errors(harness, [node_pool, job])
     assert any("spec.template.spec.gpuSlices: unknown field" in e for e in errors), errors
     assert any('unknown field "spec.template.spec.containers[0].gpus"' in e for e in errors)
 
@@ -132,13 +132,13 @@ def test_openapi_schema_runs(harness: Upstream) -> None:
 
 def test_builtin_kinds_are_checked_by_kube_apiserver_code(harness: Upstream) -> None:
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "NVIDIA"}}
-    deployment = of_kind(manifest_objects(), "Deployment")
-    deployment["spec"]["selector"]["matchLabels"] = {"app": "other"}
+    job = of_kind(manifest_objects(), "Job")
+    job["spec"]["template"]["spec"]["restartPolicy"] = "Always"  # a Job's pods must end
     config_map = of_kind(manifest_objects(), "ConfigMap")
     config_map["data"]["bad key!"] = "x"
-    errors = admission_errors(harness, [namespace, deployment, config_map])
+    errors = admission_errors(harness, [namespace, job, config_map])
     assert any("Namespace/NVIDIA" in e and "RFC 1123" in e for e in errors), errors
-    assert any("selector` does not match template `labels`" in e for e in errors), errors
+    assert any("restartPolicy" in e and "OnFailure" in e for e in errors), errors
     assert any("ConfigMap" in e and "bad key!" in e for e in errors), errors
 
 

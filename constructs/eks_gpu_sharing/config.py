@@ -239,9 +239,11 @@ class _Reader:
     def only(self, section: Mapping[str, Any], location: str, allowed: Sequence[str]) -> None:
         for key in section:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
+                close = difflib.get_close_matches(str(key)[:100], allowed, n=1)
                 hint = f"did you mean {close[0]}?" if close else f"use {', '.join(allowed)}"
-                self.add(_join(location, str(key)), section[key], "unknown key", hint)
+                # The key names the field: cut like a value, however long it is.
+                name = str(key) if len(str(key)) <= 40 else f"{str(key)[:37]}..."
+                self.add(_join(location, name), section[key], "unknown key", hint)
 
     def value(
         self,

@@ -11,6 +11,14 @@ from typing import Any, Final
 
 #: Helm release name of the official install.
 KARPENTER_RELEASE: Final = "karpenter"
+#: Helm release of the ``karpenter-crd`` chart (the name Karpenter's upgrade guide uses).
+KARPENTER_CRD_RELEASE: Final = "karpenter-crd"
+#: The controller's requests and limits in the official getting-started install (v1.14,
+#: ``step08-apply-helm-chart.sh``): one CPU and 1 GiB, requests equal to limits.
+CONTROLLER_RESOURCES: Final = {
+    "requests": {"cpu": "1", "memory": "1Gi"},
+    "limits": {"cpu": "1", "memory": "1Gi"},
+}
 
 
 def karpenter_chart_values(
@@ -38,6 +46,7 @@ def karpenter_chart_values(
         "settings": settings,
         "serviceAccount": {"create": True, "name": service_account_name},
         "replicas": replicas,
+        "controller": {"resources": CONTROLLER_RESOURCES},
         "podDisruptionBudget": {"name": "karpenter", "maxUnavailable": 1},
         # The chart's own defaults, pinned here so a chart release cannot drop them: never on
         # nodes Karpenter launches (it would manage its own node), one replica per host,

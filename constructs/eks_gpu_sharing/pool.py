@@ -54,7 +54,14 @@ __all__ = [
 GPU_TAINT_KEY: Final = GPU_RESOURCE
 #: Label that marks a node as belonging to a GPU pool of this library (value: pool name).
 POOL_LABEL: Final = "eks-gpu-sharing.io/pool"
-#: Label the device plugin chart's default node affinity accepts on nodes without NFD.
+#: Label with the pool's sharing profile (e.g. ``time-slicing-4``). A change of sharing changes
+#: it, and with it the NodePool's template: Karpenter replaces the pool's nodes (drift) within
+#: the disruption budget, so the pool ends up as a fresh deploy of the new setting would be.
+SHARING_LABEL: Final = "eks-gpu-sharing.io/sharing"
+#: Label the device plugin chart's default node affinity accepts on nodes without NFD. The pools
+#: never carry it: the library's plugin selects its nodes by POOL_LABEL, and this label would
+#: draw any other plugin release with the chart's default affinity onto them (two plugins
+#: registering nvidia.com/gpu, the slice count flapping).
 GPU_PRESENT_LABEL: Final = "nvidia.com/gpu.present"
 
 #: Karpenter well-known requirement keys (karpenter.k8s.aws / karpenter.sh).
@@ -204,12 +211,22 @@ class GpuPool:
         """
         return _admitted(self.requirements())
 
+    @property
+    def device_plugin_config_key(self) -> str:
+        """The pool's key in the device plugin ConfigMap (``pool-<name>``), which its nodes
+        select with the ``nvidia.com/device-plugin.config`` label.
+
+        One key per pool, named after the pool rather than its setting: when the sharing
+        changes, the key's content changes and the plugin on the pool's existing nodes loads it
+        at its next restart, instead of failing to find a key that no longer exists.
+        """
+        return f"pool-{self.name}"
+
     def node_labels(self) -> dict[str, str]:
         """Labels every node of the pool carries (NodePool ``template.metadata.labels``)."""
-        labels = {POOL_LABEL: self.name}
+        labels = {POOL_LABEL: self.name, SHARING_LABEL: self.sharing.profile_name}
         if self.uses_device_plugin_daemonset:
-            labels[DEVICE_PLUGIN_CONFIG_LABEL] = self.sharing.profile_name
-            labels[GPU_PRESENT_LABEL] = "true"
+            labels[DEVICE_PLUGIN_CONFIG_LABEL] = self.device_plugin_config_key
         labels.update(self.labels)
         return labels
 
@@ -458,10 +475,18 @@ class _PoolCheck:
             self.broken.add("ami_family")
 
     def _labels(self) -> None:
-        managed = {POOL_LABEL, DEVICE_PLUGIN_CONFIG_LABEL, GPU_PRESENT_LABEL}
+        managed = {POOL_LABEL, SHARING_LABEL, DEVICE_PLUGIN_CONFIG_LABEL}
         for key, value in self.pool.labels.items():
             if reason := label_key_error(key):
                 self.add("labels", key, reason, "use a key such as example.com/team")
+            elif key == GPU_PRESENT_LABEL:
+                self.add(
+                    "labels",
+                    key,
+                    "it draws any NVIDIA device plugin release with the chart's default affinity "
+                    "onto the pool's nodes, beside the library's own: two plugins",
+                    "leave it out; the library's plugin finds its nodes by eks-gpu-sharing.io/pool",
+                )
             elif key in managed or _is_reserved_label(key):
                 self.add(
                     "labels",

@@ -103,8 +103,9 @@ def render(config: GpuSharingConfig, outdir: str | Path) -> list[Path]:
     return synth(config, outdir).written
 
 
-#: ``kubectl apply --prune-allowlist`` values for every kind ``synth`` writes: with
-#: :data:`PRUNE_SELECTOR` they make ``kubectl apply`` delete what a change removed.
+#: ``kubectl apply --prune-allowlist`` values for every kind ``synth`` writes (and the sample
+#: Deployment of releases before 0.2): with :data:`PRUNE_SELECTOR` they make ``kubectl apply``
+#: delete what a change removed.
 PRUNE_ALLOWLIST: Final = (
     "core/v1/Namespace",
     "core/v1/ConfigMap",

@@ -271,8 +271,8 @@ def simulation_input(
         sample = SampleWorkloadChart(
             app, f"simulated-{pool.name}", pool=pool, replicas=1, create_namespace=False
         )
-        deployment = next(o for o in sample.to_json() if o["kind"] == "Deployment")
-        templates[pool.name] = deployment["spec"]["template"]
+        job = next(o for o in sample.to_json() if o["kind"] == "Job")
+        templates[pool.name] = job["spec"]["template"]
     return SimulationInput(
         karpenter_objects=objects,
         pod_templates=templates,
@@ -300,14 +300,16 @@ def karpenter_controller_env(
 
 
 def device_plugin_daemon_sets(
-    harness: Upstream, values: Mapping[str, Any] | None, namespace: str
+    harness: Upstream,
+    values: Mapping[str, Any] | None,
+    namespace: str,
+    release: str = DEVICE_PLUGIN_RELEASE,
 ) -> list[dict[str, Any]]:
-    """The DaemonSets the device plugin chart renders with our values (none without AL2023)."""
+    """The DaemonSets the device plugin chart renders with ``values`` (none for None: no
+    AL2023 pool)."""
     if values is None:
         return []
-    objects = _rendered_objects(
-        harness, "nvidia-device-plugin", DEVICE_PLUGIN_RELEASE, namespace, values
-    )
+    objects = _rendered_objects(harness, "nvidia-device-plugin", release, namespace, values)
     return [o for o in objects if o["kind"] == "DaemonSet"]
 
 

@@ -18,6 +18,10 @@ KUBERNETES_VERSION: Final = "1.36"
 KARPENTER_VERSION: Final = "1.14.1"
 KARPENTER_CHART_REPOSITORY: Final = "oci://public.ecr.aws/karpenter/karpenter"
 KARPENTER_CHART_NAME: Final = "karpenter"
+#: Karpenter's CRDs as their own chart, installed first at the same version: Helm installs a
+#: chart's ``crds/`` folder only on first install, so the main chart's CRDs never upgrade.
+KARPENTER_CRD_CHART_REPOSITORY: Final = "oci://public.ecr.aws/karpenter/karpenter-crd"
+KARPENTER_CRD_CHART_NAME: Final = "karpenter-crd"
 #: Karpenter <-> Kubernetes compatibility matrix: the oldest Karpenter each Kubernetes minor needs.
 #: https://karpenter.sh/docs/upgrading/compatibility/
 KARPENTER_MINIMUM_FOR_KUBERNETES: Final = {

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cdk8s
-from aws_cdk import Annotations, Duration
+from aws_cdk import Annotations
 from aws_cdk import aws_eks as eks
 from constructs import Construct
 
@@ -33,7 +33,7 @@ from ..versions import (
     NVIDIA_DEVICE_PLUGIN_CHART_REPOSITORY,
     NVIDIA_DEVICE_PLUGIN_VERSION,
 )
-from .karpenter import Karpenter, deep_merge
+from .karpenter import HELM_TIMEOUT, Karpenter, deep_merge
 
 #: A manifest travels inside the kubectl Lambda's event, which AWS caps at 262,144 bytes. An
 #: update carries the new and the old manifest, so each must stay under half of that, with room
@@ -64,7 +64,9 @@ class GpuSharing(Construct):
     :param karpenter: The Karpenter installation (``IKarpenter``): a ``Karpenter`` construct, an
         ``ExistingKarpenter`` the user runs, or None to install Karpenter on the cluster.
         Default: None (install).
-    :param sample_workload: Deploy one sample workload on the first pool. Default: True.
+    :param sample_workload: Run the sample workload (a finite Job) on the first pool.
+        Default: only on a cluster this app creates (``eks.Cluster``): on an imported cluster
+        a demo must be asked for.
     :param device_plugin_namespace: Default: ``nvidia-device-plugin``.
     :param device_plugin_values: Extra Helm values, merged over the derived ones. Default: none.
     :param kubernetes_version: The cluster's Kubernetes version, checked against the Karpenter
@@ -81,7 +83,7 @@ class GpuSharing(Construct):
         cluster: eks.ICluster,
         pools: Sequence[GpuPool],
         karpenter: IKarpenter | None = None,
-        sample_workload: bool = True,
+        sample_workload: bool | None = None,
         device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
         device_plugin_values: Mapping[str, Any] | None = None,
         kubernetes_version: str = KUBERNETES_VERSION,
@@ -162,6 +164,8 @@ class GpuSharing(Construct):
 
         #: Sample workload manifests by pool name.
         self.sample_workloads: dict[str, eks.KubernetesManifest] = {}
+        if sample_workload is None:
+            sample_workload = isinstance(cluster, eks.Cluster)
         if sample_workload:
             self.add_sample_workload(self.pools[0])
 
@@ -226,7 +230,7 @@ class GpuSharing(Construct):
             create_namespace=False,
             values=values,
             wait=True,
-            timeout=Duration.minutes(10),
+            timeout=HELM_TIMEOUT,
         )
         self.device_plugin_chart.node.add_dependency(self.device_plugin_config)
 

@@ -30,7 +30,7 @@ class GpuSharingCluster(Construct):
     :param nat_gateways: NAT gateways of the new VPC. Default: 1 (cost; 2+ for AZ resilience).
     :param system_node_instance_types: Instance types of the system node group.
         Default: ``("m7i.large",)``.
-    :param sample_workload: Deploy the sample workload on the first pool. Default: True.
+    :param sample_workload: Run the sample workload (a finite Job) on the first pool. Default: True.
     :param device_plugin_namespace: Namespace of the NVIDIA device plugin.
         Default: ``nvidia-device-plugin``.
     :param instance_tags: Extra EC2 tags on the GPU instances and volumes. Default: none.

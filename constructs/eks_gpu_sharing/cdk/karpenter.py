@@ -26,11 +26,13 @@ from ..aws_names import tag_value_error
 from ..errors import ConfigurationError
 from ..karpenter_compatibility import RELEASE, check_karpenter_version
 from ..karpenter_installation import DISCOVERY_TAG_KEY
-from ..karpenter_values import KARPENTER_RELEASE, karpenter_chart_values
+from ..karpenter_values import KARPENTER_CRD_RELEASE, KARPENTER_RELEASE, karpenter_chart_values
 from ..kubernetes_names import dns_label_error, dns_subdomain_error, require_name
 from ..versions import (
     KARPENTER_CHART_NAME,
     KARPENTER_CHART_REPOSITORY,
+    KARPENTER_CRD_CHART_NAME,
+    KARPENTER_CRD_CHART_REPOSITORY,
     KARPENTER_VERSION,
     KUBERNETES_VERSION,
 )
@@ -38,6 +40,11 @@ from . import karpenter_policies
 from .validation import acknowledge, check_cluster_name
 
 #: Managed policies of the official node role (``KarpenterNodeRole``).
+#: How long Helm waits for a release. Below the kubectl Lambda's 15-minute limit, so a release
+#: that does not get ready fails the deploy with Helm's message instead of a Lambda timeout
+#: (which CloudFormation notices only after an hour).
+HELM_TIMEOUT: Final = Duration.minutes(10)
+
 NODE_ROLE_MANAGED_POLICIES: Final = (
     "AmazonEKS_CNI_Policy",
     "AmazonEKSWorkerNodePolicy",
@@ -288,6 +295,21 @@ class Karpenter(Construct):
             interruption_queue=queue.queue_name,
             service_account_name=service_account_name,
         )
+        #: Karpenter's CRDs, their own Helm release at the same version, so a version bump
+        #: upgrades them too (Helm never upgrades a chart's crds/ folder).
+        self.crd_chart: eks.HelmChart = eks.HelmChart(
+            self,
+            "CrdChart",
+            cluster=cluster,
+            chart=KARPENTER_CRD_CHART_NAME,
+            repository=KARPENTER_CRD_CHART_REPOSITORY,
+            version=version,
+            namespace=namespace,
+            create_namespace=False,
+            release=KARPENTER_CRD_RELEASE,
+            wait=True,
+            timeout=HELM_TIMEOUT,
+        )
         chart = eks.HelmChart(
             self,
             "Chart",
@@ -299,10 +321,12 @@ class Karpenter(Construct):
             create_namespace=False,
             release=KARPENTER_RELEASE,
             wait=True,
-            timeout=Duration.minutes(15),
+            timeout=HELM_TIMEOUT,
+            skip_crds=True,
             values=deep_merge(values, helm_values or {}),
         )
         chart.node.add_dependency(
+            self.crd_chart,
             self.pod_identity_association,
             self.node_access_entry,
             self.discovery_tags,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 import cdk8s
 from cdk8s_plus_36 import k8s
 from constructs import Construct
+
+from ..versions import KUBERNETES_VERSION
 
 #: The label that marks what this package generated.
 MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
@@ -48,12 +51,36 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def namespace_object(scope: Construct, id: str, name: str) -> k8s.KubeNamespace:
-    """A ``Namespace`` in a chart whose ``namespace`` is set.
+@dataclass(frozen=True)
+class PodSecurityLevels:
+    """The Pod Security Standard levels of a namespace (``pod-security.kubernetes.io/*``
+    labels, read by the API server's built-in Pod Security admission), pinned to the
+    Kubernetes version this package targets so a new release cannot tighten them unnoticed."""
+
+    enforce: str
+    warn: str
+    audit: str
+
+    def labels(self) -> dict[str, str]:
+        """The namespace labels."""
+        version = f"v{KUBERNETES_VERSION}"
+        labels = {}
+        for mode in ("enforce", "warn", "audit"):
+            labels[f"pod-security.kubernetes.io/{mode}"] = getattr(self, mode)
+            labels[f"pod-security.kubernetes.io/{mode}-version"] = version
+        return labels
+
+
+def namespace_object(
+    scope: Construct, id: str, name: str, *, pod_security: PodSecurityLevels
+) -> k8s.KubeNamespace:
+    """A ``Namespace`` with Pod Security labels, in a chart whose ``namespace`` is set.
 
     cdk8s stamps the chart's namespace on every object, but a Namespace is cluster-scoped and its
     manifest must not carry ``metadata.namespace``.
     """
-    namespace = k8s.KubeNamespace(scope, id, metadata=k8s.ObjectMeta(name=name))
+    namespace = k8s.KubeNamespace(
+        scope, id, metadata=k8s.ObjectMeta(name=name, labels=pod_security.labels())
+    )
     namespace.add_json_patch(cdk8s.JsonPatch.remove("/metadata/namespace"))
     return namespace

@@ -22,7 +22,21 @@ from ..errors import ConfigurationError
 from ..kubernetes_names import dns_subdomain_error, require_name
 from ..pool import GPU_TAINT_KEY, POOL_LABEL, GpuPool, validate_pools
 from ..sharing import DEFAULT_PROFILE, Mps
-from .common import CHART_PROPS, namespace_object
+from .common import CHART_PROPS, PodSecurityLevels, namespace_object
+
+#: Requests and limits of the plugin container. NVIDIA publishes none (the chart's default is
+#: ``{}``); the plugin is one small Go process per node. Override with ``device_plugin_values``.
+DEVICE_PLUGIN_RESOURCES: Final = {
+    "requests": {"cpu": "50m", "memory": "64Mi"},
+    "limits": {"memory": "256Mi"},
+}
+
+#: The device plugin mounts the kubelet's device-plugin folder (hostPath); with MPS its control
+#: daemon needs the host's PID namespace, and GPU feature discovery runs privileged: only the
+#: ``privileged`` Pod Security Standard admits them.
+DEVICE_PLUGIN_POD_SECURITY: Final = PodSecurityLevels(
+    enforce="privileged", warn="privileged", audit="privileged"
+)
 
 #: Namespace of the device plugin release and its ConfigMap.
 DEVICE_PLUGIN_NAMESPACE: Final = "nvidia-device-plugin"
@@ -40,18 +54,14 @@ def _daemonset_pools(pools: Sequence[GpuPool]) -> list[GpuPool]:
 
 
 def device_plugin_config_data(pools: Sequence[GpuPool]) -> dict[str, str]:
-    """The ConfigMap ``data``: one key per distinct profile of the AL2023 pools.
+    """The ConfigMap ``data``: each AL2023 pool's sharing under its own key (``pool-<name>``).
 
     The unshared profile (``exclusive``) is always present: it is the chart's ``config.default``
     for GPU nodes without the config label. Values are the device plugin's v1 config as YAML.
-    Pools with the same sharing share one key.
     """
     data = {DEFAULT_PROFILE.profile_name: _to_yaml(DEFAULT_PROFILE.device_plugin_config())}
     for pool in _daemonset_pools(pools):
-        text = _to_yaml(pool.sharing.device_plugin_config())
-        previous = data.setdefault(pool.sharing.profile_name, text)
-        if previous != text:  # profile names encode every setting, so this is a bug
-            raise AssertionError(f"profile {pool.sharing.profile_name!r} has two configs")
+        data[pool.device_plugin_config_key] = _to_yaml(pool.sharing.device_plugin_config())
     return dict(sorted(data.items()))
 
 
@@ -104,7 +114,9 @@ class DevicePluginConfigChart(cdk8s.Chart):
         self.config_hash = config_data_hash(data)
         self.namespace_object: k8s.KubeNamespace | None = None
         if create_namespace:
-            self.namespace_object = namespace_object(self, "namespace", namespace)
+            self.namespace_object = namespace_object(
+                self, "namespace", namespace, pod_security=DEVICE_PLUGIN_POD_SECURITY
+            )
         self.config_map = k8s.KubeConfigMap(
             self,
             "config",
@@ -137,6 +149,8 @@ def device_plugin_helm_values(
       Bottlerocket nodes run their built-in plugin and must not get a second one.
     * ``tolerations``: the chart's defaults plus every extra taint of those pools.
     * ``podAnnotations``: the ConfigMap hash, when given, so a profile change restarts the pods.
+    * ``resources`` of the plugin container (:data:`DEVICE_PLUGIN_RESOURCES`): requests so the
+      scheduler and Karpenter count it, a memory limit so a leak cannot starve the node.
     * ``gfd.enabled``: only when a pool uses MPS (its control daemon needs GFD's labels); NFD,
       deployed with GFD, then also gets a toleration for the ``nvidia.com/gpu`` taint.
 
@@ -188,6 +202,7 @@ def device_plugin_helm_values(
             {"key": "CriticalAddonsOnly", "operator": "Exists"},
             *gpu_tolerations(),
         ],
+        "resources": {part: dict(amounts) for part, amounts in DEVICE_PLUGIN_RESOURCES.items()},
     }
     if config_hash is not None:
         values["podAnnotations"] = {CONFIG_HASH_ANNOTATION: config_hash}

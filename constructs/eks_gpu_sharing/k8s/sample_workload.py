@@ -1,7 +1,9 @@
-"""A CUDA n-body Deployment that shows several pods sharing one GPU of a pool."""
+"""A CUDA n-body Job that shows several pods sharing one GPU of a pool, then lets it go."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Final
 
@@ -14,7 +16,13 @@ from ..kubernetes_names import require_name
 from ..pool import POOL_LABEL, GpuPool
 from ..versions import SAMPLE_WORKLOAD_IMAGE
 from ..vocabulary import vocabulary
-from .common import CHART_PROPS, namespace_object
+from .common import CHART_PROPS, PodSecurityLevels, namespace_object
+
+#: Pod Security Standard labels of the sample's namespace: enforce and warn ``baseline`` (the
+#: CUDA image runs as root), audit ``restricted``.
+SAMPLE_POD_SECURITY: Final = PodSecurityLevels(
+    enforce="baseline", warn="baseline", audit="restricted"
+)
 
 #: Namespace of the sample workload.
 SAMPLE_WORKLOAD_NAMESPACE: Final = "gpu-sharing-demo"
@@ -22,6 +30,12 @@ SAMPLE_WORKLOAD_NAMESPACE: Final = "gpu-sharing-demo"
 SAMPLE_NUM_BODIES: Final = 262144
 #: Seconds between two benchmark runs of one pod.
 SAMPLE_PAUSE_SECONDS: Final = 5
+#: How long each pod benchmarks before it exits: long enough to read the logs, short enough
+#: that the GPU node goes (Karpenter consolidates an empty node) instead of running all day.
+SAMPLE_DURATION_SECONDS: Final = 600
+#: The Job gives up after this long, Pending included: a pool that cannot launch a node (limit
+#: reached, no capacity) does not keep Karpenter trying forever.
+SAMPLE_DEADLINE_SECONDS: Final = 3600
 _CONTAINER = "nbody"
 # An image reference as the container runtime parses it (github.com/distribution/reference,
 # regexp.go): [registry[:port]/]path[:tag][@sha256:digest], path components lowercase.
@@ -36,25 +50,31 @@ _IMAGE: Final = re.compile(
 
 
 def sample_workload_name(pool: GpuPool) -> str:
-    """The Deployment name of the sample on ``pool``."""
+    """The ``app.kubernetes.io/name`` label of the sample's pods on ``pool`` (and the prefix of
+    its Job's name): ``kubectl logs -l app.kubernetes.io/name=<pool>-sample``."""
     return f"{pool.name}-sample"
 
 
-def sample_script(num_bodies: int = SAMPLE_NUM_BODIES) -> str:
-    """The container's ``bash -c`` script: proof of GPU access, then benchmark lines forever."""
+def sample_script(
+    num_bodies: int = SAMPLE_NUM_BODIES, duration_seconds: int = SAMPLE_DURATION_SECONDS
+) -> str:
+    """The container's ``bash -c`` script: proof of GPU access, then benchmark lines for
+    ``duration_seconds``, then exit 0."""
     return "\n".join(
         [
             "trap 'exit 0' TERM",
             'echo "pod=${POD_NAME} node=${NODE_NAME}"',
             "nvidia-smi -L || echo 'nvidia-smi is not available in this container'",
             'echo "NVIDIA_VISIBLE_DEVICES=${NVIDIA_VISIBLE_DEVICES}"',
-            "while true; do",
+            f"end=$((SECONDS + {duration_seconds}))",
+            'while [ "$SECONDS" -lt "$end" ]; do',
             f"  result=$(/tmp/sample --benchmark --numbodies={num_bodies} 2>&1 "
             "| grep 'GFLOP/s' || echo 'benchmark failed')",
             '  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) ${POD_NAME} ${result}"',
             # `sleep & wait` lets the TERM trap run at once instead of after the sleep.
             f"  sleep {SAMPLE_PAUSE_SECONDS} & wait $!",
             "done",
+            'echo "done after ${SECONDS}s"',
             "",
         ]
     )
@@ -86,11 +106,17 @@ def sample_replicas(pool: GpuPool, replicas: int | None) -> int:
 
 
 class SampleWorkloadChart(cdk8s.Chart):
-    """A CUDA n-body Deployment ``<pool>-sample`` on one pool, one slice per pod.
+    """A CUDA n-body Job ``<pool>-sample-<hash>`` on one pool, one slice per pod.
 
     By default it runs as many pods as one node of the pool's smallest instance has slices, so
     ``kubectl get pods -o wide`` shows them all on one node and their logs show each pod's
-    share of the GPU (``... GFLOP/s``).
+    share of the GPU (``... GFLOP/s``). Each pod benchmarks for ``SAMPLE_DURATION_SECONDS`` and
+    exits; the empty node is then Karpenter's to consolidate. The Job's name ends in a hash of
+    its spec: a Job's pod template cannot change, so a changed sample is a new Job (the old
+    one, finished, is pruned on the CDK path and listed by ``eks-gpu-sharing synth``).
+
+    The namespace enforces the ``baseline`` Pod Security Standard (the CUDA sample image runs
+    as root, which ``restricted`` forbids) and audits ``restricted``.
 
     :param pool: The pool to run on.
     :param replicas: Pods (one slice each). Default: slices per GPU x smallest GPU count.
@@ -125,26 +151,30 @@ class SampleWorkloadChart(cdk8s.Chart):
         self.replicas = replicas
         self.namespace_object: k8s.KubeNamespace | None = None
         if create_namespace:
-            self.namespace_object = namespace_object(self, "namespace", namespace)
-        name = sample_workload_name(pool)
-        selector = {"app.kubernetes.io/name": name}
-        self.deployment = k8s.KubeDeployment(
-            self,
-            "deployment",
-            metadata=k8s.ObjectMeta(name=name),
-            spec=k8s.DeploymentSpec(
-                replicas=replicas,
-                selector=k8s.LabelSelector(match_labels=selector),
-                template=k8s.PodTemplateSpec(
-                    metadata=k8s.ObjectMeta(labels=selector),
-                    spec=self._pod_spec(image),
-                ),
+            self.namespace_object = namespace_object(
+                self, "namespace", namespace, pod_security=SAMPLE_POD_SECURITY
+            )
+        labels = {"app.kubernetes.io/name": sample_workload_name(pool)}
+        spec = k8s.JobSpec(
+            completions=replicas,
+            parallelism=replicas,
+            backoff_limit=replicas,
+            active_deadline_seconds=SAMPLE_DEADLINE_SECONDS,
+            template=k8s.PodTemplateSpec(
+                metadata=k8s.ObjectMeta(labels=labels),
+                spec=self._pod_spec(image),
             ),
+        )
+        #: The Job's name: ``<pool>-sample-`` and the first 8 hex digits of its spec's SHA-256.
+        self.job_name = f"{sample_workload_name(pool)}-{_digest(spec)}"
+        self.job = k8s.KubeJob(
+            self, "job", metadata=k8s.ObjectMeta(name=self.job_name, labels=labels), spec=spec
         )
 
     def _pod_spec(self, image: str) -> k8s.PodSpec:
         pool = self.pool
         return k8s.PodSpec(
+            restart_policy="Never",
             node_selector={POOL_LABEL: pool.name},
             tolerations=[_toleration(taint) for taint in pool.node_taints()],
             automount_service_account_token=False,
@@ -184,6 +214,15 @@ class SampleWorkloadChart(cdk8s.Chart):
                 )
             ],
         )
+
+
+def _digest(spec: k8s.JobSpec) -> str:
+    """SHA-256 (8 hex digits) of the spec as it will be synthesized (rendered in a scratch app,
+    so that any change to the generated template changes the name)."""
+    scratch = cdk8s.Chart(cdk8s.App(), "digest")
+    rendered = k8s.KubeJob(scratch, "job", spec=spec).to_json()["spec"]
+    canonical = json.dumps(rendered, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:8]
 
 
 def _is_pinned(image: object) -> bool:

@@ -169,6 +169,23 @@ class Upstream:
         types: list[dict[str, Any]] = answer["instanceTypes"]
         return types
 
+    def karpenter_crds(self) -> list[dict[str, Any]]:
+        """The CRDs the pinned Karpenter provider's code embeds (``pkg/apis/crds``)."""
+        crds: list[dict[str, Any]] = self.call("karpenter-crds")["crds"]
+        return crds
+
+    def pod_security(
+        self, namespace_labels: Mapping[str, str], pods: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Pod Security admission's evaluator on pod templates (name -> ``{metadata, spec}``) in
+        a namespace with ``namespace_labels``: ``policy`` (mode -> level:version), ``errors``
+        (bad labels) and, per pod, ``forbidden`` (mode -> why)."""
+        request = [
+            {"name": name, "metadata": t.get("metadata", {}), "spec": t["spec"]}
+            for name, t in pods.items()
+        ]
+        return self.call("pod-security", namespaceLabels=dict(namespace_labels), pods=request)
+
     def prune_kinds(self, allowlist: Sequence[str] = ()) -> list[dict[str, Any]]:
         """The kinds ``kubectl apply --prune`` deletes when they leave the applied set: kubectl's
         default allowlist (what aws-cdk-lib's kubectl handler uses), or ``allowlist`` as kubectl

@@ -8,6 +8,8 @@
 //	{"command": "instance-types", ...}              the AWS provider's instance-type code
 //	{"command": "simulate", ...}                    Karpenter's provisioner, one scheduling round
 //	{"command": "prune-allowlist", ...}             the kinds kubectl apply --prune deletes
+//	{"command": "karpenter-crds"}                   the CRDs Karpenter's code embeds
+//	{"command": "pod-security", ...}                Pod Security admission's evaluator
 //	{"command": "versions"}                         the pinned module versions
 //
 // Errors in the input (an invalid object, a config the plugin rejects) are data in the response;
@@ -34,6 +36,8 @@ var commands = map[string]command{
 	"instance-types":             runInstanceTypes,
 	"simulate":                   runSimulate,
 	"prune-allowlist":            runPruneAllowlist,
+	"karpenter-crds":             runKarpenterCRDs,
+	"pod-security":               runPodSecurity,
 	"versions":                   runVersions,
 }
 

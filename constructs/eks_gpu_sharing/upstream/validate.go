@@ -182,3 +182,15 @@ func validateObject(admitters map[string]*crdAdmitter, obj map[string]any) valid
 	result.Stored = stored
 	return result
 }
+
+// runKarpenterCRDs returns the CRDs the provider's Go code embeds (pkg/apis/crds), the ones
+// Karpenter's controller is built against.
+func runKarpenterCRDs(raw []byte) (any, error) {
+	var req struct {
+		Command string `json:"command"`
+	}
+	if err := decode(raw, &req); err != nil {
+		return nil, err
+	}
+	return map[string]any{"crds": awsapis.CRDs}, nil
+}
