@@ -9,6 +9,8 @@ Context (``-c key=value``):
     clusterName   EKS cluster name (default: clusterName of gpu-sharing.yaml)
     adminRoleArn  IAM role given cluster-admin through an EKS access entry (default: none)
     natGateways   NAT gateways of the new VPC (default: 1, cheapest; 2+ for AZ resilience)
+    spotServiceLinkedRole  create | exists: the account's EC2 Spot service-linked role, which
+                  pools that allow spot need (default: a synth warning)
     config        setup file with the pools (default: gpu-sharing.yaml)
 """
 
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from eks_gpu_sharing import ConfigurationError, GpuSharingCluster
+from eks_gpu_sharing import ConfigurationError, GpuSharingCluster, SpotServiceLinkedRole
 from eks_gpu_sharing.cdk.nag import EksInternalsAcknowledgments
 from eks_gpu_sharing.config import load_config
 from eks_gpu_sharing.versions import KUBERNETES_VERSION
@@ -60,6 +62,7 @@ def build_app(outdir: str | None = None, context: dict[str, str] | None = None) 
         pools=config.pools,
         device_plugin_namespace=config.device_plugin_namespace,
         instance_tags=config.instance_tags,
+        spot_service_linked_role=_spot_role_context(app),
         sample_workload=False,
     )
     # Acknowledge cdk-nag findings on aws-cdk-lib's own EKS resources (opt-in: it finds them by
@@ -70,6 +73,21 @@ def build_app(outdir: str | None = None, context: dict[str, str] | None = None) 
             config.sample_workload.pool, replicas=config.sample_workload.replicas
         )
     return app
+
+
+def _spot_role_context(app: cdk.App) -> SpotServiceLinkedRole | None:
+    value = app.node.try_get_context("spotServiceLinkedRole")
+    if value is None:
+        return None
+    choices = {role.value: role for role in SpotServiceLinkedRole}
+    if value not in choices:
+        raise ConfigurationError(
+            field="-c spotServiceLinkedRole",
+            value=value,
+            rule=f"takes one of {', '.join(choices)}",
+            fix="-c spotServiceLinkedRole=create once per account, then =exists",
+        )
+    return choices[value]
 
 
 def _whole_number_context(app: cdk.App, key: str, *, default: int) -> int:

@@ -78,6 +78,7 @@ def test_app_refuses_a_config_for_another_kubernetes(tmp_path: Path) -> None:
     [
         ({"natGateways": "two"}, "app.py: error: -c natGateways='two': takes a whole number"),
         ({"config": "missing.yaml"}, "app.py: error: config file='missing.yaml'"),
+        ({"spotServiceLinkedRole": "yes"}, "app.py: error: -c spotServiceLinkedRole='yes'"),
     ],
 )
 def test_app_reports_bad_context_and_config_without_a_traceback(

@@ -10,12 +10,14 @@ from aws_cdk import aws_eks as eks
 
 from eks_gpu_sharing import (
     AmiFamily,
+    CapacityType,
     ConfigurationError,
     ExistingKarpenter,
     GpuPool,
     GpuSharing,
     Mps,
     NoSharing,
+    SpotServiceLinkedRole,
     TimeSlicing,
 )
 from eks_gpu_sharing.cdk import gpu_sharing as gpu_sharing_module
@@ -275,3 +277,74 @@ def test_the_sample_runs_by_default_only_on_a_cluster_of_this_app() -> None:
         imported_stack, "Gpu", cluster=imported, karpenter=EXISTING, pools=POOLS
     )
     assert on_imported.sample_workloads == {}
+
+
+SPOT = GpuPool(
+    "spot",
+    gpu_names=["l4"],
+    sharing=TimeSlicing(replicas=2),
+    capacity_types=[CapacityType.SPOT, CapacityType.ON_DEMAND],
+)
+
+
+def _spot_role_warnings(stack: cdk.Stack) -> list[str]:
+    from aws_cdk.assertions import Annotations, Match
+
+    found = Annotations.from_stack(stack).find_warning(
+        "*", Match.string_like_regexp("AWSServiceRoleForEC2Spot")
+    )
+    return [str(entry.entry.data) for entry in found]
+
+
+@pytest.mark.parametrize(
+    ("pools", "role", "warned", "created"),
+    [
+        ([SPOT], None, True, False),
+        ([SPOT], SpotServiceLinkedRole.EXISTS, False, False),
+        ([SPOT], SpotServiceLinkedRole.CREATE, False, True),
+        ([POOLS[0]], None, False, False),
+    ],
+    ids=["spot-unhandled", "spot-exists", "spot-create", "no-spot"],
+)
+def test_spot_pools_get_the_service_linked_role_or_a_warning(
+    pools: list[GpuPool], role: SpotServiceLinkedRole | None, warned: bool, created: bool
+) -> None:
+    _, stack, cluster = imported_cluster()
+    sharing = GpuSharing(
+        stack,
+        "Gpu",
+        cluster=cluster,
+        karpenter=EXISTING,
+        pools=pools,
+        spot_service_linked_role=role,
+    )
+    warnings = _spot_role_warnings(stack)
+    assert bool(warnings) is warned, warnings
+    if warned:
+        assert (
+            "aws iam create-service-linked-role --aws-service-name spot.amazonaws.com"
+            in (warnings[0])
+        )
+    template = _template(stack)
+    roles = resources_of(template, "AWS::IAM::ServiceLinkedRole")
+    assert bool(roles) is created
+    if created:
+        ((role_id, resource),) = roles.items()
+        assert resource["Properties"]["AWSServiceName"] == "spot.amazonaws.com"
+        assert resource["DeletionPolicy"] == "Retain"
+        pool = _manifest_named(template, "NodePool", "spot")
+        assert role_id in depends_on_closure(template, pool)
+        assert sharing.spot_service_linked_role is not None
+
+
+def test_spot_role_prop_is_type_checked() -> None:
+    _, stack, cluster = imported_cluster()
+    with pytest.raises(ConfigurationError, match="spot_service_linked_role"):
+        GpuSharing(
+            stack,
+            "Gpu",
+            cluster=cluster,
+            karpenter=EXISTING,
+            pools=[SPOT],
+            spot_service_linked_role="create",  # type: ignore[arg-type]
+        )

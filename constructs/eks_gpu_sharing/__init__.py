@@ -18,6 +18,7 @@ from .pool import (
     Taint,
     TaintEffect,
 )
+from .pool_options import SpotServiceLinkedRole
 from .sharing import Mps, NoSharing, TimeSlicing
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Mps",
     "NoSharing",
     "ReferenceCluster",
+    "SpotServiceLinkedRole",
     "Taint",
     "TaintEffect",
     "TimeSlicing",

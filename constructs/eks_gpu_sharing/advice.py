@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from typing import Final
 
 from .pool import GpuPool
+from .pool_options import CapacityType
 from .sharing import NoSharing
+from .vocabulary import Yaml, speaking, vocabulary
+
+#: Karpenter launches spot instances only if this service-linked role exists in the account.
+SPOT_SERVICE_LINKED_ROLE: Final = "AWSServiceRoleForEC2Spot"
+#: The one-time command that creates it (AWS CLI).
+SPOT_ROLE_COMMAND: Final = (
+    "aws iam create-service-linked-role --aws-service-name spot.amazonaws.com"
+)
 
 #: A multi-GPU type must cost this much more per slice before it is worth a warning.
 _PER_SLICE_TOLERANCE: Final = 1.05
@@ -25,6 +34,39 @@ def pool_advice(pool: GpuPool) -> list[str]:
 def setup_advice(pools: Sequence[GpuPool]) -> list[str]:
     """Advice for every pool, in pool order."""
     return [line for pool in pools for line in pool_advice(pool)]
+
+
+def file_advice(pools: Sequence[GpuPool]) -> list[str]:
+    """All advice for the pools of a config file, in its words (``pools[0].gpuCounts``)."""
+    lines = []
+    for index, pool in enumerate(pools):
+        with speaking(Yaml(f"pools[{index}]")):
+            lines += pool_advice(pool)
+    with speaking(Yaml("")):
+        lines += spot_role_advice(pools)
+    return lines
+
+
+def spot_role_advice(pools: Sequence[GpuPool]) -> list[str]:
+    """A reminder of the EC2 Spot service-linked role when a pool allows spot.
+
+    Without the role Karpenter marks spot unavailable and silently launches on-demand instead
+    (FACTS.md, "Day-2 behaviour"); nothing in a cluster shows it. It is created once per account.
+    """
+    spot = [pool.name for pool in pools if CapacityType.SPOT in pool.capacity_types]
+    if not spot:
+        return []
+    words = vocabulary()
+    return [
+        f"pools {spot} allow spot: Karpenter launches spot only if the account has the "
+        f"service-linked role {SPOT_SERVICE_LINKED_ROLE}, and otherwise launches on-demand "
+        f"without a word; create it once per account with `{SPOT_ROLE_COMMAND}`"
+        + words.choose(
+            python=", or pass spot_service_linked_role=SpotServiceLinkedRole.CREATE "
+            "(SpotServiceLinkedRole.EXISTS once it exists silences this)",
+            yaml="",
+        )
+    ]
 
 
 def _mixed_gpu_counts(pool: GpuPool) -> list[str]:
@@ -51,11 +93,14 @@ def _mixed_gpu_counts(pool: GpuPool) -> list[str]:
     (small_cost, small_type), (large_cost, large_type) = per_slice[smallest], per_slice[largest]
     if large_cost <= small_cost * _PER_SLICE_TOLERANCE:
         return []
+    words = vocabulary()
+    field = words.field(f"GpuPool({pool.name!r})", "gpu_counts")
     return [
-        f"GpuPool({pool.name!r}).gpu_counts={sorted(pool.gpu_counts)}: Karpenter packs pending "
+        f"{field}={sorted(pool.gpu_counts)}: Karpenter packs pending "
         f"one-slice pods onto the largest admitted nodes ({largest} GPUs = "
         f"{largest * pool.sharing.replicas} slices), and the cheapest of those, {large_type}, "
         f"costs ${large_cost:.3f} per slice-hour against ${small_cost:.3f} on {small_type} "
-        f"({large_cost / small_cost:.1f}x, on-demand us-east-1); use gpu_counts=[{smallest}] "
-        "unless pods need the larger nodes, or a second pool for them"
+        f"({large_cost / small_cost:.1f}x, on-demand us-east-1); "
+        + words.example("gpu_counts", f"[{smallest}]")
+        + " unless pods need the larger nodes, or a second pool for them"
     ]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Final
 
-from .advice import setup_advice
+from .advice import file_advice
 from .config import GpuSharingConfig, load_config
 from .errors import ConfigurationError
 from .render import compare, kubectl_apply_command, synth
@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = synth(config, args.out)
             for path in result.written:
                 print(path)
-            for line in setup_advice(config.pools):
+            for line in file_advice(config.pools):
                 print(f"eks-gpu-sharing: warning: {line}", file=sys.stderr)
             _report_leftovers(result.leftovers, args.out)
             return EXIT_OK

@@ -31,7 +31,7 @@ from .k8s import DEVICE_PLUGIN_NAMESPACE, sample_replicas
 from .k8s.instance_tags import check_instance_tags
 from .karpenter_installation import ExistingKarpenter
 from .kubernetes_names import dns_label_error, eks_cluster_name_error
-from .pool import GpuPool, validate_pools
+from .pool import GpuPool, check_ami_support, validate_pools
 from .sharing import SHARING_MODES, NoSharing, Sharing
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
 from .vocabulary import Yaml, speaking, vocabulary, yaml_key
@@ -196,6 +196,12 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
                 kubernetes_version=kubernetes_version,
                 kubernetes_version_field="kubernetesVersion",
             )
+    if pools and isinstance(kubernetes_version, str):
+        for index, pool in enumerate(pools):
+            with _Collect(reader), speaking(Yaml(f"pools[{index}]")):
+                check_ami_support(
+                    pool, kubernetes_version, kubernetes_version_field="kubernetesVersion"
+                )
     if sample is not None and pools:
         reader.sample(sample, pools)
     reader.problems.raise_if_any(source=source)

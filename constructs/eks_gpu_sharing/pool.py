@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final
 
+from .ami_releases import kubernetes_support_error, release_format_error
 from .catalog import GpuInstanceType, load_catalog
 from .errors import GPU_POOL_EXAMPLE, ConfigurationError, Problems, require_instance
 from .kubernetes_names import dns_label_error, label_key_error, label_value_error
@@ -133,6 +134,10 @@ class GpuPool:
     :param capacity_types: Default: on-demand only (spot GPUs are often scarce and reclaimed).
     :param architectures: ``amd64`` and/or ``arm64``. Default: ``("amd64",)``.
     :param ami_family: Default: ``AmiFamily.AL2023``.
+    :param ami_version: The AMI release to pin (``v20260714`` for AL2023, ``v1.63.0`` for
+        Bottlerocket), e.g. to move a pool ahead of the others. It must have NVIDIA AMIs for
+        the cluster's Kubernetes version (checked against ``ami_releases``). Default: the
+        library's pin, ``versions.AL2023_AMI_VERSION`` or ``versions.BOTTLEROCKET_AMI_VERSION``.
     :param gpu_limit: Maximum *physical* GPUs the pool may run; the NodePool limit is this times
         the slices per GPU. Default: 8.
     :param root_volume_gib: Encrypted gp3 root/data volume size. Default: 100.
@@ -153,6 +158,7 @@ class GpuPool:
     capacity_types: Sequence[CapacityType] = (CapacityType.ON_DEMAND,)
     architectures: Sequence[str] = ("amd64",)
     ami_family: AmiFamily = AmiFamily.AL2023
+    ami_version: str | None = None
     gpu_limit: int = 8
     root_volume_gib: int = 100
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -164,6 +170,16 @@ class GpuPool:
         _PoolCheck(self).run()
 
     # -- derived values ---------------------------------------------------------------------
+
+    @property
+    def ami_release(self) -> str:
+        """The pinned AMI release: ``ami_version`` or the family's default."""
+        return self.ami_version or self.ami_family.default_release
+
+    @property
+    def ami_alias(self) -> str:
+        """The EC2NodeClass ``amiSelectorTerms[].alias``, e.g. ``al2023@v20260714``."""
+        return f"{self.ami_family.alias_prefix}@{self.ami_release}"
 
     @property
     def resource_name(self) -> str:
@@ -473,6 +489,11 @@ class _PoolCheck:
         check_enum(self.problems, self.owner, "ami_family", self.pool.ami_family, AmiFamily)
         if len(list(self.problems)) > before:
             self.broken.add("ami_family")
+            return
+        version = self.pool.ami_version
+        if version is not None and (reason := release_format_error(self.pool.ami_family, version)):
+            example = repr(self.pool.ami_family.default_release)
+            self.add("ami_version", version, reason, self.example("ami_version", example))
 
     def _labels(self) -> None:
         managed = {POOL_LABEL, SHARING_LABEL, DEVICE_PLUGIN_CONFIG_LABEL}
@@ -574,6 +595,45 @@ class _PoolCheck:
 
 class Pools(tuple[GpuPool, ...]):
     """Pools already checked together by :func:`validate_pools` (checking them again is free)."""
+
+
+def check_ami_support(
+    pool: GpuPool, kubernetes_version: str, *, kubernetes_version_field: str
+) -> None:
+    """Raise ConfigurationError if the pool's AMI release has no NVIDIA AMI for that Kubernetes
+    version (Karpenter resolves the alias per cluster version: the pin moves with every minor)."""
+    reason = kubernetes_support_error(pool.ami_family, pool.ami_release, kubernetes_version)
+    if reason is None:
+        return
+    words = vocabulary()
+    if pool.ami_version is not None:
+        raise ConfigurationError(
+            field=words.field(f"GpuPool({pool.name!r})", "ami_version"),
+            value=pool.ami_version,
+            rule=reason,
+            fix="pin a release that has it, or leave it unset for the library's pin",
+        )
+    raise ConfigurationError(
+        field=kubernetes_version_field,
+        value=kubernetes_version,
+        rule=f"pool {pool.name!r}: {reason}",
+        fix=f"set the pool's {words.name('ami_version')} to a release that has it",
+    )
+
+
+def check_ami_pins(
+    pools: Sequence[GpuPool], kubernetes_version: str, *, kubernetes_version_field: str
+) -> None:
+    """:func:`check_ami_support` for every pool, all problems reported at once."""
+    problems = Problems()
+    for pool in pools:
+        try:
+            check_ami_support(
+                pool, kubernetes_version, kubernetes_version_field=kubernetes_version_field
+            )
+        except ConfigurationError as error:
+            problems.extend(error)
+    problems.raise_if_any()
 
 
 def validate_pools(pools: Sequence[GpuPool]) -> Pools:

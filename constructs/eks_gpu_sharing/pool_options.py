@@ -27,11 +27,15 @@ class AmiFamily(Enum):
     BOTTLEROCKET = "Bottlerocket"
 
     @property
-    def alias(self) -> str:
-        """The pinned ``amiSelectorTerms[].alias`` (``@latest`` would drift nodes)."""
-        if self is AmiFamily.AL2023:
-            return f"al2023@{AL2023_AMI_VERSION}"
-        return f"bottlerocket@{BOTTLEROCKET_AMI_VERSION}"
+    def alias_prefix(self) -> str:
+        """The family in an ``amiSelectorTerms[].alias`` (``al2023``, ``bottlerocket``)."""
+        return self.value.lower()
+
+    @property
+    def default_release(self) -> str:
+        """The library's pinned release (``@latest`` would replace every node whenever AWS
+        publishes an AMI)."""
+        return AL2023_AMI_VERSION if self is AmiFamily.AL2023 else BOTTLEROCKET_AMI_VERSION
 
     @property
     def root_device_name(self) -> str:
@@ -45,6 +49,18 @@ class CapacityType(Enum):
     ON_DEMAND = "on-demand"
     SPOT = "spot"
     RESERVED = "reserved"
+
+
+class SpotServiceLinkedRole(Enum):
+    """Who makes sure the account has the EC2 Spot service-linked role
+    (``AWSServiceRoleForEC2Spot``) that Karpenter needs to launch spot instances (without it
+    Karpenter falls back to on-demand without a word). One role per account: CloudFormation
+    fails to create a second one."""
+
+    #: The stack creates it (retained when the stack is deleted: other stacks may rely on it).
+    CREATE = "create"
+    #: It exists already (created once with the AWS CLI, or by another stack): no synth warning.
+    EXISTS = "exists"
 
 
 class ConsolidationPolicy(Enum):

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import cdk8s
 
-from .advice import setup_advice
+from .advice import file_advice
 from .catalog import InstanceCatalog, load_catalog
 from .config import GpuSharingConfig
 from .errors import ConfigurationError
@@ -520,5 +520,5 @@ def simulate(
     )
     versions = harness.call("versions")["modules"]
     return SimulationReport(
-        ours, control, load_catalog().price_note, versions, tuple(setup_advice(config.pools))
+        ours, control, load_catalog().price_note, versions, tuple(file_advice(config.pools))
     )

@@ -43,8 +43,12 @@ NVIDIA_DEVICE_PLUGIN_CHART_REPOSITORY: Final = "https://nvidia.github.io/k8s-dev
 NVIDIA_DEVICE_PLUGIN_CHART_NAME: Final = "nvidia-device-plugin"
 
 #: Pinned EKS-optimized AMI releases for Karpenter's ``amiSelectorTerms[].alias``. Pinning avoids
-#: the node drift ``@latest`` causes every time AWS publishes an AMI.
-AL2023_AMI_VERSION: Final = "v20260828"
+#: the node drift ``@latest`` causes every time AWS publishes an AMI. Each is the newest release
+#: confirmed with Kubernetes 1.36 NVIDIA AMIs (see ``ami_releases``): v20260714 is the newest
+#: release awslabs/amazon-eks-ami's CHANGELOG.md lists (AMI names
+#: ``amazon-eks-node-al2023-*-nvidia-1.36-v20260714``); Bottlerocket v1.63.0 (2026-07-06) has the
+#: ``aws-k8s-1.36-nvidia`` variant, added in v1.61.0.
+AL2023_AMI_VERSION: Final = "v20260714"
 BOTTLEROCKET_AMI_VERSION: Final = "v1.63.0"
 
 #: Public CUDA n-body sample (NVIDIA NGC), pinned by tag; the binary is ``/tmp/sample`` and

@@ -7,12 +7,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cdk8s
-from aws_cdk import Annotations
+from aws_cdk import Annotations, RemovalPolicy
 from aws_cdk import aws_eks as eks
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from ..advice import setup_advice
-from ..errors import ConfigurationError
+from ..advice import setup_advice, spot_role_advice
+from ..errors import ConfigurationError, require_instance
 from ..k8s import (
     DEVICE_PLUGIN_NAMESPACE,
     DEVICE_PLUGIN_RELEASE,
@@ -25,7 +26,8 @@ from ..k8s import (
 from ..k8s.instance_tags import check_instance_tags
 from ..karpenter_installation import IKarpenter
 from ..kubernetes_names import require_name
-from ..pool import GpuPool, validate_pools
+from ..pool import GpuPool, check_ami_pins, validate_pools
+from ..pool_options import SpotServiceLinkedRole
 from ..sharing import NoSharing
 from ..versions import (
     KUBERNETES_VERSION,
@@ -73,6 +75,10 @@ class GpuSharing(Construct):
         version. Default: ``versions.KUBERNETES_VERSION``.
     :param instance_tags: Extra EC2 tags on the GPU instances and volumes (e.g. cost allocation
         tags). Default: none.
+    :param spot_service_linked_role: For pools that allow spot: ``SpotServiceLinkedRole.CREATE``
+        creates the account's ``AWSServiceRoleForEC2Spot`` (retained on delete; fails if it
+        exists), ``SpotServiceLinkedRole.EXISTS`` says it exists. Default: None, a synth warning
+        when a pool allows spot (without the role Karpenter launches on-demand instead).
     """
 
     def __init__(
@@ -88,6 +94,7 @@ class GpuSharing(Construct):
         device_plugin_values: Mapping[str, Any] | None = None,
         kubernetes_version: str = KUBERNETES_VERSION,
         instance_tags: Mapping[str, str] | None = None,
+        spot_service_linked_role: SpotServiceLinkedRole | None = None,
     ) -> None:
         # Validate everything before creating any construct: nothing is half-built.
         self.pools = validate_pools(pools)
@@ -97,6 +104,16 @@ class GpuSharing(Construct):
             fix="use e.g. 'nvidia-device-plugin'",
         )
         check_instance_tags(instance_tags or {}, field="GpuSharing.instance_tags")
+        check_ami_pins(
+            self.pools, kubernetes_version, kubernetes_version_field="GpuSharing.kubernetes_version"
+        )
+        if spot_service_linked_role is not None:
+            require_instance(
+                spot_service_linked_role,
+                SpotServiceLinkedRole,
+                field="GpuSharing.spot_service_linked_role",
+                fix="use SpotServiceLinkedRole.CREATE, SpotServiceLinkedRole.EXISTS or None",
+            )
         needs_overlay = any(not isinstance(p.sharing, NoSharing) for p in self.pools)
         if karpenter is not None:
             if not isinstance(karpenter, IKarpenter):
@@ -114,6 +131,20 @@ class GpuSharing(Construct):
         super().__init__(scope, id)
         for line in setup_advice(self.pools):
             Annotations.of(self).add_warning_v2("eks-gpu-sharing:pool-cost", line)
+        if spot_service_linked_role is None:
+            for line in spot_role_advice(self.pools):
+                Annotations.of(self).add_warning_v2("eks-gpu-sharing:spot-role", line)
+        #: The EC2 Spot service-linked role, when this construct creates it.
+        self.spot_service_linked_role: iam.CfnServiceLinkedRole | None = None
+        if spot_service_linked_role is SpotServiceLinkedRole.CREATE:
+            self.spot_service_linked_role = iam.CfnServiceLinkedRole(
+                self,
+                "SpotServiceLinkedRole",
+                aws_service_name="spot.amazonaws.com",
+                description="Lets EC2 (and Karpenter) launch spot instances for GPU pools",
+            )
+            # One per account, possibly used by others: never deleted with this stack.
+            self.spot_service_linked_role.apply_removal_policy(RemovalPolicy.RETAIN)
         self.cluster = cluster
         self.karpenter: IKarpenter = karpenter or Karpenter(
             self, "Karpenter", cluster=cluster, kubernetes_version=kubernetes_version
@@ -151,6 +182,9 @@ class GpuSharing(Construct):
             for resource in (manifest, *overlays.values()):
                 if self.karpenter.chart is not None:
                     resource.node.add_dependency(self.karpenter.chart)
+            if self.spot_service_linked_role is not None:
+                # The role exists before a pool can ask Karpenter for a spot instance.
+                manifest.node.add_dependency(self.spot_service_linked_role)
             self.pool_manifests[name] = manifest
             self.overlay_manifests[name] = overlays
 

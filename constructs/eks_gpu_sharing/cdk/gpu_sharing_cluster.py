@@ -12,7 +12,9 @@ from constructs import Construct
 from ..k8s import DEVICE_PLUGIN_NAMESPACE
 from ..k8s.instance_tags import check_instance_tags
 from ..kubernetes_names import require_name
-from ..pool import GpuPool, validate_pools
+from ..pool import GpuPool, check_ami_pins, validate_pools
+from ..pool_options import SpotServiceLinkedRole
+from ..versions import KUBERNETES_VERSION
 from .cluster import ReferenceCluster
 from .gpu_sharing import GpuSharing
 from .karpenter import Karpenter
@@ -34,6 +36,8 @@ class GpuSharingCluster(Construct):
     :param device_plugin_namespace: Namespace of the NVIDIA device plugin.
         Default: ``nvidia-device-plugin``.
     :param instance_tags: Extra EC2 tags on the GPU instances and volumes. Default: none.
+    :param spot_service_linked_role: See ``GpuSharing``. Default: None (a synth warning when a
+        pool allows spot).
     :param endpoint_access: EKS API endpoint access. Default: public and private (so `kubectl`
         works from a workstation; access still needs IAM and an access entry).
     """
@@ -52,6 +56,7 @@ class GpuSharingCluster(Construct):
         device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
         endpoint_access: eks.EndpointAccess | None = None,
         instance_tags: Mapping[str, str] | None = None,
+        spot_service_linked_role: SpotServiceLinkedRole | None = None,
     ) -> None:
         # Fail before any construct exists: ReferenceCluster stages the kubectl layer asset
         # (tens of MB) into cdk.out as soon as it is created.
@@ -62,6 +67,9 @@ class GpuSharingCluster(Construct):
             fix="use e.g. 'nvidia-device-plugin'",
         )
         check_instance_tags(instance_tags or {}, field="GpuSharingCluster.instance_tags")
+        check_ami_pins(
+            pools, KUBERNETES_VERSION, kubernetes_version_field="versions.KUBERNETES_VERSION"
+        )
         super().__init__(scope, id)
         self.reference_cluster = ReferenceCluster(
             self,
@@ -90,6 +98,7 @@ class GpuSharingCluster(Construct):
             sample_workload=sample_workload,
             device_plugin_namespace=device_plugin_namespace,
             instance_tags=instance_tags,
+            spot_service_linked_role=spot_service_linked_role,
         )
 
 

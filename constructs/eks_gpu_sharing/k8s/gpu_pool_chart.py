@@ -85,7 +85,7 @@ class GpuPoolChart(cdk8s.Chart):
         pool, karpenter = self.pool, self.karpenter
         discovery = {karpenter.discovery_tag_key: karpenter.discovery_tag_value}
         spec: dict[str, Any] = {
-            "amiSelectorTerms": [{"alias": pool.ami_family.alias}],
+            "amiSelectorTerms": [{"alias": pool.ami_alias}],
             "role": karpenter.node_role_name,
             "subnetSelectorTerms": [{"tags": discovery}],
             "securityGroupSelectorTerms": [{"tags": dict(discovery)}],
