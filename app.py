@@ -9,6 +9,11 @@ Context (``-c key=value``):
     clusterName   EKS cluster name (default: clusterName of gpu-sharing.yaml)
     adminRoleArn  IAM role given cluster-admin through an EKS access entry (default: none)
     natGateways   NAT gateways of the new VPC (default: 1, cheapest; 2+ for AZ resilience)
+    availabilityZones  the new VPC's zones, comma-separated (e.g. us-east-1a,us-east-1b); with
+                  CDK_DEFAULT_ACCOUNT/REGION set, keeps synth offline (no zone lookup)
+    availabilityZones  the region's zones, comma-separated (e.g. us-east-1a,us-east-1b): with an
+                  account and region (CDK_DEFAULT_ACCOUNT/REGION, set by `cdk deploy`), synth
+                  then needs no AWS credentials for the zone lookup
     spotServiceLinkedRole  create | exists: the account's EC2 Spot service-linked role, which
                   pools that allow spot need (default: a synth warning)
     config        setup file with the pools (default: gpu-sharing.yaml)
@@ -19,11 +24,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 
 from eks_gpu_sharing import ConfigurationError, GpuSharingCluster, SpotServiceLinkedRole
 from eks_gpu_sharing.cdk.nag import EksInternalsAcknowledgments
+from eks_gpu_sharing.cdk.zoned_stack import ZonedStack
 from eks_gpu_sharing.config import load_config
 from eks_gpu_sharing.versions import KUBERNETES_VERSION
 
@@ -42,15 +49,19 @@ def build_app(outdir: str | None = None, context: dict[str, str] | None = None) 
             rule=f"the reference app creates a Kubernetes {KUBERNETES_VERSION} cluster",
             fix=f"remove kubernetesVersion from the file or set it to {KUBERNETES_VERSION!r}",
         )
-    stack = cdk.Stack(
-        app,
-        STACK_NAME,
-        description="GPU time-slicing on EKS with Karpenter (eks-gpu-sharing reference app)",
+    stack_props: dict[str, Any] = {
+        "description": "GPU time-slicing on EKS with Karpenter (eks-gpu-sharing reference app)",
         # Unset outside `cdk deploy`: synth stays environment-agnostic and needs no credentials.
-        env=cdk.Environment(
+        "env": cdk.Environment(
             account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
             region=os.environ.get("CDK_DEFAULT_REGION"),
         ),
+    }
+    zones = _zones_context(app)
+    stack = (
+        ZonedStack(app, STACK_NAME, availability_zones=zones, **stack_props)
+        if zones is not None
+        else cdk.Stack(app, STACK_NAME, **stack_props)
     )
     nat_gateways = _whole_number_context(app, "natGateways", default=1)
     gpu_slicing = GpuSharingCluster(
@@ -73,6 +84,15 @@ def build_app(outdir: str | None = None, context: dict[str, str] | None = None) 
             config.sample_workload.pool, replicas=config.sample_workload.replicas
         )
     return app
+
+
+def _zones_context(app: cdk.App) -> list[str] | None:
+    value = app.node.try_get_context("availabilityZones")
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [str(zone) for zone in value]
+    return [zone.strip() for zone in str(value).split(",") if zone.strip()]
 
 
 def _spot_role_context(app: cdk.App) -> SpotServiceLinkedRole | None:

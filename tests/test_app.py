@@ -199,3 +199,23 @@ def test_gpu_pools_are_deleted_before_karpenter(main_template: dict[str, Any]) -
             closure = depends_on_closure(main_template, logical_id)
             assert karpenter in closure, logical_id
             assert policies <= closure, logical_id
+
+
+def test_the_app_synthesizes_offline_for_an_account_with_named_zones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cdk deploy` sets CDK_DEFAULT_ACCOUNT/REGION; the stack then has an env, and its VPC
+    would look the region's zones up (AWS credentials at synth time) unless they are named."""
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "us-east-1")
+    build_app = runpy.run_path(str(ROOT / "app.py"))["build_app"]
+    app = build_app(str(tmp_path / "out"), context={"availabilityZones": "us-east-1a,us-east-1b"})
+    manifest = json.loads((Path(app.synth().directory) / "manifest.json").read_text())
+    assert manifest.get("missing", []) == []
+    template = json.loads((tmp_path / "out" / "GpuSlicingEks.template.json").read_text())
+    zones = {
+        r["Properties"]["AvailabilityZone"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::EC2::Subnet"
+    }
+    assert zones == {"us-east-1a", "us-east-1b"}

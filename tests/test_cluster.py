@@ -27,6 +27,7 @@ from eks_gpu_sharing.cdk.kubectl import (
     kubernetes_version,
 )
 from eks_gpu_sharing.cdk.nag import EksInternalsAcknowledgments
+from eks_gpu_sharing.cdk.zoned_stack import ZonedStack
 from eks_gpu_sharing.errors import ConfigurationError, shown
 from eks_gpu_sharing.versions import KUBERNETES_VERSION
 from tests.cdk_helpers import acknowledgments, resources_of
@@ -531,3 +532,42 @@ def test_nag_aspect_tolerates_missing_aws_cdk_lib_children(tmp_path: Path) -> No
     app.synth()
     assert acknowledgments(app) == []
     assert nag._child(stack, "@aws-cdk/aws-eks.KubectlProvider", "Handler") is None
+
+
+# -- offline synth with an explicit env --------------------------------------------------------
+
+
+def _missing_context(app: cdk.App) -> list[str]:
+    manifest = json.loads((Path(app.synth().directory) / "manifest.json").read_text())
+    return [missing["provider"] for missing in manifest.get("missing", [])]
+
+
+def test_an_env_specific_stack_needs_a_zone_lookup_unless_it_is_zoned() -> None:
+    """With account and region known, a new VPC asks for the region's zones, which `cdk synth`
+    answers by calling AWS (credentials). A ZonedStack knows them."""
+    env = cdk.Environment(account="123456789012", region="us-east-1")
+    looked_up = cdk.App()
+    ReferenceCluster(cdk.Stack(looked_up, "Env", env=env), "Reference")
+    assert "availability-zones" in _missing_context(looked_up)
+    zoned = cdk.App()
+    stack = ZonedStack(zoned, "Env", env=env, availability_zones=["us-east-1a", "us-east-1c"])
+    reference = ReferenceCluster(stack, "Reference")
+    assert _missing_context(zoned) == []
+    assert reference.vpc.availability_zones == ["us-east-1a", "us-east-1c"]
+
+
+@pytest.mark.parametrize(
+    ("zones", "fragment"),
+    [
+        (["us-east-1a"], "at least two"),
+        ("us-east-1a,us-east-1b", "at least two"),
+        (["us-east-1a", "use1-az1"], "region and a letter"),
+        (["us-east-1a", "us-west-2a"], "one region"),
+        (["us-west-2a", "us-west-2b"], "stack's region, us-east-1"),
+    ],
+)
+def test_zoned_stack_checks_the_zones(zones: Any, fragment: str) -> None:
+    env = cdk.Environment(account="123456789012", region="us-east-1")
+    with pytest.raises(ConfigurationError, match=fragment) as info:
+        ZonedStack(cdk.App(), "Env", env=env, availability_zones=zones)
+    assert info.value.field == "ZonedStack.availability_zones"

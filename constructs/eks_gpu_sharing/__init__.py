@@ -41,6 +41,7 @@ __all__ = [
     "Taint",
     "TaintEffect",
     "TimeSlicing",
+    "ZonedStack",
 ]
 
 _CDK_EXPORTS = {
@@ -49,6 +50,7 @@ _CDK_EXPORTS = {
     "GpuSlicingCluster": ".cdk.gpu_sharing_cluster",
     "Karpenter": ".cdk.karpenter",
     "ReferenceCluster": ".cdk.cluster",
+    "ZonedStack": ".cdk.zoned_stack",
 }
 
 
