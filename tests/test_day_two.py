@@ -20,9 +20,23 @@ from typing import Any
 
 import pytest
 
-from eks_gpu_sharing import ExistingKarpenter, GpuPool, GpuSharing, Mps, NoSharing, TimeSlicing
+from eks_gpu_sharing import (
+    ExistingKarpenter,
+    GpuPool,
+    GpuSharing,
+    Mps,
+    NoSharing,
+    PodGuardrails,
+    TimeSlicing,
+)
 from eks_gpu_sharing.config import GpuSharingConfig, SampleWorkloadSettings
-from eks_gpu_sharing.render import PRUNE_ALLOWLIST, PRUNE_SELECTOR, rendered_files, synth
+from eks_gpu_sharing.render import (
+    PRUNE_ALLOWLIST,
+    PRUNE_SELECTOR,
+    kubectl_apply_command,
+    rendered_files,
+    synth,
+)
 from eks_gpu_sharing.simulation import (
     SimulationRun,
     karpenter_controller_env,
@@ -84,12 +98,15 @@ def cdk_manifests(pools: Sequence[GpuPool]) -> dict[str, ManifestResource]:
     return template_manifests(Template.from_stack(stack).to_json())
 
 
-def yaml_config(pools: Sequence[GpuPool], *, sample: bool = False) -> GpuSharingConfig:
+def yaml_config(
+    pools: Sequence[GpuPool], *, sample: bool = False, guardrails: bool = False
+) -> GpuSharingConfig:
     return GpuSharingConfig(
         cluster_name="existing",
         karpenter=KARPENTER,
         pools=tuple(pools),
         sample_workload=SampleWorkloadSettings(pool=pools[0].name) if sample else None,
+        pod_guardrails=PodGuardrails() if guardrails else None,
     )
 
 
@@ -283,3 +300,8 @@ def _deploy_twice(
     cluster = Cluster()
     cluster.deploy_stack({}, first, pruned_kinds)
     cluster.deploy_stack(first, second, pruned_kinds)
+
+
+def test_the_guide_shows_the_command_synth_prints() -> None:
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "gpu-sharing-on-eks.md").read_text()
+    assert f"or apply with pruning instead: {kubectl_apply_command('manifests')}\n" in guide

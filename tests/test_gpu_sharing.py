@@ -17,6 +17,7 @@ from eks_gpu_sharing import (
     GpuSharing,
     Mps,
     NoSharing,
+    PodGuardrails,
     SpotServiceLinkedRole,
     TimeSlicing,
 )
@@ -348,3 +349,19 @@ def test_spot_role_prop_is_type_checked() -> None:
             pools=[SPOT],
             spot_service_linked_role="create",  # type: ignore[arg-type]
         )
+
+
+def test_pod_guardrails_are_one_manifest_when_asked_for() -> None:
+    def kinds(**props: Any) -> set[str]:
+        _, stack, cluster = imported_cluster()
+        GpuSharing(stack, "Gpu", cluster=cluster, karpenter=EXISTING, pools=POOLS, **props)
+        return {
+            obj["kind"]
+            for resource in resources_of(_template(stack), MANIFEST_TYPE).values()
+            for obj in manifest_objects(resource)
+        }
+
+    assert "ValidatingAdmissionPolicy" not in kinds()
+    assert {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} <= kinds(
+        pod_guardrails=PodGuardrails()
+    )

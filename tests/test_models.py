@@ -131,7 +131,7 @@ def test_bottlerocket_pool_has_no_device_plugin_label() -> None:
     pool = GpuPool("br", ami_family=AmiFamily.BOTTLEROCKET, sharing=TimeSlicing(replicas=2))
     assert DEVICE_PLUGIN_CONFIG_LABEL not in pool.node_labels()
     assert not pool.uses_device_plugin_daemonset
-    assert pool.ami_family.alias.startswith("bottlerocket@v")
+    assert pool.ami_alias.startswith("bottlerocket@v")
     assert pool.ami_family.root_device_name == "/dev/xvdb"
 
 

@@ -8,6 +8,7 @@ NVIDIA device plugin config, and a sample workload, as AWS CDK constructs or pla
 from __future__ import annotations
 
 from .errors import ConfigurationError
+from .guardrails import PodGuardrails
 from .karpenter_installation import ExistingKarpenter, IKarpenter
 from .pool import (
     AmiFamily,
@@ -36,6 +37,7 @@ __all__ = [
     "Karpenter",
     "Mps",
     "NoSharing",
+    "PodGuardrails",
     "ReferenceCluster",
     "SpotServiceLinkedRole",
     "Taint",

@@ -27,6 +27,7 @@ from typing import Any, Final
 import yaml
 
 from .errors import ConfigurationError, Problems
+from .guardrails import PodGuardrails
 from .k8s import DEVICE_PLUGIN_NAMESPACE, sample_replicas
 from .k8s.instance_tags import check_instance_tags
 from .karpenter_installation import ExistingKarpenter
@@ -82,6 +83,7 @@ class GpuSharingConfig:
     pools: tuple[GpuPool, ...]
     device_plugin: DevicePluginSettings = field(default_factory=DevicePluginSettings)
     sample_workload: SampleWorkloadSettings | None = None
+    pod_guardrails: PodGuardrails | None = None
     kubernetes_version: str = KUBERNETES_VERSION
     instance_tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -184,6 +186,9 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
     sample = None
     if root.get("sampleWorkload") is not None:
         sample = reader.build(SampleWorkloadSettings, root["sampleWorkload"], "sampleWorkload")
+    guardrails = None
+    if root.get("podGuardrails") is not None:
+        guardrails = reader.build(PodGuardrails, root["podGuardrails"], "podGuardrails")
     tags = reader.value(dict, root, "instanceTags", default={})
     if isinstance(tags, dict):
         with _Collect(reader):
@@ -212,6 +217,7 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
         pools=pools,
         device_plugin=device_plugin,
         sample_workload=sample,
+        pod_guardrails=guardrails,
         kubernetes_version=kubernetes_version,
         instance_tags=tags,
     )

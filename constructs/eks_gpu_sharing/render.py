@@ -59,6 +59,7 @@ def rendered_files(config: GpuSharingConfig) -> dict[str, bytes]:
             karpenter=config.karpenter,
             device_plugin_namespace=config.device_plugin_namespace,
             instance_tags=config.instance_tags,
+            pod_guardrails=config.pod_guardrails,
         )
         if config.sample_workload is not None:
             pool = next(p for p in config.pools if p.name == config.sample_workload.pool)
@@ -107,6 +108,8 @@ def render(config: GpuSharingConfig, outdir: str | Path) -> list[Path]:
 #: Deployment of releases before 0.2): with :data:`PRUNE_SELECTOR` they make ``kubectl apply``
 #: delete what a change removed.
 PRUNE_ALLOWLIST: Final = (
+    "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy",
+    "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding",
     "core/v1/Namespace",
     "core/v1/ConfigMap",
     "apps/v1/Deployment",

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from ..advice import setup_advice, spot_role_advice
 from ..errors import ConfigurationError, require_instance
+from ..guardrails import PodGuardrails
 from ..k8s import (
     DEVICE_PLUGIN_NAMESPACE,
     DEVICE_PLUGIN_RELEASE,
@@ -75,6 +76,9 @@ class GpuSharing(Construct):
         version. Default: ``versions.KUBERNETES_VERSION``.
     :param instance_tags: Extra EC2 tags on the GPU instances and volumes (e.g. cost allocation
         tags). Default: none.
+    :param pod_guardrails: ``PodGuardrails(...)`` deploys a ValidatingAdmissionPolicy that refuses
+        pods asking for more than one slice on shared pools and non-GPU pods on GPU pools.
+        Default: None (no policy).
     :param spot_service_linked_role: For pools that allow spot: ``SpotServiceLinkedRole.CREATE``
         creates the account's ``AWSServiceRoleForEC2Spot`` (retained on delete; fails if it
         exists), ``SpotServiceLinkedRole.EXISTS`` says it exists. Default: None, a synth warning
@@ -95,6 +99,7 @@ class GpuSharing(Construct):
         kubernetes_version: str = KUBERNETES_VERSION,
         instance_tags: Mapping[str, str] | None = None,
         spot_service_linked_role: SpotServiceLinkedRole | None = None,
+        pod_guardrails: PodGuardrails | None = None,
     ) -> None:
         # Validate everything before creating any construct: nothing is half-built.
         self.pools = validate_pools(pools)
@@ -157,7 +162,13 @@ class GpuSharing(Construct):
             karpenter=self.karpenter,
             device_plugin_namespace=device_plugin_namespace,
             instance_tags=instance_tags,
+            pod_guardrails=pod_guardrails,
         )
+
+        #: The admission guardrails' manifest (policy and binding), with ``pod_guardrails``.
+        self.guardrails: eks.KubernetesManifest | None = None
+        if charts.guardrails is not None:
+            self.guardrails = self._add_chart("PodGuardrails", charts.guardrails)
 
         #: One manifest per pool: its EC2NodeClass and NodePool.
         self.pool_manifests: dict[str, eks.KubernetesManifest] = {}

@@ -9,6 +9,7 @@ from typing import Any, cast
 from aws_cdk import aws_eks as eks
 from constructs import Construct
 
+from ..guardrails import PodGuardrails
 from ..k8s import DEVICE_PLUGIN_NAMESPACE
 from ..k8s.instance_tags import check_instance_tags
 from ..kubernetes_names import require_name
@@ -36,6 +37,7 @@ class GpuSharingCluster(Construct):
     :param device_plugin_namespace: Namespace of the NVIDIA device plugin.
         Default: ``nvidia-device-plugin``.
     :param instance_tags: Extra EC2 tags on the GPU instances and volumes. Default: none.
+    :param pod_guardrails: See ``GpuSharing``. Default: None.
     :param spot_service_linked_role: See ``GpuSharing``. Default: None (a synth warning when a
         pool allows spot).
     :param endpoint_access: EKS API endpoint access. Default: public and private (so `kubectl`
@@ -57,6 +59,7 @@ class GpuSharingCluster(Construct):
         endpoint_access: eks.EndpointAccess | None = None,
         instance_tags: Mapping[str, str] | None = None,
         spot_service_linked_role: SpotServiceLinkedRole | None = None,
+        pod_guardrails: PodGuardrails | None = None,
     ) -> None:
         # Fail before any construct exists: ReferenceCluster stages the kubectl layer asset
         # (tens of MB) into cdk.out as soon as it is created.
@@ -99,6 +102,7 @@ class GpuSharingCluster(Construct):
             device_plugin_namespace=device_plugin_namespace,
             instance_tags=instance_tags,
             spot_service_linked_role=spot_service_linked_role,
+            pod_guardrails=pod_guardrails,
         )
 
 

@@ -6,7 +6,8 @@ into ``cdk8s synth`` for plain YAML.
 * :class:`GpuPoolChart`: EC2NodeClass, NodePool and NodeOverlays of one pool.
 * :class:`DevicePluginConfigChart`, :func:`device_plugin_helm_values`: the NVIDIA device
   plugin's profiles and the Helm values that serve exactly the AL2023 pools.
-* :class:`SampleWorkloadChart`: a CUDA n-body Deployment that fills one node with slices.
+* :class:`SampleWorkloadChart`: a CUDA n-body Job that fills one node with slices.
+* :class:`GuardrailsChart`: an opt-in ValidatingAdmissionPolicy for pods on GPU pools.
 * :func:`build_gpu_sharing_charts`: all pool and device plugin charts of a setup, as both the
   CDK construct and the plain-YAML renderer build them.
 """
@@ -26,6 +27,7 @@ from .device_plugin import (
 )
 from .gpu_pool_chart import GpuPoolChart, overlay_name
 from .gpu_sharing_charts import GpuSharingCharts, build_gpu_sharing_charts, sample_chart_id
+from .guardrails import GuardrailsChart
 from .sample_workload import (
     SAMPLE_NUM_BODIES,
     SAMPLE_WORKLOAD_NAMESPACE,
@@ -45,6 +47,7 @@ __all__ = [
     "DevicePluginConfigChart",
     "GpuPoolChart",
     "GpuSharingCharts",
+    "GuardrailsChart",
     "SampleWorkloadChart",
     "build_gpu_sharing_charts",
     "config_data_hash",

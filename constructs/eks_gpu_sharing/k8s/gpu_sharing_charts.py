@@ -8,6 +8,7 @@ from typing import Any
 
 from constructs import Construct
 
+from ..guardrails import PodGuardrails
 from ..karpenter_installation import IKarpenter
 from ..pool import GpuPool, validate_pools
 from .device_plugin import (
@@ -16,6 +17,7 @@ from .device_plugin import (
     device_plugin_helm_values,
 )
 from .gpu_pool_chart import GpuPoolChart
+from .guardrails import GuardrailsChart
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class GpuSharingCharts:
     device_plugin_config: DevicePluginConfigChart | None
     #: Values for the NVIDIA device plugin chart; None when no pool runs AL2023.
     device_plugin_values: dict[str, Any] | None
+    #: The admission guardrails; None unless asked for.
+    guardrails: GuardrailsChart | None = None
 
 
 def sample_chart_id(pool_name: str) -> str:
@@ -42,13 +46,24 @@ def build_gpu_sharing_charts(
     karpenter: IKarpenter,
     device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
     instance_tags: Mapping[str, str] | None = None,
+    pod_guardrails: PodGuardrails | None = None,
 ) -> GpuSharingCharts:
     """Add the pool and device plugin charts of ``pools`` to the cdk8s ``app``.
 
     Chart ids become file names in ``cdk8s synth`` output; their numeric prefixes keep
-    ``kubectl apply -f`` in dependency order: pools, then the device plugin config.
+    ``kubectl apply -f`` in dependency order: pools, then the device plugin config, then the
+    guardrails (with ``pod_guardrails``).
     """
     pools = validate_pools(pools)
+    guardrails = None
+    if pod_guardrails is not None:
+        guardrails = GuardrailsChart(
+            app,
+            "60-guardrails",
+            pools=pools,
+            guardrails=pod_guardrails,
+            device_plugin_namespace=device_plugin_namespace,
+        )
     pool_charts = {
         pool.name: GpuPoolChart(
             app,
@@ -60,11 +75,11 @@ def build_gpu_sharing_charts(
         for index, pool in enumerate(pools, start=1)
     }
     if not any(pool.uses_device_plugin_daemonset for pool in pools):
-        return GpuSharingCharts(pool_charts, None, None)
+        return GpuSharingCharts(pool_charts, None, None, guardrails)
     config = DevicePluginConfigChart(
         app, "50-device-plugin-config", pools=pools, namespace=device_plugin_namespace
     )
     values = device_plugin_helm_values(
         pools, config_map_name=config.config_map_name, config_hash=config.config_hash
     )
-    return GpuSharingCharts(pool_charts, config, values)
+    return GpuSharingCharts(pool_charts, config, values, guardrails)

@@ -186,6 +186,15 @@ class Upstream:
         ]
         return self.call("pod-security", namespaceLabels=dict(namespace_labels), pods=request)
 
+    def evaluate_policy(
+        self, policy: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]
+    ) -> dict[str, list[str]]:
+        """What a ValidatingAdmissionPolicy's validations decide for each pod being created
+        (compiled and evaluated as kube-apiserver's policy plugin does; matching is not
+        evaluated): pod name -> the messages of the validations it fails (empty: admitted)."""
+        answer = self.call("evaluate-policy", policy=dict(policy), pods=[dict(p) for p in pods])
+        return {v["name"]: v["denied"] for v in answer["verdicts"]}
+
     def prune_kinds(self, allowlist: Sequence[str] = ()) -> list[dict[str, Any]]:
         """The kinds ``kubectl apply --prune`` deletes when they leave the applied set: kubectl's
         default allowlist (what aws-cdk-lib's kubectl handler uses), or ``allowlist`` as kubectl

@@ -10,6 +10,7 @@
 //	{"command": "prune-allowlist", ...}             the kinds kubectl apply --prune deletes
 //	{"command": "karpenter-crds"}                   the CRDs Karpenter's code embeds
 //	{"command": "pod-security", ...}                Pod Security admission's evaluator
+//	{"command": "evaluate-policy", ...}             a ValidatingAdmissionPolicy's CEL on pods
 //	{"command": "versions"}                         the pinned module versions
 //
 // Errors in the input (an invalid object, a config the plugin rejects) are data in the response;
@@ -38,6 +39,7 @@ var commands = map[string]command{
 	"prune-allowlist":            runPruneAllowlist,
 	"karpenter-crds":             runKarpenterCRDs,
 	"pod-security":               runPodSecurity,
+	"evaluate-policy":            runEvaluatePolicy,
 	"versions":                   runVersions,
 }
 
