@@ -19,7 +19,12 @@ from eks_gpu_sharing import (
     TimeSlicing,
 )
 from eks_gpu_sharing.pool import POOL_LABEL, SHARING_LABEL, validate_pools
-from eks_gpu_sharing.sharing import DEVICE_PLUGIN_CONFIG_LABEL, GPU_RESOURCE, SHARED_GPU_RESOURCE
+from eks_gpu_sharing.sharing import (
+    DEVICE_PLUGIN_CONFIG_LABEL,
+    GPU_RESOURCE,
+    SHARED_GPU_RESOURCE,
+    Mig,
+)
 
 
 def _error(call) -> ConfigurationError:
@@ -40,10 +45,24 @@ def test_time_slicing_rejects_fewer_than_two_replicas(replicas: int) -> None:
     assert "NoSharing()" in error.fix
 
 
-@pytest.mark.parametrize("replicas", [2.5, "4", True, None, 10**60])
+@pytest.mark.parametrize("replicas", [2.5, "4", True, 10**60])
 def test_time_slicing_rejects_non_integer_replicas(replicas: object) -> None:
     error = _error(lambda: TimeSlicing(replicas=replicas))  # type: ignore[arg-type]
     assert "whole number" in error.rule or "at most 256" in error.rule
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({}, "neither given"),
+        ({"replicas": 4, "memory_gib": 8}, "both given"),
+        ({"memory_gib": 0}, "1..1024"),
+        ({"memory_gib": 8.5}, "whole number of GiB"),
+    ],
+)
+def test_a_slice_is_a_count_or_a_memory_size(kwargs: dict[str, object], fragment: str) -> None:
+    for mode in (TimeSlicing, Mps):
+        assert fragment in _error(lambda mode=mode: mode(**kwargs)).rule  # type: ignore[misc]
 
 
 def test_mps_replica_bounds_follow_the_device_plugin() -> None:
@@ -206,9 +225,9 @@ def test_pool_is_an_immutable_value() -> None:
         ({"name": "ok", "taints": [Taint("nvidia.com/gpu")]}, "GpuPool('ok').taints", "remove"),
         ({"name": "ok", "sharing": 4}, "GpuPool('ok').sharing", "TimeSlicing(replicas=4)"),
         (
-            {"name": "ok", "sharing": Mps(replicas=4), "ami_family": AmiFamily.BOTTLEROCKET},
-            "GpuPool('ok').sharing",
-            "AL2023",
+            {"name": "ok", "sharing": Mig("1g.18gb"), "gpu_names": ["h200"], "gpu_counts": [8]},
+            "GpuPool('ok').ami_family",
+            "AmiFamily.BOTTLEROCKET",
         ),
         (
             {

@@ -20,7 +20,7 @@ from .pool import (
     TaintEffect,
 )
 from .pool_options import SpotServiceLinkedRole
-from .sharing import Mps, NoSharing, TimeSlicing
+from .sharing import Mig, Mps, NoSharing, TimeSlicing
 
 __all__ = [
     "AmiFamily",
@@ -35,6 +35,7 @@ __all__ = [
     "GpuSlicingCluster",
     "IKarpenter",
     "Karpenter",
+    "Mig",
     "Mps",
     "NoSharing",
     "PodGuardrails",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from .node_pool import NodePoolSpec
 from .pool import GpuPool
 from .pool_options import CapacityType
 from .sharing import NoSharing
@@ -75,16 +76,22 @@ def _mixed_gpu_counts(pool: GpuPool) -> list[str]:
     It keeps adding pending pods to a new NodeClaim while any admitted instance type still fits
     them (kubernetes-sigs/karpenter scheduling NodeClaim.Add) and launches the cheapest type that
     holds them all; with 4-GPU types admitted, a NodeClaim grows to 4 x replicas pods and only
-    4-GPU types remain. Measured with the simulator in docs/simulation.md.
+    4-GPU types remain. Measured with the simulator in docs/simulation.md. Checked per NodePool
+    (per GPU model where the pool has one per model).
     """
-    if isinstance(pool.sharing, NoSharing) or len(pool.gpu_counts) < 2:
+    if isinstance(pool.sharing, NoSharing):
         return []
+    return [line for spec in pool.node_pools() for line in _mixed_counts_of(spec)]
+
+
+def _mixed_counts_of(spec: NodePoolSpec) -> list[str]:
+    pool = spec.pool
     per_slice: dict[int, tuple[float, str]] = {}
-    for instance_type in pool.admitted_instance_types():
+    for instance_type in spec.instance_types:
         price = instance_type.on_demand_price_per_hour
-        if price is None or instance_type.gpu_count not in pool.gpu_counts:
+        if price is None or instance_type.gpu_count == 0:
             continue
-        cost = price / (instance_type.gpu_count * pool.sharing.replicas)
+        cost = price / (instance_type.gpu_count * spec.slices_per_gpu)
         if instance_type.gpu_count not in per_slice or cost < per_slice[instance_type.gpu_count][0]:
             per_slice[instance_type.gpu_count] = (cost, instance_type.name)
     if len(per_slice) < 2:
@@ -98,7 +105,7 @@ def _mixed_gpu_counts(pool: GpuPool) -> list[str]:
     return [
         f"{field}={sorted(pool.gpu_counts)}: Karpenter packs pending "
         f"one-slice pods onto the largest admitted nodes ({largest} GPUs = "
-        f"{largest * pool.sharing.replicas} slices), and the cheapest of those, {large_type}, "
+        f"{largest * spec.slices_per_gpu} slices), and the cheapest of those, {large_type}, "
         f"costs ${large_cost:.3f} per slice-hour against ${small_cost:.3f} on {small_type} "
         f"({large_cost / small_cost:.1f}x, on-demand us-east-1); "
         + words.example("gpu_counts", f"[{smallest}]")

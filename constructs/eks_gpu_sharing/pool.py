@@ -14,10 +14,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final
 
-from .ami_releases import kubernetes_support_error, release_format_error
-from .catalog import GpuInstanceType, load_catalog
+from .ami_releases import (
+    BOTTLEROCKET_SHARING_SINCE,
+    kubernetes_support_error,
+    release_at_least,
+    release_format_error,
+)
+from .catalog import GpuInstanceType, GpuModel, load_catalog, load_mig_catalog
 from .errors import GPU_POOL_EXAMPLE, ConfigurationError, Problems, require_instance
 from .kubernetes_names import dns_label_error, label_key_error, label_value_error
+from .node_pool import MAX_NODE_POOL_NAME, NodePoolSpec, plan_node_pools
 from .pool_options import (
     AmiFamily,
     CapacityType,
@@ -30,7 +36,10 @@ from .pool_options import (
 from .sharing import (
     DEVICE_PLUGIN_CONFIG_LABEL,
     GPU_RESOURCE,
+    MPS_MAX_REPLICAS,
     MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5,
+    TIME_SLICING_MAX_REPLICAS,
+    Mig,
     Mps,
     NoSharing,
     Sharing,
@@ -193,8 +202,28 @@ class GpuPool:
 
     @property
     def slice_limit(self) -> int:
-        """The NodePool limit on ``resource_name``, in slices (physical GPUs x replicas)."""
-        return self.gpu_limit * self.sharing.replicas
+        """The most slices the pool can run: ``gpu_limit`` x slices per GPU (per GPU model when
+        the pool has a NodePool per model; the largest of those)."""
+        return max(spec.slice_limit for spec in self.node_pools())
+
+    def node_pools(self) -> tuple[NodePoolSpec, ...]:
+        """The Karpenter NodePools the pool is rendered as: one, or one per GPU model when the
+        slices per GPU depend on the model (``memory_gib``, MIG); see :mod:`.node_pool`."""
+        cached: tuple[NodePoolSpec, ...] | None = self.__dict__.get("_node_pools")
+        if cached is None:
+            cached = plan_node_pools(self)
+            # A frozen dataclass: cache beside the fields (not part of equality or hashing).
+            object.__setattr__(self, "_node_pools", cached)
+        return cached
+
+    def _only_node_pool(self) -> NodePoolSpec:
+        specs = self.node_pools()
+        if len(specs) != 1:
+            raise ValueError(
+                f"pool {self.name!r} is {len(specs)} NodePools (one per GPU model): "
+                "use node_pools()"
+            )
+        return specs[0]
 
     def requirements(self) -> list[Requirement]:
         """The NodePool's node requirements, derived from the instance selection."""
@@ -229,22 +258,13 @@ class GpuPool:
 
     @property
     def device_plugin_config_key(self) -> str:
-        """The pool's key in the device plugin ConfigMap (``pool-<name>``), which its nodes
-        select with the ``nvidia.com/device-plugin.config`` label.
-
-        One key per pool, named after the pool rather than its setting: when the sharing
-        changes, the key's content changes and the plugin on the pool's existing nodes loads it
-        at its next restart, instead of failing to find a key that no longer exists.
-        """
-        return f"pool-{self.name}"
+        """The pool's key in the device plugin ConfigMap (``pool-<name>``; a pool of one
+        NodePool: see :attr:`NodePoolSpec.device_plugin_config_key`)."""
+        return self._only_node_pool().device_plugin_config_key
 
     def node_labels(self) -> dict[str, str]:
-        """Labels every node of the pool carries (NodePool ``template.metadata.labels``)."""
-        labels = {POOL_LABEL: self.name, SHARING_LABEL: self.sharing.profile_name}
-        if self.uses_device_plugin_daemonset:
-            labels[DEVICE_PLUGIN_CONFIG_LABEL] = self.device_plugin_config_key
-        labels.update(self.labels)
-        return labels
+        """Labels every node of the pool carries (a pool of one NodePool)."""
+        return self._only_node_pool().node_labels()
 
     def node_taints(self) -> list[dict[str, str]]:
         """Taints every node of the pool carries."""
@@ -252,21 +272,9 @@ class GpuPool:
         return [gpu_taint.to_dict(), *(t.to_dict() for t in self.taints)]
 
     def overlay_capacities(self) -> dict[int, dict[str, str]]:
-        """NodeOverlay ``capacity`` per GPU count: what a node of that count really offers.
-
-        Without sharing Karpenter's own view is right and no overlay is needed.
-        """
-        if isinstance(self.sharing, NoSharing):
-            return {}
-        capacities = {}
-        for count in sorted(self.gpu_counts):
-            capacity = {self.resource_name: str(count * self.sharing.replicas)}
-            if self.resource_name != GPU_RESOURCE:
-                # A renamed node advertises no nvidia.com/gpu at all; tell Karpenter so that
-                # pods asking for whole GPUs are not planned onto it.
-                capacity[GPU_RESOURCE] = "0"
-            capacities[count] = capacity
-        return capacities
+        """NodeOverlay ``capacity`` per GPU count (a pool of one NodePool; see
+        :meth:`NodePoolSpec.overlay_capacities`)."""
+        return self._only_node_pool().overlay_capacities()
 
 
 def _admitted(requirements: Sequence[Requirement]) -> tuple[GpuInstanceType, ...]:
@@ -327,6 +335,8 @@ class _PoolCheck:
             )
         self._mps_rules()
         self._admits_an_instance_type()
+        if not self.problems:
+            self._slices_per_model()
         self.problems.raise_if_any()
 
     def _freeze_collections(self) -> None:
@@ -361,11 +371,12 @@ class _PoolCheck:
             self.add("name", self.pool.name, reason, self.example("name", '"inference"'))
 
     def _sharing(self) -> None:
-        if not isinstance(self.pool.sharing, TimeSlicing | Mps | NoSharing):
+        if not isinstance(self.pool.sharing, TimeSlicing | Mps | Mig | NoSharing):
+            self.broken.add("sharing")
             self.add(
                 "sharing",
                 self.pool.sharing,
-                "must be time-slicing, MPS or none",
+                "must be time-slicing, MPS, MIG or none",
                 self.words.choose(
                     python="e.g. sharing=TimeSlicing(replicas=4)",
                     yaml="e.g. sharing: {mode: time-slicing, replicas: 4}",
@@ -391,7 +402,8 @@ class _PoolCheck:
                         f"use one of {', '.join(valid)}",
                     )
         counts = self.pool.gpu_counts
-        valid_counts = sorted({t.gpu_count for t in catalog.instance_types if t.gpu_count > 0})
+        # 0: a fraction of one GPU (g6f, gr6f), which EC2 reports as no GPU.
+        valid_counts = sorted({t.gpu_count for t in catalog.instance_types})
         if not counts and "gpu_counts" not in self.broken:
             self.add(
                 "gpu_counts",
@@ -405,7 +417,8 @@ class _PoolCheck:
                     "gpu_counts",
                     count,
                     "no NVIDIA GPU instance type has this many GPUs",
-                    f"use counts from {', '.join(map(str, valid_counts))}",
+                    f"use counts from {', '.join(map(str, valid_counts))} (0: a fraction of "
+                    "one GPU, g6f and gr6f)",
                 )
         if "gpu_counts" not in self.broken and len(set(counts)) != len(counts):
             self.add(
@@ -494,6 +507,40 @@ class _PoolCheck:
         if version is not None and (reason := release_format_error(self.pool.ami_family, version)):
             example = repr(self.pool.ami_family.default_release)
             self.add("ami_version", version, reason, self.example("ami_version", example))
+        self._bottlerocket_sharing_release()
+        if self.pool.ami_family is AmiFamily.BOTTLEROCKET and 0 in self.pool.gpu_counts:
+            # A g6f/gr6f fraction is an NVIDIA vGPU that needs the GRID driver: the EKS AL2023
+            # NVIDIA AMI installs it (amazon-eks-ami v20251023, #2450); Bottlerocket's NVIDIA
+            # variants document no fractional-GPU type.
+            self.add(
+                "gpu_counts",
+                list(self.pool.gpu_counts),
+                "fractional-GPU instances (count 0: g6f, gr6f) need NVIDIA's GRID driver, which "
+                "the AL2023 NVIDIA AMI installs and Bottlerocket does not document",
+                self.example(
+                    "ami_family", self.words.choose(python="AmiFamily.AL2023", yaml="AL2023")
+                ),
+            )
+
+    def _bottlerocket_sharing_release(self) -> None:
+        """A pinned Bottlerocket release older than its plugin's MIG or MPS setting would ignore
+        the user data: the nodes would offer whole GPUs while Karpenter counts slices."""
+        pool = self.pool
+        modes = {Mig: "mig", Mps: "mps"}
+        mode = modes.get(type(pool.sharing))
+        if pool.ami_family is not AmiFamily.BOTTLEROCKET or mode is None:
+            return
+        first = BOTTLEROCKET_SHARING_SINCE[mode]
+        release = pool.ami_release
+        if release_format_error(pool.ami_family, release) is None and not release_at_least(
+            pool.ami_family, release, first
+        ):
+            self.add(
+                "ami_version",
+                release,
+                f"Bottlerocket's device plugin takes the {mode.upper()} settings from {first}",
+                f"pin {first} or later, or leave it unset for the library's pin",
+            )
 
     def _labels(self) -> None:
         managed = {POOL_LABEL, SHARING_LABEL, DEVICE_PLUGIN_CONFIG_LABEL}
@@ -540,19 +587,8 @@ class _PoolCheck:
 
     def _mps_rules(self) -> None:
         pool = self.pool
-        if not isinstance(pool.sharing, Mps):
+        if not isinstance(pool.sharing, Mps) or pool.sharing.replicas is None:
             return
-        if pool.ami_family is AmiFamily.BOTTLEROCKET:
-            self.add(
-                "sharing",
-                pool.sharing,
-                "Bottlerocket's built-in device plugin supports time-slicing and MIG, "
-                "not MPS, in the pinned Bottlerocket release",
-                self.words.choose(
-                    python="use TimeSlicing(...) or ami_family=AmiFamily.AL2023",
-                    yaml="use mode: time-slicing or amiFamily: AL2023",
-                ),
-            )
         old = sorted(GPUS_BELOW_COMPUTE_7_5 & {n for n in pool.gpu_names if isinstance(n, str)})
         if old and pool.sharing.replicas > MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5:
             self.add(
@@ -591,6 +627,101 @@ class _PoolCheck:
             + ": the NodePool would never launch a node",
             hint,
         )
+
+    def _slices_per_model(self) -> None:
+        """With memory-sized slices or MIG the count depends on each GPU model the pool admits:
+        every model must get a count its consumers accept, and the NodePool names must fit."""
+        pool, sharing = self.pool, self.pool.sharing
+        if not sharing.depends_on_gpu_model:
+            return
+        if isinstance(sharing, Mig) and pool.ami_family is not AmiFamily.BOTTLEROCKET:
+            self.add(
+                "ami_family",
+                pool.ami_family,
+                "MIG pools run Bottlerocket, whose built-in device plugin partitions the GPUs at "
+                "boot; on AL2023 that takes NVIDIA's MIG manager (GPU Operator), which this "
+                "library does not install",
+                self.example(
+                    "ami_family",
+                    self.words.choose(python="AmiFamily.BOTTLEROCKET", yaml="Bottlerocket"),
+                ),
+            )
+            return
+        models = sorted({t.gpu_model for t in pool.admitted_instance_types()})
+        if isinstance(sharing, Mig):
+            self._mig_profiles(sharing, models)
+            return
+        minimum, maximum = 2, TIME_SLICING_MAX_REPLICAS
+        if isinstance(sharing, Mps):
+            maximum = MPS_MAX_REPLICAS
+        bad = {}
+        for model in models:
+            limit = maximum
+            if isinstance(sharing, Mps) and model.name in GPUS_BELOW_COMPUTE_7_5:
+                limit = MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5
+            count = sharing.slices_for(model)
+            if not minimum <= count <= limit:
+                bad[f"{model.name} ({model.memory_gib:.1f} GiB)"] = (count, limit)
+        if bad:
+            described = "; ".join(
+                f"{name}: {count} slice(s), allowed {minimum}..{limit}"
+                for name, (count, limit) in bad.items()
+            )
+            self.add(
+                "sharing.memory_gib",
+                sharing.memory_gib if isinstance(sharing, TimeSlicing | Mps) else None,
+                f"each GPU model must hold {minimum} or more slices of this size (fewer is no "
+                f"sharing) and no more than the device plugin allows: {described}",
+                "change the size, or leave those models out (gpu_names, instance_families, "
+                "instance_sizes)",
+            )
+        self._node_pool_names(models)
+
+    def _mig_profiles(self, sharing: Mig, models: list[GpuModel]) -> None:
+        catalog = load_mig_catalog()
+        unsupported = [m for m in models if catalog.get(m) is None]
+        if unsupported:
+            offered = ", ".join(
+                f"{m.model.name} {m.model.memory_gib:.0f} GiB" for m in catalog.models
+            )
+            self.add(
+                "sharing",
+                sharing,
+                "MIG is offered on "
+                + offered
+                + " (Bottlerocket names those); the pool also admits "
+                + ", ".join(f"{m.name} {m.memory_gib:.0f} GiB" for m in unsupported),
+                "narrow the pool to those GPUs (gpu_names, instance_families)",
+            )
+            return
+        lacking = {m: catalog.get(m) for m in models if sharing.slices_for(m) == 0}
+        if lacking:
+            self.add(
+                "sharing.profile",
+                sharing.profile,
+                "the pool's GPUs do not all have this MIG profile: "
+                + "; ".join(
+                    f"{m.name} {m.memory_gib:.0f} GiB has {', '.join(mig.profiles)}"
+                    for m, mig in lacking.items()
+                    if mig is not None
+                ),
+                "use a profile every admitted GPU has, or one pool per GPU model",
+            )
+            return
+        self._node_pool_names(models)
+
+    def _node_pool_names(self, models: list[GpuModel]) -> None:
+        if len(models) < 2:
+            return
+        longest = max((spec.name for spec in plan_node_pools(self.pool)), key=len)
+        if len(longest) > MAX_NODE_POOL_NAME:
+            self.add(
+                "name",
+                self.pool.name,
+                f"a pool with slices per GPU model is one NodePool per model, named "
+                f"<pool>-<gpu>; {longest!r} is longer than {MAX_NODE_POOL_NAME} characters",
+                f"shorten the name by {len(longest) - MAX_NODE_POOL_NAME} characters",
+            )
 
 
 class Pools(tuple[GpuPool, ...]):

@@ -32,7 +32,7 @@ from .k8s import (
 )
 from .karpenter_installation import ExistingKarpenter, IKarpenter
 from .karpenter_values import KARPENTER_RELEASE, karpenter_chart_values
-from .pool import GpuPool, validate_pools
+from .pool import POOL_LABEL, GpuPool, validate_pools
 from .upstream import Upstream, UpstreamError, upstream
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
 
@@ -56,13 +56,14 @@ _SIMULATED_NAMESPACE: Final = "simulated"
 class SimulatedNodeClaim:
     """One node Karpenter would launch.
 
-    :param pool: Its NodePool.
+    :param pool: Its pool.
     :param pods: Pending pods it was created for.
     :param instance_types: Every instance type the NodeClaim may launch as.
     :param instance_type: The cheapest of them (EC2 Fleet's lowest-price choice).
     :param capacity_type: ``on-demand`` or ``spot``.
     :param price_per_hour: USD per hour of that instance type.
     :param slices: What Karpenter expects the node to offer of the pool's GPU resource.
+    :param node_pool: Its NodePool (the pool's, or one per GPU model of it).
     """
 
     pool: str
@@ -72,6 +73,7 @@ class SimulatedNodeClaim:
     capacity_type: str
     price_per_hour: float
     slices: int
+    node_pool: str = ""
 
 
 @dataclass(frozen=True)
@@ -371,7 +373,14 @@ def run_simulation(
             rule="the Kubernetes API server would refuse this object",
             fix="this is a bug in eks-gpu-sharing: please report it with your config",
         )
-    return _run_from_answer(label, answer, pods, resource_names)
+    pools_of = {
+        obj["metadata"]["name"]: obj["spec"]["template"]["metadata"]
+        .get("labels", {})
+        .get(POOL_LABEL, obj["metadata"]["name"])
+        for obj in karpenter_objects
+        if obj.get("kind") == "NodePool"
+    }
+    return _run_from_answer(label, answer, pods, resource_names, pools_of)
 
 
 def _run_from_answer(
@@ -379,7 +388,10 @@ def _run_from_answer(
     answer: Mapping[str, Any],
     pods: Mapping[str, int],
     resource_names: Mapping[str, str],
+    pools_of: Mapping[str, str],
 ) -> SimulationRun:
+    """The answer per pool; ``pools_of`` maps NodePool names to pool names (a pool with a
+    NodePool per GPU model has several)."""
     errors_by_pool: dict[str, Counter[str]] = {pool: Counter() for pool in pods}
     for error in answer["podErrors"]:
         pool = error["pod"].split("/", 1)[1].rsplit("-", 1)[0]
@@ -387,16 +399,18 @@ def _run_from_answer(
     claims_by_pool: dict[str, list[SimulatedNodeClaim]] = {pool: [] for pool in pods}
     for claim in answer["nodeClaims"]:
         launch = claim["launch"]
-        resource = resource_names.get(claim["nodePool"], "nvidia.com/gpu")
-        claims_by_pool.setdefault(claim["nodePool"], []).append(
+        pool = pools_of.get(claim["nodePool"], claim["nodePool"])
+        resource = resource_names.get(pool, "nvidia.com/gpu")
+        claims_by_pool.setdefault(pool, []).append(
             SimulatedNodeClaim(
-                pool=claim["nodePool"],
+                pool=pool,
                 pods=len(claim["pods"]),
                 instance_types=tuple(claim["instanceTypes"]),
                 instance_type=launch["instanceType"],
                 capacity_type=launch["capacityType"],
                 price_per_hour=launch["pricePerHour"],
                 slices=int(launch["capacity"].get(resource, "0")),
+                node_pool=claim["nodePool"],
             )
         )
     outcomes = tuple(
@@ -408,13 +422,13 @@ def _run_from_answer(
         )
         for pool in sorted(set(pods) | set(claims_by_pool))
     )
-    capacities = {
-        pool: {
-            t["name"]: int(t["capacity"].get(resource_names.get(pool, "nvidia.com/gpu"), "0"))
-            for t in types
-        }
-        for pool, types in answer["poolInstanceTypes"].items()
-    }
+    capacities: dict[str, dict[str, int]] = {}
+    for node_pool, types in answer["poolInstanceTypes"].items():
+        pool = pools_of.get(node_pool, node_pool)
+        resource = resource_names.get(pool, "nvidia.com/gpu")
+        capacities.setdefault(pool, {}).update(
+            {t["name"]: int(t["capacity"].get(resource, "0")) for t in types}
+        )
     conditions = tuple(
         (f"{s['kind']}/{s['name']}", c["type"], c["status"], c["message"])
         for s in answer["statuses"]
@@ -426,9 +440,18 @@ def _run_from_answer(
         pools=outcomes,
         conditions=conditions,
         capacities=capacities,
-        daemon_sets={pool: tuple(names) for pool, names in answer["daemonSetFit"].items()},
+        daemon_sets=_by_pool(answer["daemonSetFit"], pools_of),
         schedule_seconds=answer["scheduleSeconds"],
     )
+
+
+def _by_pool(
+    per_node_pool: Mapping[str, Sequence[str]], pools_of: Mapping[str, str]
+) -> dict[str, tuple[str, ...]]:
+    merged: dict[str, set[str]] = {}
+    for node_pool, names in per_node_pool.items():
+        merged.setdefault(pools_of.get(node_pool, node_pool), set()).update(names)
+    return {pool: tuple(sorted(names)) for pool, names in merged.items()}
 
 
 def check_pod_counts(pools: Sequence[GpuPool], pods: Mapping[str, int]) -> dict[str, int]:

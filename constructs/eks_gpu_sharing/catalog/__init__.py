@@ -21,6 +21,25 @@ from types import MappingProxyType
 from typing import Any
 
 _CATALOG_FILE = "gpu_instance_types.json"
+_MIG_FILE = "mig_profiles.json"
+
+
+@dataclass(frozen=True, order=True)
+class GpuModel:
+    """One GPU as Karpenter tells them apart: its ``instance-gpu-name`` and the memory of one GPU
+    (``instance-gpu-memory``, MiB; for fractional types, of the fraction).
+
+    :param name: e.g. ``a100``.
+    :param memory_mib: e.g. ``40960``.
+    """
+
+    name: str
+    memory_mib: int
+
+    @property
+    def memory_gib(self) -> float:
+        """The memory in GiB."""
+        return self.memory_mib / 1024
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,11 @@ class GpuInstanceType:
     on_demand_price_per_hour: float | None
 
     @property
+    def gpu_model(self) -> GpuModel:
+        """Its GPU (or fraction of one) as a model."""
+        return GpuModel(self.gpu_name, self.gpu_memory_mib)
+
+    @property
     def family(self) -> str:
         """``g5`` for ``g5.xlarge``."""
         return self.name.split(".", 1)[0]
@@ -67,6 +91,7 @@ class GpuInstanceType:
             f"{prefix}size": self.size,
             f"{prefix}gpu-name": self.gpu_name,
             f"{prefix}gpu-count": str(self.gpu_count),
+            f"{prefix}gpu-memory": str(self.gpu_memory_mib),
             f"{prefix}gpu-manufacturer": "nvidia",
             "kubernetes.io/arch": self.architecture,
             "kubernetes.io/os": "linux",
@@ -133,3 +158,44 @@ def load_catalog() -> InstanceCatalog:
         for entry in document["instanceTypes"]
     )
     return InstanceCatalog(types, MappingProxyType(dict(document["source"])), document)
+
+
+@dataclass(frozen=True)
+class MigModel:
+    """The MIG profiles of one GPU model that a pool can use, and how Bottlerocket names it.
+
+    :param model: The GPU.
+    :param bottlerocket_key: The key of ``settings.kubelet-device-plugins.nvidia.mig.profile``.
+    :param profiles: Profile name -> instances of it that fit one GPU (all of one profile).
+    """
+
+    model: GpuModel
+    bottlerocket_key: str
+    profiles: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class MigCatalog:
+    """The GPU models MIG pools may use (see ``mig_profiles.json`` for the sources)."""
+
+    models: tuple[MigModel, ...]
+    source: Mapping[str, str]
+
+    def get(self, model: GpuModel) -> MigModel | None:
+        """The model's MIG data, or None when MIG is not offered for it."""
+        return next((m for m in self.models if m.model == model), None)
+
+
+@cache
+def load_mig_catalog() -> MigCatalog:
+    """The MIG catalog shipped with the package."""
+    document = json.loads(resources.files(__name__).joinpath(_MIG_FILE).read_text())
+    models = tuple(
+        MigModel(
+            model=GpuModel(entry["gpuName"], entry["memoryMiB"]),
+            bottlerocket_key=entry["bottlerocketKey"],
+            profiles=MappingProxyType(dict(entry["profiles"])),
+        )
+        for entry in document["models"]
+    )
+    return MigCatalog(models, MappingProxyType(dict(document["source"])))

@@ -21,7 +21,6 @@ from ..k8s import (
     DevicePluginConfigChart,
     SampleWorkloadChart,
     build_gpu_sharing_charts,
-    overlay_name,
     sample_chart_id,
 )
 from ..k8s.instance_tags import check_instance_tags
@@ -170,34 +169,39 @@ class GpuSharing(Construct):
         if charts.guardrails is not None:
             self.guardrails = self._add_chart("PodGuardrails", charts.guardrails)
 
-        #: One manifest per pool: its EC2NodeClass and NodePool.
+        #: One manifest per NodePool: its EC2NodeClass and NodePool, by NodePool name (a pool's
+        #: name, or ``<pool>-<gpu>`` for a pool with a NodePool per GPU model).
         self.pool_manifests: dict[str, eks.KubernetesManifest] = {}
-        #: One manifest per NodeOverlay, by pool name and GPU count. Separate resources because
-        #: aws-cdk-lib's kubectl handler prunes only kubectl's default kinds on update: an
-        #: overlay left out of a shared manifest would stay on the cluster, while a removed
+        #: One manifest per NodeOverlay, by NodePool name and GPU count. Separate resources
+        #: because aws-cdk-lib's kubectl handler prunes only kubectl's default kinds on update:
+        #: an overlay left out of a shared manifest would stay on the cluster, while a removed
         #: resource is deleted by CloudFormation (``kubectl delete``).
         self.overlay_manifests: dict[str, dict[int, eks.KubernetesManifest]] = {}
-        for name, chart in charts.pools.items():
-            manifest = self._add_manifest(
-                f"Pool-{name}", [chart.node_class.to_json(), chart.node_pool.to_json()]
-            )
-            overlays = {
-                count: self._add_manifest(
-                    f"Overlay-{overlay_name(chart.pool, count)}",
-                    [overlay.to_json()],
-                    # Adopts an overlay that an earlier release kept in the pool's manifest.
-                    overwrite=True,
+        #: The NodePool names of each pool.
+        self.node_pool_names: dict[str, list[str]] = {}
+        for pool_name, chart in charts.pools.items():
+            self.node_pool_names[pool_name] = list(chart.node_pools)
+            for name, objects in chart.node_pools.items():
+                manifest = self._add_manifest(
+                    f"Pool-{name}", [objects.node_class.to_json(), objects.node_pool.to_json()]
                 )
-                for count, overlay in chart.overlays.items()
-            }
-            for resource in (manifest, *overlays.values()):
-                if self.karpenter.chart is not None:
-                    resource.node.add_dependency(self.karpenter.chart)
-            if self.spot_service_linked_role is not None:
-                # The role exists before a pool can ask Karpenter for a spot instance.
-                manifest.node.add_dependency(self.spot_service_linked_role)
-            self.pool_manifests[name] = manifest
-            self.overlay_manifests[name] = overlays
+                overlays = {
+                    count: self._add_manifest(
+                        f"Overlay-{objects.spec.overlay_name(count)}",
+                        [overlay.to_json()],
+                        # Adopts an overlay that an earlier release kept in the pool's manifest.
+                        overwrite=True,
+                    )
+                    for count, overlay in objects.overlays.items()
+                }
+                for resource in (manifest, *overlays.values()):
+                    if self.karpenter.chart is not None:
+                        resource.node.add_dependency(self.karpenter.chart)
+                if self.spot_service_linked_role is not None:
+                    # The role exists before a pool can ask Karpenter for a spot instance.
+                    manifest.node.add_dependency(self.spot_service_linked_role)
+                self.pool_manifests[name] = manifest
+                self.overlay_manifests[name] = overlays
 
         self.device_plugin_chart: eks.HelmChart | None = None
         self.device_plugin_config: eks.KubernetesManifest | None = None
@@ -247,9 +251,10 @@ class GpuSharing(Construct):
             create_namespace=not self.sample_workloads,
         )
         manifest = self._add_chart(f"Sample-{name}", chart)
-        manifest.node.add_dependency(self.pool_manifests[name])
-        for overlay in self.overlay_manifests[name].values():
-            manifest.node.add_dependency(overlay)
+        for node_pool in self.node_pool_names[name]:
+            manifest.node.add_dependency(self.pool_manifests[node_pool])
+            for overlay in self.overlay_manifests[node_pool].values():
+                manifest.node.add_dependency(overlay)
         if self.device_plugin_chart is not None:
             manifest.node.add_dependency(self.device_plugin_chart)
         for earlier in self.sample_workloads.values():

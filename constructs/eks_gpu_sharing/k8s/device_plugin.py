@@ -54,14 +54,16 @@ def _daemonset_pools(pools: Sequence[GpuPool]) -> list[GpuPool]:
 
 
 def device_plugin_config_data(pools: Sequence[GpuPool]) -> dict[str, str]:
-    """The ConfigMap ``data``: each AL2023 pool's sharing under its own key (``pool-<name>``).
+    """The ConfigMap ``data``: each AL2023 NodePool's sharing under its own key (``pool-<name>``;
+    a pool with slices per GPU model has a NodePool, and a key, per model).
 
     The unshared profile (``exclusive``) is always present: it is the chart's ``config.default``
     for GPU nodes without the config label. Values are the device plugin's v1 config as YAML.
     """
     data = {DEFAULT_PROFILE.profile_name: _to_yaml(DEFAULT_PROFILE.device_plugin_config())}
     for pool in _daemonset_pools(pools):
-        data[pool.device_plugin_config_key] = _to_yaml(pool.sharing.device_plugin_config())
+        for spec in pool.node_pools():
+            data[spec.device_plugin_config_key] = _to_yaml(spec.sharing.device_plugin_config())
     return dict(sorted(data.items()))
 
 

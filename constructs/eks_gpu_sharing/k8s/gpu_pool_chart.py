@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import cdk8s
@@ -10,8 +11,8 @@ from constructs import Construct
 
 from ..errors import GPU_POOL_EXAMPLE, require_instance
 from ..karpenter_installation import IKarpenter
+from ..node_pool import NodePoolSpec
 from ..pool import INSTANCE_GPU_COUNT, NODEPOOL_LABEL, AmiFamily, GpuPool
-from ..sharing import Mps
 from .common import CHART_PROPS, api_object
 from .instance_tags import check_instance_tags
 
@@ -28,22 +29,36 @@ BOTTLEROCKET_OS_VOLUME_GIB: Final = 4
 
 
 def overlay_name(pool: GpuPool, gpu_count: int) -> str:
-    """The name of the NodeOverlay for ``gpu_count``-GPU instances of ``pool``."""
+    """The name of the NodeOverlay for ``gpu_count``-GPU instances of a pool of one NodePool."""
     return f"{pool.name}-gpu-{gpu_count}"
+
+
+@dataclass(frozen=True)
+class NodePoolObjects:
+    """The objects of one NodePool of a pool."""
+
+    spec: NodePoolSpec
+    node_class: cdk8s.ApiObject
+    node_pool: cdk8s.ApiObject
+    #: The NodeOverlays by GPU count (none for whole GPUs on full instance types).
+    overlays: dict[int, cdk8s.ApiObject]
 
 
 class GpuPoolChart(cdk8s.Chart):
     """The Karpenter objects of one GPU pool, all derived from its ``GpuPool``.
 
-    * ``EC2NodeClass`` ``<pool>``: pinned EKS-optimized AMI alias (NVIDIA variant chosen by
-      instance type), IMDSv2 only with hop limit 1 (pods cannot reach the node's credentials),
-      encrypted gp3 volumes, subnets and security groups found by the discovery tag; Bottlerocket
-      pools also get the built-in device plugin's sharing settings as user data.
-    * ``NodePool`` ``<pool>``: requirements, labels (pool, device plugin profile) and taints of
-      the pool, disruption settings, and a limit counted in slices.
-    * ``NodeOverlay`` ``<pool>-gpu-<count>`` per admitted GPU count (shared pools only): tells
-      Karpenter's scheduling simulation that a node of that count offers ``count x replicas``
-      slices, so a burst of one-slice pods launches one node, not one node per pod.
+    Per NodePool of the pool (one, or one per GPU model when the slices per GPU depend on the
+    model: ``GpuPool.node_pools``):
+
+    * ``EC2NodeClass``: pinned EKS-optimized AMI alias (NVIDIA variant chosen by instance type),
+      IMDSv2 only with hop limit 1 (pods cannot reach the node's credentials), encrypted gp3
+      volumes, subnets and security groups found by the discovery tag; Bottlerocket pools also
+      get the built-in device plugin's settings (time-slicing, MPS or MIG) as user data.
+    * ``NodePool``: requirements, labels (pool, sharing, device plugin config) and taints of the
+      pool, disruption settings, and a limit counted in slices.
+    * ``NodeOverlay`` ``<nodepool>-gpu-<count>`` per GPU count that needs one: tells Karpenter's
+      scheduling simulation that a node of that count offers ``count x slices`` (a fractional GPU
+      counts as one device), so a burst of one-slice pods launches one node, not one per pod.
 
     :param pool: The pool.
     :param karpenter: The Karpenter installation (its node role and discovery tag).
@@ -71,17 +86,43 @@ class GpuPoolChart(cdk8s.Chart):
         self.pool = pool
         self.karpenter = karpenter
         self.instance_tags = tags
-        self.node_class = self._node_class()
-        self.node_pool = self._node_pool()
-        #: The NodeOverlays by GPU count (none for whole GPUs).
-        self.overlays: dict[int, cdk8s.ApiObject] = {
-            count: self._overlay(count, capacity)
-            for count, capacity in pool.overlay_capacities().items()
-        }
+        #: The objects of each NodePool, by NodePool name.
+        self.node_pools: dict[str, NodePoolObjects] = {}
+        for spec in pool.node_pools():
+            prefix = "" if spec.name == pool.name else f"{spec.name}-"
+            self.node_pools[spec.name] = NodePoolObjects(
+                spec,
+                self._node_class(spec, prefix),
+                self._node_pool(spec, prefix),
+                {
+                    count: self._overlay(spec, prefix, count, capacity)
+                    for count, capacity in spec.overlay_capacities().items()
+                },
+            )
+
+    @property
+    def node_class(self) -> cdk8s.ApiObject:
+        """The EC2NodeClass of a pool of one NodePool."""
+        return self._only().node_class
+
+    @property
+    def node_pool(self) -> cdk8s.ApiObject:
+        """The NodePool of a pool of one NodePool."""
+        return self._only().node_pool
+
+    @property
+    def overlays(self) -> dict[int, cdk8s.ApiObject]:
+        """The NodeOverlays of a pool of one NodePool, by GPU count."""
+        return self._only().overlays
+
+    def _only(self) -> NodePoolObjects:
+        if len(self.node_pools) != 1:
+            raise ValueError(f"pool {self.pool.name!r} has one NodePool per GPU model")
+        return next(iter(self.node_pools.values()))
 
     # -- EC2NodeClass -----------------------------------------------------------------------
 
-    def _node_class(self) -> cdk8s.ApiObject:
+    def _node_class(self, node_pool: NodePoolSpec, prefix: str) -> cdk8s.ApiObject:
         pool, karpenter = self.pool, self.karpenter
         discovery = {karpenter.discovery_tag_key: karpenter.discovery_tag_value}
         spec: dict[str, Any] = {
@@ -100,11 +141,14 @@ class GpuPoolChart(cdk8s.Chart):
         if self.instance_tags:
             spec["tags"] = dict(self.instance_tags)
         if pool.ami_family is AmiFamily.BOTTLEROCKET:
-            # GpuPool rejects Mps on Bottlerocket; its built-in plugin reads these settings.
-            assert not isinstance(pool.sharing, Mps)
-            spec["userData"] = pool.sharing.bottlerocket_settings()
+            spec["userData"] = node_pool.bottlerocket_settings()
         return api_object(
-            self, "node-class", NODE_CLASS_API_VERSION, NODE_CLASS_KIND, pool.name, spec
+            self,
+            f"{prefix}node-class",
+            NODE_CLASS_API_VERSION,
+            NODE_CLASS_KIND,
+            node_pool.name,
+            spec,
         )
 
     def _block_device_mappings(self) -> list[dict[str, Any]]:
@@ -130,45 +174,49 @@ class GpuPoolChart(cdk8s.Chart):
 
     # -- NodePool ---------------------------------------------------------------------------
 
-    def _node_pool(self) -> cdk8s.ApiObject:
+    def _node_pool(self, node_pool: NodePoolSpec, prefix: str) -> cdk8s.ApiObject:
         pool = self.pool
         spec: dict[str, Any] = {
             "template": {
-                "metadata": {"labels": pool.node_labels()},
+                "metadata": {"labels": node_pool.node_labels()},
                 "spec": {
                     "nodeClassRef": {
                         "group": NODE_CLASS_GROUP,
                         "kind": NODE_CLASS_KIND,
-                        "name": pool.name,
+                        "name": node_pool.name,
                     },
-                    "requirements": [r.to_dict() for r in pool.requirements()],
+                    "requirements": [r.to_dict() for r in node_pool.requirements()],
                     "taints": pool.node_taints(),
                     "expireAfter": pool.disruption.expire_after,
                 },
             },
             "disruption": pool.disruption.to_dict(),
             # Counted in slices: with the overlays Karpenter sees slices, not GPUs.
-            "limits": {pool.resource_name: str(pool.slice_limit)},
+            "limits": {node_pool.resource_name: str(node_pool.slice_limit)},
         }
-        if pool.weight is not None:
-            spec["weight"] = pool.weight
-        return api_object(self, "node-pool", NODE_POOL_API_VERSION, "NodePool", pool.name, spec)
+        if node_pool.weight is not None:
+            spec["weight"] = node_pool.weight
+        return api_object(
+            self, f"{prefix}node-pool", NODE_POOL_API_VERSION, "NodePool", node_pool.name, spec
+        )
 
     # -- NodeOverlays -----------------------------------------------------------------------
 
-    def _overlay(self, gpu_count: int, capacity: dict[str, str]) -> cdk8s.ApiObject:
+    def _overlay(
+        self, node_pool: NodePoolSpec, prefix: str, gpu_count: int, capacity: dict[str, str]
+    ) -> cdk8s.ApiObject:
         spec = {
             "requirements": [
-                {"key": NODEPOOL_LABEL, "operator": "In", "values": [self.pool.name]},
+                {"key": NODEPOOL_LABEL, "operator": "In", "values": [node_pool.name]},
                 {"key": INSTANCE_GPU_COUNT, "operator": "In", "values": [str(gpu_count)]},
             ],
             "capacity": dict(capacity),
         }
         return api_object(
             self,
-            f"overlay-gpu-{gpu_count}",
+            f"{prefix}overlay-gpu-{gpu_count}",
             NODE_OVERLAY_API_VERSION,
             "NodeOverlay",
-            overlay_name(self.pool, gpu_count),
+            node_pool.overlay_name(gpu_count),
             spec,
         )

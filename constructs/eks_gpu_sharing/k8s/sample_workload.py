@@ -83,7 +83,12 @@ def sample_script(
 def sample_replicas(pool: GpuPool, replicas: int | None) -> int:
     """Validate a sample's pod count for ``pool``; None means one node's worth of slices."""
     if replicas is None:
-        return pool.sharing.replicas * min(pool.gpu_counts)
+        # One node of the smallest admitted instance (a fractional GPU counts as one device).
+        return min(
+            max(count, 1) * spec.slices_per_gpu
+            for spec in pool.node_pools()
+            for count in spec.gpu_counts
+        )
     words = vocabulary()
     field = words.field("SampleWorkloadChart", "replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
@@ -98,8 +103,7 @@ def sample_replicas(pool: GpuPool, replicas: int | None) -> int:
             field=field,
             value=replicas,
             rule=f"pool {pool.name!r} is limited to {pool.slice_limit} slices "
-            f"({words.name('gpu_limit')} x {pool.sharing.replicas}); the other pods would stay "
-            "Pending",
+            f"({words.name('gpu_limit')} x slices per GPU); the other pods would stay Pending",
             fix=f"use at most {pool.slice_limit} or raise the pool's {words.name('gpu_limit')}",
         )
     return replicas
