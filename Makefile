@@ -14,7 +14,7 @@ export CDK_CLI_TELEMETRY := false
 
 PYTEST_ARGS ?=
 
-.PHONY: setup upstream synth cdk-synth cdk8s-synth test test-fast lint clean
+.PHONY: setup upstream debian-packages synth cdk-synth cdk8s-synth test test-fast lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -46,11 +46,15 @@ upstream: setup
 	$(BIN)/python -m eks_gpu_sharing.upstream
 
 # The whole suite on both cores (pytest-xdist), after the lint and type checks CI runs.
-test: setup upstream lint
+# Debian's prometheus and promtool for the estimate and monitoring tests (root or sudo).
+debian-packages:
+	scripts/install_debian_packages.sh
+
+test: setup upstream debian-packages lint
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 # The quick loop: everything but the tests marked slow (whole CDK app synths, doc examples).
-test-fast: setup upstream
+test-fast: setup upstream debian-packages
 	$(BIN)/python -m pytest -n auto -m "not slow" $(PYTEST_ARGS)
 
 lint: setup

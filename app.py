@@ -75,6 +75,7 @@ def build_app(outdir: str | None = None, context: dict[str, str] | None = None) 
         instance_tags=config.instance_tags,
         spot_service_linked_role=_spot_role_context(app),
         pod_guardrails=config.pod_guardrails,
+        monitoring=config.monitoring,
         sample_workload=False,
     )
     # Acknowledge cdk-nag findings on aws-cdk-lib's own EKS resources (opt-in: it finds them by

@@ -268,3 +268,32 @@ def test_device_plugin_values_use_only_keys_the_chart_has(harness: Upstream) -> 
     assert set(values) <= set(known), set(values) - set(known)
     assert set(values["config"]) <= set(known["config"])
     assert set(values["gfd"]) <= set(known["gfd"])
+
+
+def test_init_writes_the_commented_starter_and_never_overwrites(tmp_path: Path) -> None:
+    target = tmp_path / "gpu-sharing.yaml"
+    assert main(["init", "--config", str(target)]) == 0
+    # The starter is the repository's reference file, comments and all, and it loads.
+    assert target.read_text() == DEFAULT_CONFIG.read_text()
+    assert load_config(target).pools
+    target.write_text("mine\n")
+    assert main(["init", "--config", str(target)]) == 2
+    assert target.read_text() == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu-sharing.yaml"]
+
+
+@pytest.mark.parametrize("command", ["synth", "check", "simulate", "init", "estimate"])
+def test_every_subcommand_help_has_examples_exit_codes_and_the_docs(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert f"eks-gpu-sharing {command}" in text and "examples:" in text
+    assert "exit status:" in text and "docs/configuration.md" in text
+
+
+def test_bare_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    assert "COMMAND" in capsys.readouterr().out

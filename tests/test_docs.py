@@ -62,7 +62,7 @@ EXERCISED_ELSEWHERE = frozenset(
 )
 
 #: The `eks-gpu-sharing` subcommands this file runs for real (output redirected to a tmp dir).
-RUNNABLE_CLI_COMMANDS = frozenset({"synth", "check", "simulate"})
+RUNNABLE_CLI_COMMANDS = frozenset({"synth", "check", "simulate", "estimate"})
 
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 _LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -356,8 +356,11 @@ def test_documented_cli_commands_run(block: Block, command: str, tmp_path: Path)
     out = tmp_path / "manifests"
     if "--out" in args:
         args[args.index("--out") + 1] = str(out)
-    elif args[0] != "simulate":  # simulate writes nothing
+    elif args[0] not in ("simulate", "estimate"):  # they write no manifests
         args += ["--out", str(out)]
+    for option in ("--write-config", "--chart"):  # estimate's files go to the test's folder
+        if option in args:
+            args[args.index(option) + 1] = str(tmp_path / f"estimate{option.replace('-', '_')}")
     run = [sys.executable, "-m", "eks_gpu_sharing.cli"]
     env = _subprocess_env()
     if args[0] == "check":

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .errors import ConfigurationError
 from .guardrails import PodGuardrails
 from .karpenter_installation import ExistingKarpenter, IKarpenter
+from .monitoring.settings import Monitoring
 from .pool import (
     AmiFamily,
     CapacityType,
@@ -36,6 +37,7 @@ __all__ = [
     "IKarpenter",
     "Karpenter",
     "Mig",
+    "Monitoring",
     "Mps",
     "NoSharing",
     "PodGuardrails",

@@ -1,9 +1,11 @@
-"""`eks-gpu-sharing`: render a config file to Kubernetes YAML, check a folder is current, or
-simulate what Karpenter will launch for it.
+"""`eks-gpu-sharing`: start a config file, render it to Kubernetes YAML, check a folder is
+current, simulate what Karpenter will launch for it, or estimate what sharing saves.
 
+eks-gpu-sharing init                                                # writes gpu-sharing.yaml
 eks-gpu-sharing synth --config gpu-sharing.yaml --out manifests/
 eks-gpu-sharing check --config gpu-sharing.yaml --out manifests/   # exit 1 if stale
-eks-gpu-sharing simulate --config gpu-sharing.yaml --pods inference=40   # needs Go
+eks-gpu-sharing simulate --config gpu-sharing.yaml --pods inference=40   # Go: Karpenter's code
+eks-gpu-sharing estimate --workloads workloads.yaml                 # or --prometheus URL
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Final
 
 from .advice import file_advice
@@ -28,15 +33,21 @@ EXIT_INVALID: Final = 2
 EXIT_UPSTREAM: Final = 3
 
 _EPILOG: Final = """examples:
+  eks-gpu-sharing init
   eks-gpu-sharing synth --config gpu-sharing.yaml --out manifests/
   eks-gpu-sharing check --config gpu-sharing.yaml --out manifests/
   eks-gpu-sharing simulate --config gpu-sharing.yaml --pods inference=40
+  eks-gpu-sharing estimate --workloads workloads.yaml --format markdown
+  eks-gpu-sharing estimate --prometheus http://localhost:9090 --write-config gpu-sharing.yaml
 
 exit status:
   0  success (check: the folder is up to date)
   1  check: the folder differs from what synth would write
-  2  invalid input: the config file, an option or the output folder (the error names which)
+  2  invalid input: the config file, an option, a file that exists or the output folder
+     (the error names which)
   3  simulate: Go or the pinned upstream modules are not available, or they failed
+
+Every key of gpu-sharing.yaml: docs/configuration.md. The guide: docs/gpu-sharing-on-eks.md.
 """
 
 
@@ -97,7 +108,64 @@ def _parser() -> argparse.ArgumentParser:
         help="pending one-slice pods for a pool; repeat per pool, e.g. --pods inference=40",
     )
     simulate.add_argument("--format", choices=("table", "json"), default="table")
+    init = commands.add_parser(
+        "init",
+        help="write a commented starter gpu-sharing.yaml (never overwrites)",
+        description="Write a commented starter gpu-sharing.yaml: two pools, time-slicing on "
+        "AL2023 and on Bottlerocket. Refuses to overwrite an existing file.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    init.add_argument("--config", default="gpu-sharing.yaml", help="file to write")
+    _estimate_parser(commands)
     return parser
+
+
+def _estimate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .estimate import FORMATS, MAX_SHARE
+
+    estimate = commands.add_parser(
+        "estimate",
+        help="what sharing would save on your workloads, and at what risk",
+        description="Recommend whole GPUs, time-slicing or MPS per workload, the pools that "
+        "implies, and GPU nodes and $/month today vs shared. Workloads are declared in a YAML "
+        "file (--workloads) or measured from DCGM exporter metrics in Prometheus "
+        "(--prometheus). Node counts come from Karpenter's scheduler when Go is available, "
+        "else from arithmetic (the report says which).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = estimate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--workloads", metavar="FILE", help="declared workloads (YAML)")
+    source.add_argument("--prometheus", metavar="URL", help="Prometheus with DCGM metrics")
+    estimate.add_argument("--window", default="7d", help="measured: look-back (default: 7d)")
+    estimate.add_argument(
+        "--at", metavar="TIME", help="measured: end of the window, RFC 3339 or Unix seconds"
+    )
+    estimate.add_argument(
+        "--latency-sensitive",
+        action="append",
+        default=[],
+        metavar="WORKLOAD",
+        help="measured: a workload a request waits on (repeat); it is never time-sliced",
+    )
+    estimate.add_argument("--spot", action="store_true", help="let the pools use spot first")
+    estimate.add_argument(
+        "--max-share",
+        type=int,
+        default=MAX_SHARE,
+        metavar="N",
+        help=f"most pods per GPU (default: {MAX_SHARE}; one GPU fault stops them all)",
+    )
+    estimate.add_argument(
+        "--arithmetic", action="store_true", help="count nodes by arithmetic, not Karpenter"
+    )
+    estimate.add_argument("--format", choices=FORMATS, default="text")
+    estimate.add_argument(
+        "--write-config", metavar="FILE", help="write the pools' gpu-sharing.yaml"
+    )
+    estimate.add_argument("--cluster-name", default="my-cluster", help="for --write-config")
+    estimate.add_argument("--chart", metavar="FILE", help="write an SVG bar chart of $/month")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,6 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     try:
+        if args.command == "init":
+            return _init(args.config)
+        if args.command == "estimate":
+            return _estimate(args)
         config = load_config(args.config)
         if args.command == "synth":
             result = synth(config, args.out)
@@ -179,6 +251,119 @@ def _simulate(config: GpuSharingConfig, pod_args: Sequence[str], output: str) ->
     report = simulate(config, pods, log=lambda line: print(line, file=sys.stderr))
     print(report.to_json() if output == "json" else report.format_table())
     return EXIT_OK
+
+
+def _init(path: str) -> int:
+    from importlib.resources import files
+
+    starter = files("eks_gpu_sharing").joinpath("starter.yaml").read_text()
+    _write_new(path, starter, option="--config")
+    print(f"wrote {path}: edit it, then `eks-gpu-sharing synth --config {path}`")
+    print("every key: docs/configuration.md")
+    return EXIT_OK
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    from .estimate import (
+        chart_svg,
+        config_yaml,
+        estimate,
+        format_json,
+        format_markdown,
+        format_text,
+        measure,
+        read_workloads,
+    )
+
+    if not 1 <= args.max_share <= 48:
+        raise ConfigurationError(
+            field="--max-share", value=args.max_share, rule="1..48 pods per GPU", fix="e.g. 4"
+        )
+    if args.workloads is not None:
+        workloads = read_workloads(args.workloads)
+    else:
+        measured = measure(
+            args.prometheus,
+            window=args.window,
+            at=_time(args.at),
+            latency_sensitive=args.latency_sensitive,
+        )
+        workloads = measured.workloads
+    result = estimate(
+        workloads,
+        spot=args.spot,
+        max_share=args.max_share,
+        use_simulator=not args.arithmetic,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    # Check every output first: nothing is written when one of them cannot be.
+    outputs = {}
+    if args.write_config:
+        outputs[args.write_config] = (
+            config_yaml(result, cluster_name=args.cluster_name),
+            "--write-config",
+        )
+    if args.chart:
+        outputs[args.chart] = (chart_svg(result), "--chart")
+    for path, (_, option) in outputs.items():
+        _check_new(path, option)
+    for path, (text, option) in outputs.items():
+        _write_new(path, text, option=option)
+    formats = {"text": format_text, "markdown": format_markdown, "json": format_json}
+    print(formats[args.format](result), end="" if args.format != "text" else "\n")
+    return EXIT_OK
+
+
+def _time(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise ConfigurationError(
+            field="--at",
+            value=value,
+            rule="a time: RFC 3339 or Unix seconds",
+            fix="e.g. 2026-11-30T12:00:00Z",
+        ) from None
+
+
+def _check_new(path: str, option: str) -> None:
+    target = Path(path)
+    if target.exists() or target.is_symlink():
+        raise ConfigurationError(
+            field=option, value=path, rule="the file exists", fix="remove it or pass another path"
+        )
+    if not target.parent.is_dir():
+        raise ConfigurationError(
+            field=option, value=path, rule="its folder does not exist", fix="create it first"
+        )
+
+
+def _write_new(path: str, text: str, *, option: str) -> None:
+    """Write ``text`` to a new file ``path`` whole or not at all; never replace a file."""
+    _check_new(path, option)
+    target = Path(path)
+    handle, staged = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.chmod(staged, 0o644)
+        try:
+            os.link(staged, target)  # fails if the file appeared meanwhile: never replaced
+        except FileExistsError:
+            raise ConfigurationError(
+                field=option,
+                value=path,
+                rule="the file exists",
+                fix="remove it or pass another path",
+            ) from None
+    finally:
+        os.unlink(staged)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from .k8s import DEVICE_PLUGIN_NAMESPACE, sample_replicas
 from .k8s.instance_tags import check_instance_tags
 from .karpenter_installation import ExistingKarpenter
 from .kubernetes_names import dns_label_error, eks_cluster_name_error
+from .monitoring.settings import Monitoring
 from .pool import GpuPool, check_ami_support, validate_pools
 from .sharing import SHARING_MODES, NoSharing, Sharing
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
@@ -84,6 +85,7 @@ class GpuSharingConfig:
     device_plugin: DevicePluginSettings = field(default_factory=DevicePluginSettings)
     sample_workload: SampleWorkloadSettings | None = None
     pod_guardrails: PodGuardrails | None = None
+    monitoring: Monitoring | None = None
     kubernetes_version: str = KUBERNETES_VERSION
     instance_tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -95,6 +97,13 @@ class GpuSharingConfig:
 
 def load_config(path: str | Path) -> GpuSharingConfig:
     """Load and validate a config file; raise ``ConfigurationError`` naming every bad value."""
+    document = read_yaml_file(path, option="--config", what="your gpu-sharing.yaml")
+    return parse_config(document, source=str(path))
+
+
+def read_yaml_file(path: str | Path, *, option: str, what: str) -> Any:
+    """The one YAML document of a small UTF-8 file, or a ``ConfigurationError`` saying why not
+    (``option`` and ``what`` word the fix: ``pass --config with the path of ...``)."""
     path = Path(path)
     try:
         if path.is_dir():
@@ -103,7 +112,7 @@ def load_config(path: str | Path) -> GpuSharingConfig:
             data = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise _file_error(
-            path, "the file does not exist", "pass --config with the path of your gpu-sharing.yaml"
+            path, "the file does not exist", f"pass {option} with the path of {what}"
         ) from None
     except IsADirectoryError:
         raise _file_error(path, "is a folder, not a file", "pass the YAML file itself") from None
@@ -117,7 +126,7 @@ def load_config(path: str | Path) -> GpuSharingConfig:
         raise _file_error(
             path,
             f"is larger than {MAX_FILE_BYTES // 1024} KiB",
-            "a gpu-sharing.yaml is a few KiB: pass the right file",
+            f"{what} is a few KiB: pass the right file",
         )
     try:
         text = data.decode("utf-8")
@@ -125,7 +134,7 @@ def load_config(path: str | Path) -> GpuSharingConfig:
         raise _file_error(
             path, f"is not UTF-8 text (byte {error.start})", "save the file as UTF-8"
         ) from None
-    return parse_config(load_yaml(text, source=str(path)), source=str(path))
+    return load_yaml(text, source=str(path))
 
 
 def load_yaml(text: str, *, source: str = "config") -> Any:
@@ -161,7 +170,7 @@ def load_yaml(text: str, *, source: str = "config") -> Any:
 
 def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
     """Build a ``GpuSharingConfig`` from an already-parsed YAML document."""
-    reader = _Reader()
+    reader = Reader()
     root = reader.mapping(document, "")
     if root is None:
         reader.problems.raise_if_any(source=source)
@@ -189,6 +198,9 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
     guardrails = None
     if root.get("podGuardrails") is not None:
         guardrails = reader.build(PodGuardrails, root["podGuardrails"], "podGuardrails")
+    monitoring = None
+    if root.get("monitoring") is not None:
+        monitoring = reader.build(Monitoring, root["monitoring"], "monitoring")
     tags = reader.value(dict, root, "instanceTags", default={})
     if isinstance(tags, dict):
         with _Collect(reader):
@@ -218,6 +230,7 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
         device_plugin=device_plugin,
         sample_workload=sample,
         pod_guardrails=guardrails,
+        monitoring=monitoring,
         kubernetes_version=kubernetes_version,
         instance_tags=tags,
     )
@@ -228,7 +241,7 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
 _INVALID: Final = object()
 
 
-class _Reader:
+class Reader:
     """Reads sections into the library's dataclasses, recording every problem on the way."""
 
     def __init__(self) -> None:
@@ -380,6 +393,11 @@ class _Reader:
                 )
                 return _INVALID
             return raw
+        if kind is float:
+            if not isinstance(raw, int | float) or isinstance(raw, bool) or raw != raw:
+                self.add(where, raw, "must be a number", f"e.g. {where.rsplit('.', 1)[-1]}: 0.5")
+                return _INVALID
+            return float(raw)
         if kind is str:
             if (
                 spec is not None
@@ -456,7 +474,7 @@ class _Reader:
 class _Collect:
     """Turns a ConfigurationError raised inside the block into recorded problems."""
 
-    def __init__(self, reader: _Reader) -> None:
+    def __init__(self, reader: Reader) -> None:
         self.reader = reader
 
     def __enter__(self) -> None:

@@ -262,7 +262,9 @@ class Mps:
 
     @property
     def fail_requests_greater_than_one(self) -> bool:
-        """Always True: the device plugin enforces it for MPS."""
+        """Always True, written into the config: the device plugin v0.20.0 only defaults it to
+        true for MPS (a config may relax it), and an MPS pod given several shares would still
+        get one client's limits."""
         return True
 
     @property
@@ -302,6 +304,7 @@ class Mps:
             "sharing": {
                 "mps": {
                     "renameByDefault": self.rename_by_default,
+                    "failRequestsGreaterThanOne": True,
                     "resources": [{"name": GPU_RESOURCE, "replicas": self.replicas}],
                 }
             },

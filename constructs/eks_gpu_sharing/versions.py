@@ -78,3 +78,10 @@ def enable_node_overlay_hint(karpenter_version: str) -> str:
         f"--version {karpenter_version.lstrip('v')} --reuse-values "
         "--set settings.featureGates.nodeOverlay=true"
     )
+
+
+#: NVIDIA DCGM exporter Helm chart (opt-in monitoring): chart and app 4.8.2, image
+#: 4.5.3-4.8.2 (github.com/NVIDIA/dcgm-exporter tag 4.5.3-4.8.2, deployment/Chart.yaml).
+DCGM_EXPORTER_CHART_VERSION: Final = "4.8.2"
+DCGM_EXPORTER_CHART_REPOSITORY: Final = "https://nvidia.github.io/dcgm-exporter/helm-charts"
+DCGM_EXPORTER_CHART_NAME: Final = "dcgm-exporter"

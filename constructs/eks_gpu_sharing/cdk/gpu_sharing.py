@@ -26,10 +26,19 @@ from ..k8s import (
 from ..k8s.instance_tags import check_instance_tags
 from ..karpenter_installation import IKarpenter
 from ..kubernetes_names import require_name
+from ..monitoring import (
+    DCGM_EXPORTER_RELEASE,
+    Monitoring,
+    MonitoringChart,
+    dcgm_exporter_values,
+)
 from ..pool import GpuPool, check_ami_pins, validate_pools
 from ..pool_options import SpotServiceLinkedRole
 from ..sharing import NoSharing
 from ..versions import (
+    DCGM_EXPORTER_CHART_NAME,
+    DCGM_EXPORTER_CHART_REPOSITORY,
+    DCGM_EXPORTER_CHART_VERSION,
     KUBERNETES_VERSION,
     NVIDIA_DEVICE_PLUGIN_CHART_NAME,
     NVIDIA_DEVICE_PLUGIN_CHART_REPOSITORY,
@@ -82,6 +91,9 @@ class GpuSharing(Construct):
         creates the account's ``AWSServiceRoleForEC2Spot`` (retained on delete; fails if it
         exists), ``SpotServiceLinkedRole.EXISTS`` says it exists. Default: None, a synth warning
         when a pool allows spot (without the role Karpenter launches on-demand instead).
+    :param monitoring: ``Monitoring(...)`` installs the NVIDIA DCGM exporter chart on the AL2023
+        pools and the Grafana dashboard as a ConfigMap (``monitoring_chart``,
+        ``monitoring_manifest``). Default: None (no monitoring).
     """
 
     def __init__(
@@ -99,6 +111,7 @@ class GpuSharing(Construct):
         instance_tags: Mapping[str, str] | None = None,
         spot_service_linked_role: SpotServiceLinkedRole | None = None,
         pod_guardrails: PodGuardrails | None = None,
+        monitoring: Monitoring | None = None,
     ) -> None:
         # Validate everything before creating any construct: nothing is half-built.
         self.pools = validate_pools(pools)
@@ -111,6 +124,10 @@ class GpuSharing(Construct):
         check_ami_pins(
             self.pools, kubernetes_version, kubernetes_version_field="GpuSharing.kubernetes_version"
         )
+        if monitoring is not None:
+            require_instance(
+                monitoring, Monitoring, field="GpuSharing.monitoring", fix="use Monitoring()"
+            )
         if spot_service_linked_role is not None:
             require_instance(
                 spot_service_linked_role,
@@ -211,6 +228,12 @@ class GpuSharing(Construct):
                 deep_merge(charts.device_plugin_values, device_plugin_values or {}),
             )
 
+        #: With ``monitoring``: the namespace and dashboard manifest, and the DCGM exporter chart.
+        self.monitoring_manifest: eks.KubernetesManifest | None = None
+        self.monitoring_chart: eks.HelmChart | None = None
+        if monitoring is not None:
+            self._add_monitoring(monitoring)
+
         #: Sample workload manifests by pool name.
         self.sample_workloads: dict[str, eks.KubernetesManifest] = {}
         if sample_workload is None:
@@ -283,6 +306,28 @@ class GpuSharing(Construct):
             timeout=HELM_TIMEOUT,
         )
         self.device_plugin_chart.node.add_dependency(self.device_plugin_config)
+
+    def _add_monitoring(self, monitoring: Monitoring) -> None:
+        self.monitoring_manifest = self._add_chart(
+            "Monitoring", MonitoringChart(self._cdk8s_app, "monitoring", monitoring=monitoring)
+        )
+        if not any(p.uses_device_plugin_daemonset for p in self.pools):
+            return  # the exporter serves AL2023 pools only
+        self.monitoring_chart = eks.HelmChart(
+            self,
+            "DcgmExporter",
+            cluster=self.cluster,
+            chart=DCGM_EXPORTER_CHART_NAME,
+            repository=DCGM_EXPORTER_CHART_REPOSITORY,
+            version=DCGM_EXPORTER_CHART_VERSION,
+            release=DCGM_EXPORTER_RELEASE,
+            namespace=monitoring.namespace,
+            create_namespace=False,
+            values=dcgm_exporter_values(self.pools, service_monitor=monitoring.service_monitor),
+            wait=True,
+            timeout=HELM_TIMEOUT,
+        )
+        self.monitoring_chart.node.add_dependency(self.monitoring_manifest)
 
     def _add_chart(self, id: str, chart: cdk8s.Chart) -> eks.KubernetesManifest:
         return self._add_manifest(id, chart.to_json())

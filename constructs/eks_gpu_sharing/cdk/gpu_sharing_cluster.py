@@ -13,6 +13,7 @@ from ..guardrails import PodGuardrails
 from ..k8s import DEVICE_PLUGIN_NAMESPACE
 from ..k8s.instance_tags import check_instance_tags
 from ..kubernetes_names import require_name
+from ..monitoring.settings import Monitoring
 from ..pool import GpuPool, check_ami_pins, validate_pools
 from ..pool_options import SpotServiceLinkedRole
 from ..versions import KUBERNETES_VERSION
@@ -38,6 +39,7 @@ class GpuSharingCluster(Construct):
         Default: ``nvidia-device-plugin``.
     :param instance_tags: Extra EC2 tags on the GPU instances and volumes. Default: none.
     :param pod_guardrails: See ``GpuSharing``. Default: None.
+    :param monitoring: See ``GpuSharing``. Default: None.
     :param spot_service_linked_role: See ``GpuSharing``. Default: None (a synth warning when a
         pool allows spot).
     :param endpoint_access: EKS API endpoint access. Default: public and private (so `kubectl`
@@ -60,6 +62,7 @@ class GpuSharingCluster(Construct):
         instance_tags: Mapping[str, str] | None = None,
         spot_service_linked_role: SpotServiceLinkedRole | None = None,
         pod_guardrails: PodGuardrails | None = None,
+        monitoring: Monitoring | None = None,
     ) -> None:
         # Fail before any construct exists: ReferenceCluster stages the kubectl layer asset
         # (tens of MB) into cdk.out as soon as it is created.
@@ -103,6 +106,7 @@ class GpuSharingCluster(Construct):
             instance_tags=instance_tags,
             spot_service_linked_role=spot_service_linked_role,
             pod_guardrails=pod_guardrails,
+            monitoring=monitoring,
         )
 
 

@@ -1,0 +1,80 @@
+"""``eks-gpu-sharing estimate``: what sharing saves on your workloads, and at what risk.
+
+Declared (:func:`read_workloads`) or measured (:func:`measure`, DCGM metrics in Prometheus)
+workloads -> a recommendation per workload (:func:`recommend`) -> pools, nodes and $/month today
+and shared (:func:`estimate_costs`, Karpenter's scheduler when Go is there) -> reports
+(:mod:`.report`). Example::
+
+    from eks_gpu_sharing.estimate import Workload, estimate
+
+    result = estimate([Workload("chat-api", replicas=6, gpu_memory_gib=5, busy=0.15)])
+    print(format_text(result))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from .measured import Measurement, measure
+from .plan import Cost, Estimate, PoolEstimate, estimate_costs, karpenter_simulator
+from .recommend import MAX_SHARE, Mode, Recommendation, recommend
+from .report import FORMATS, chart_svg, config_yaml, format_json, format_markdown, format_text
+from .workloads import WORKLOADS_EXAMPLE, Workload, check_workloads, read_workloads
+
+
+def estimate(
+    workloads: Sequence[Workload],
+    *,
+    spot: bool = False,
+    max_share: int = MAX_SHARE,
+    use_simulator: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> Estimate:
+    """Recommend sharing for each workload and price it today and shared.
+
+    With ``use_simulator`` (the default) Karpenter's scheduler counts the nodes when Go is
+    available; otherwise, and when Go is missing, arithmetic does (:attr:`Estimate.method`).
+    """
+    from ..upstream import UpstreamUnavailable
+
+    recommendations = [recommend(w, max_share=max_share) for w in check_workloads(workloads)]
+    if use_simulator:
+        try:
+            simulator = karpenter_simulator(log)
+        except UpstreamUnavailable:
+            simulator = None
+        if simulator is not None:
+            from ..versions import KARPENTER_VERSION
+
+            return estimate_costs(
+                recommendations,
+                spot=spot,
+                simulator=simulator,
+                method=f"Karpenter v{KARPENTER_VERSION}'s scheduler, run on the pools "
+                "(as `eks-gpu-sharing simulate`)",
+            )
+    return estimate_costs(recommendations, spot=spot)
+
+
+__all__ = [
+    "FORMATS",
+    "MAX_SHARE",
+    "WORKLOADS_EXAMPLE",
+    "Cost",
+    "Estimate",
+    "Measurement",
+    "Mode",
+    "PoolEstimate",
+    "Recommendation",
+    "Workload",
+    "chart_svg",
+    "config_yaml",
+    "estimate",
+    "estimate_costs",
+    "format_json",
+    "format_markdown",
+    "format_text",
+    "measure",
+    "read_workloads",
+    "recommend",
+]

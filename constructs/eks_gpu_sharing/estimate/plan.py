@@ -1,0 +1,243 @@
+"""From recommendations to pools, nodes and dollars: today (whole GPUs) and with sharing.
+
+Node counts come from Karpenter's own scheduler (:func:`eks_gpu_sharing.simulation.simulate`)
+when Go is available, otherwise from arithmetic (GPUs needed / GPUs per instance of the
+cheapest type per GPU); :attr:`Estimate.method` says which. Prices are the instance catalog's
+(Karpenter's static on-demand table, region and date in :attr:`Estimate.prices`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Final
+
+from ..catalog import GpuInstanceType, load_catalog
+from ..config import GpuSharingConfig
+from ..karpenter_installation import ExistingKarpenter
+from ..pool import GpuPool
+from ..pool_options import CapacityType
+from ..sharing import Mps, NoSharing, Sharing, TimeSlicing
+from ..versions import KARPENTER_VERSION
+from .recommend import Mode, Recommendation
+
+#: AWS prices a month as 730 hours.
+HOURS_PER_MONTH: Final = 730
+#: Head room in each pool's GPU limit over what the workloads need (rolling updates surge).
+LIMIT_HEADROOM: Final = 0.25
+#: The cluster name the generated gpu-sharing.yaml carries until the user changes it.
+CLUSTER_PLACEHOLDER: Final = "my-cluster"
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Nodes and their on-demand price, as Karpenter (or the arithmetic) would launch them."""
+
+    nodes: int
+    price_per_hour: float
+    instance_types: tuple[str, ...]
+    unplaced_pods: int = 0
+
+    @property
+    def per_month(self) -> float:
+        """``price_per_hour`` x 730."""
+        return self.price_per_hour * HOURS_PER_MONTH
+
+
+@dataclass(frozen=True)
+class PoolEstimate:
+    """One pool the workloads imply, with its cost today and with sharing."""
+
+    pool: GpuPool
+    recommendations: tuple[Recommendation, ...]
+    today: Cost
+    shared: Cost
+
+    @property
+    def pods(self) -> int:
+        """Pods of all its workloads."""
+        return sum(r.workload.replicas for r in self.recommendations)
+
+    @property
+    def share(self) -> int:
+        """Pods per GPU."""
+        return self.recommendations[0].share
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What sharing saves on these workloads."""
+
+    recommendations: tuple[Recommendation, ...]
+    pools: tuple[PoolEstimate, ...]
+    method: str
+    prices: str
+    spot: bool
+
+    @property
+    def today(self) -> Cost:
+        return _total(p.today for p in self.pools)
+
+    @property
+    def shared(self) -> Cost:
+        return _total(p.shared for p in self.pools)
+
+    @property
+    def saving(self) -> float:
+        """Share of today's $/month that sharing saves (0 when nothing runs today)."""
+        today = self.today.per_month
+        return 0.0 if today == 0 else 1 - self.shared.per_month / today
+
+    def config(self, *, cluster_name: str = CLUSTER_PLACEHOLDER) -> GpuSharingConfig:
+        """The pools as a config (``render.synth`` or ``simulate`` take it as it is)."""
+        return _config([p.pool for p in self.pools], cluster_name)
+
+
+def plan_pools(
+    recommendations: Sequence[Recommendation], *, spot: bool = False
+) -> list[tuple[GpuPool, tuple[Recommendation, ...]]]:
+    """One pool per (GPU, mode, share): ``<gpu>-<profile>``, e.g. ``l4-ts4``, ``l4-whole``."""
+    groups: dict[tuple[str, str], list[Recommendation]] = {}
+    for rec in recommendations:
+        groups.setdefault((rec.workload.gpu, rec.profile), []).append(rec)
+    capacity = (CapacityType.SPOT, CapacityType.ON_DEMAND) if spot else (CapacityType.ON_DEMAND,)
+    planned = []
+    for (gpu, profile), recs in sorted(groups.items()):
+        share = recs[0].share
+        count = _smallest_count(gpu)
+        gpus = math.ceil(sum(r.workload.replicas for r in recs) / share)
+        limit = max(count, math.ceil(gpus * (1 + LIMIT_HEADROOM)))
+        limit = math.ceil(limit / count) * count
+        pool = GpuPool(
+            f"{gpu}-{profile}",
+            sharing=_sharing(recs[0].mode, share),
+            gpu_names=[gpu],
+            gpu_counts=[count],
+            capacity_types=capacity,
+            gpu_limit=limit,
+        )
+        planned.append((pool, tuple(recs)))
+    return planned
+
+
+def estimate_costs(
+    recommendations: Sequence[Recommendation],
+    *,
+    spot: bool = False,
+    simulator: Callable[[GpuSharingConfig, Mapping[str, int]], Mapping[str, Cost]] | None = None,
+    method: str = "",
+) -> Estimate:
+    """Pools and costs today and shared; ``simulator`` (pods per pool -> cost per pool) is
+    Karpenter's scheduler, None for arithmetic."""
+    planned = plan_pools(recommendations, spot=spot)
+    shared_pods = {pool.name: sum(r.workload.replicas for r in recs) for pool, recs in planned}
+    whole = [replace(pool, sharing=NoSharing()) for pool, _ in planned]
+    whole = [
+        replace(p, gpu_limit=max(p.gpu_limit, _rounded(shared_pods[p.name], p))) for p in whole
+    ]
+    if simulator is None:
+        shared = {
+            pool.name: _arithmetic(pool, shared_pods[pool.name], recs[0].share)
+            for pool, recs in planned
+        }
+        today = {pool.name: _arithmetic(pool, shared_pods[pool.name], 1) for pool in whole}
+        method = (
+            "arithmetic: GPUs needed / GPUs per instance of the cheapest type per GPU "
+            "(Go was not found, so Karpenter's scheduler did not run)"
+        )
+    else:
+        shared = dict(simulator(_config([p for p, _ in planned], CLUSTER_PLACEHOLDER), shared_pods))
+        today = dict(simulator(_config(whole, CLUSTER_PLACEHOLDER), shared_pods))
+    pools = tuple(
+        PoolEstimate(pool, recs, today[pool.name], shared[pool.name]) for pool, recs in planned
+    )
+    return Estimate(tuple(recommendations), pools, method, load_catalog().price_note, spot)
+
+
+def _config(pools: Sequence[GpuPool], cluster_name: str) -> GpuSharingConfig:
+    return GpuSharingConfig(
+        cluster_name=cluster_name,
+        karpenter=ExistingKarpenter(
+            node_role_name=f"KarpenterNodeRole-{cluster_name}",
+            discovery_tag_value=cluster_name,
+            version=KARPENTER_VERSION,
+            node_overlay_enabled=True,
+        ),
+        pools=tuple(pools),
+    )
+
+
+def _sharing(mode: Mode, share: int) -> Sharing:
+    if mode is Mode.TIME_SLICING:
+        return TimeSlicing(replicas=share)
+    if mode is Mode.MPS:
+        return Mps(replicas=share)
+    return NoSharing()
+
+
+def _types(gpu: str) -> list[GpuInstanceType]:
+    return [t for t in load_catalog().instance_types if t.gpu_name == gpu and t.gpu_count > 0]
+
+
+def _smallest_count(gpu: str) -> int:
+    return min(t.gpu_count for t in _types(gpu))
+
+
+def _cheapest(pool: GpuPool) -> GpuInstanceType:
+    """The cheapest priced type of the pool's GPU and count (the arithmetic's choice)."""
+    priced = [
+        t
+        for t in _types(pool.gpu_names[0])
+        if t.gpu_count in pool.gpu_counts and t.on_demand_price_per_hour is not None
+    ]
+    return min(priced, key=lambda t: (t.on_demand_price_per_hour, t.name))
+
+
+def _arithmetic(pool: GpuPool, pods: int, share: int) -> Cost:
+    instance = _cheapest(pool)
+    nodes = math.ceil(math.ceil(pods / share) / instance.gpu_count)
+    price = instance.on_demand_price_per_hour or 0.0
+    return Cost(nodes, nodes * price, (instance.name,) if nodes else ())
+
+
+def _rounded(gpus: int, pool: GpuPool) -> int:
+    count = pool.gpu_counts[0]
+    return math.ceil(gpus / count) * count
+
+
+def _total(costs: object) -> Cost:
+    items = list(costs)  # type: ignore[call-overload]
+    return Cost(
+        sum(c.nodes for c in items),
+        sum(c.price_per_hour for c in items),
+        tuple(sorted({t for c in items for t in c.instance_types})),
+        sum(c.unplaced_pods for c in items),
+    )
+
+
+def karpenter_simulator(
+    log: Callable[[str], None] | None = None,
+) -> Callable[[GpuSharingConfig, Mapping[str, int]], Mapping[str, Cost]]:
+    """A simulator for :func:`estimate_costs`: Karpenter's scheduler, one round per config.
+
+    :raises eks_gpu_sharing.upstream.UpstreamUnavailable: without Go.
+    """
+    from ..simulation import simulate
+    from ..upstream import upstream
+
+    harness = upstream(log)
+
+    def run(config: GpuSharingConfig, pods: Mapping[str, int]) -> Mapping[str, Cost]:
+        report = simulate(config, pods, harness=harness)
+        return {
+            outcome.pool: Cost(
+                outcome.nodes,
+                outcome.price_per_hour,
+                tuple(sorted({c.instance_type for c in outcome.node_claims})),
+                outcome.unschedulable_pods,
+            )
+            for outcome in report.with_overlays.pools
+        }
+
+    return run

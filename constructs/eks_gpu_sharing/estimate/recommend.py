@@ -1,0 +1,159 @@
+"""How many pods of one workload share a GPU, which way, why, and at what risk.
+
+The rules are deliberately simple and written out, so a reader can redo them by hand:
+
+* **memory-bound factor** = floor(usable GPU memory / (memory per pod + one CUDA context)), with
+  ``MEMORY_HEADROOM`` of the GPU kept free: nothing stops one time-sliced pod from taking more;
+* **compute-bound factor** = floor(``BUSY_TARGET`` / busy share): the pods' p95 busy time together
+  stays below ``BUSY_TARGET`` of the GPU, the rest absorbs bursts;
+* the factor is the smaller of the two, at most ``max_share`` (the blast radius of one GPU fault);
+  below 2 the workload keeps whole GPUs;
+* a **latency-sensitive** workload is never time-sliced: with four busy neighbours each small step
+  took 3.6x as long on an H200 (``docs/measurements/h200-sharing-benchmark.json``), while under
+  MPS it stayed within 1.6x; it shares through MPS, whose per-client memory limit is the GPU's
+  memory / factor (the factor's memory rule already leaves each pod that much).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final
+
+from ..catalog import GpuModel, load_catalog
+from .workloads import Workload
+
+#: Share of GPU memory kept free (fragmentation, allocator caches, a pod's growth).
+MEMORY_HEADROOM: Final = 0.10
+#: GPU memory each CUDA context takes besides the pod's own data, GiB (about 0.3-0.5 GiB on
+#: recent drivers; rounded up).
+CUDA_CONTEXT_GIB: Final = 0.5
+#: The pods' combined p95 busy time stays below this share of the GPU.
+BUSY_TARGET: Final = 0.70
+#: Default most pods per GPU: one Xid error or driver reset stops them all.
+MAX_SHARE: Final = 8
+#: MPS allows at most 48 clients per GPU (the device plugin's MPS daemon).
+MPS_MAX_CLIENTS: Final = 48
+
+
+class Mode(Enum):
+    """How a workload's pods get their GPU."""
+
+    WHOLE = "whole GPU"
+    TIME_SLICING = "time-slicing"
+    MPS = "mps"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """What one workload should get, with the figures behind it.
+
+    :param workload: The workload.
+    :param gpu: Its GPU model (memory as EC2 reports it).
+    :param mode: Whole GPU, time-slicing or MPS.
+    :param share: Pods per GPU (1 for whole GPUs).
+    :param memory_factor: Pods per GPU that memory allows.
+    :param busy_factor: Pods per GPU that compute allows (None: busy is 0).
+    :param reason: Why, in one sentence with the numbers.
+    :param risks: What sharing this way risks.
+    """
+
+    workload: Workload
+    gpu: GpuModel
+    mode: Mode
+    share: int
+    memory_factor: int
+    busy_factor: int | None
+    reason: str
+    risks: tuple[str, ...]
+
+    @property
+    def gpus(self) -> int:
+        """GPUs its replicas need at this share."""
+        return math.ceil(self.workload.replicas / self.share)
+
+    @property
+    def profile(self) -> str:
+        """Short name: ``whole``, ``ts4``, ``mps2``."""
+        return {Mode.WHOLE: "whole", Mode.TIME_SLICING: "ts", Mode.MPS: "mps"}[self.mode] + (
+            str(self.share) if self.mode is not Mode.WHOLE else ""
+        )
+
+
+def gpu_model(name: str) -> GpuModel:
+    """The GPU model of a catalog GPU name (the largest memory where names repeat)."""
+    models = [
+        t.gpu_model for t in load_catalog().instance_types if t.gpu_name == name and t.gpu_count > 0
+    ]
+    return max(models, key=lambda m: m.memory_mib)
+
+
+def recommend(workload: Workload, *, max_share: int = MAX_SHARE) -> Recommendation:
+    """The sharing that fits ``workload`` (see the module docstring for the rules)."""
+    gpu = gpu_model(workload.gpu)
+    usable = gpu.memory_gib * (1 - MEMORY_HEADROOM)
+    memory_factor = max(0, math.floor(usable / (workload.gpu_memory_gib + CUDA_CONTEXT_GIB)))
+    busy_factor = math.floor(BUSY_TARGET / workload.busy) if workload.busy > 0 else None
+    limit = min(max_share, MPS_MAX_CLIENTS if workload.latency_sensitive else max_share)
+    candidates = [memory_factor, limit] + ([busy_factor] if busy_factor is not None else [])
+    share = min(candidates)
+    facts = (
+        f"{workload.gpu_memory_gib:g} GiB + {CUDA_CONTEXT_GIB:g} GiB context of "
+        f"{usable:.1f} usable GiB ({gpu.name}, {MEMORY_HEADROOM:.0%} kept free) -> "
+        f"{memory_factor} by memory; p95 busy {workload.busy:.0%} of a {BUSY_TARGET:.0%} target "
+        f"-> {'no limit' if busy_factor is None else busy_factor} by compute"
+    )
+    if share < 2:
+        bound = "memory-bound" if memory_factor < 2 else "compute-bound"
+        return Recommendation(
+            workload,
+            gpu,
+            Mode.WHOLE,
+            1,
+            memory_factor,
+            busy_factor,
+            f"{bound}: {facts}; fewer than 2 pods fit, so it keeps whole GPUs",
+            (),
+        )
+    bound = (
+        "memory-bound"
+        if share == memory_factor
+        else (
+            "compute-bound"
+            if share == busy_factor
+            else f"capped at {limit} pods per GPU (blast radius)"
+        )
+    )
+    if workload.latency_sensitive:
+        return Recommendation(
+            workload,
+            gpu,
+            Mode.MPS,
+            share,
+            memory_factor,
+            busy_factor,
+            f"{bound}: {facts}. Latency-sensitive, so MPS (kernels run side by side; "
+            "time-slicing made each small step 3.6x slower with 4 busy neighbours on an H200)",
+            (
+                f"MPS caps each pod at {gpu.memory_gib / share:.1f} GiB and {100 / share:.0f}% of "
+                "the SMs, but a fatal GPU fault in one pod ends the others on that GPU",
+                "MPS support is experimental in the NVIDIA device plugin",
+                f"one GPU failure (Xid error, driver reset) stops {share} pods",
+            ),
+        )
+    return Recommendation(
+        workload,
+        gpu,
+        Mode.TIME_SLICING,
+        share,
+        memory_factor,
+        busy_factor,
+        f"{bound}: {facts}",
+        (
+            f"no memory isolation: a pod that grows past {usable / share:.1f} GiB makes its "
+            f"neighbours' allocations fail",
+            f"no fault isolation: one GPU failure (Xid error, driver reset) stops {share} pods",
+            "latency grows with the number of busy neighbours (time shares, not parallel)",
+        ),
+    )

@@ -1,0 +1,156 @@
+"""The workloads an estimate packs: declared in a YAML file, or measured (:mod:`.measured`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from ..catalog import load_catalog
+from ..config import Reader, read_yaml_file
+from ..errors import ConfigurationError, Problems
+from ..kubernetes_names import dns_label_error
+from ..vocabulary import vocabulary, yaml_key
+
+#: The most replicas one workload may declare (a sanity bound, not a Kubernetes limit).
+MAX_REPLICAS: Final = 10000
+
+WORKLOADS_EXAMPLE: Final = """\
+# Workloads to estimate: `eks-gpu-sharing estimate --workloads workloads.yaml`
+workloads:
+  - name: chat-api              # a service or job (DNS label)
+    replicas: 6                 # pods that each hold one whole GPU today
+    gpuMemoryGib: 5             # GPU memory one pod needs (p95)
+    busy: 0.15                  # share of one GPU's compute it keeps busy (p95, 0..1)
+    latencySensitive: true      # a request waits on it: keep it off time-slicing
+    gpu: l4                     # karpenter.k8s.aws/instance-gpu-name it runs on
+"""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One service or job that holds whole GPUs today.
+
+    Example::
+
+        Workload("chat-api", replicas=6, gpu_memory_gib=5, busy=0.15, latency_sensitive=True)
+
+    :param name: A DNS label (it names the pool it lands in and the report's rows).
+    :param replicas: Pods, each holding one whole GPU today.
+    :param gpu_memory_gib: GPU memory one pod needs, in GiB (a p95, not the average).
+    :param busy: Share of one GPU's compute one pod keeps busy, 0..1 (a p95).
+    :param latency_sensitive: A request waits on each step: never time-sliced.
+    :param gpu: The GPU it runs on, as ``karpenter.k8s.aws/instance-gpu-name`` (``t4``, ``l4``...).
+    """
+
+    name: str
+    replicas: int
+    gpu_memory_gib: float
+    busy: float
+    _: KW_ONLY
+    latency_sensitive: bool = False
+    gpu: str = "l4"
+
+    def __post_init__(self) -> None:
+        words = vocabulary()
+        problems = Problems()
+        owner = f"Workload({self.name!r})" if isinstance(self.name, str) else "Workload"
+
+        def add(attribute: str, value: object, rule: str, fix: str) -> None:
+            problems.add(field=words.field(owner, attribute), value=value, rule=rule, fix=fix)
+
+        if not isinstance(self.name, str) or dns_label_error(self.name, max_length=40):
+            add("name", self.name, "a DNS label of at most 40 characters", "e.g. chat-api")
+        if not _whole(self.replicas) or not 1 <= self.replicas <= MAX_REPLICAS:
+            add("replicas", self.replicas, f"a whole number 1..{MAX_REPLICAS}", "e.g. 4")
+        if not _number(self.busy) or not 0 <= self.busy <= 1:
+            add(
+                "busy",
+                self.busy,
+                "a share of one GPU's compute, 0..1 (0.25 = a quarter of the time)",
+                "divide a percentage by 100",
+            )
+        if not isinstance(self.latency_sensitive, bool):
+            add("latency_sensitive", self.latency_sensitive, "must be true or false", "")
+        models = {t.gpu_model for t in load_catalog().instance_types if t.gpu_count > 0}
+        memory = {m.name: m.memory_gib for m in models}
+        if not isinstance(self.gpu, str) or self.gpu not in memory:
+            add(
+                "gpu",
+                self.gpu,
+                "not a GPU of the instance catalog",
+                f"use one of {', '.join(sorted(memory))}",
+            )
+        elif not _number(self.gpu_memory_gib) or not 0 < self.gpu_memory_gib <= memory[self.gpu]:
+            add(
+                "gpu_memory_gib",
+                self.gpu_memory_gib,
+                f"GiB one pod needs: more than 0 and at most the {self.gpu}'s "
+                f"{memory[self.gpu]:.1f} GiB",
+                "measure it (nvidia-smi, DCGM_FI_DEV_FB_USED) or pick a larger GPU",
+            )
+        problems.raise_if_any()
+
+
+def read_workloads(path: str | Path) -> tuple[Workload, ...]:
+    """The workloads of a YAML file (``WORKLOADS_EXAMPLE``); every bad value in one error."""
+    return parse_workloads(
+        read_yaml_file(path, option="--workloads", what="a workloads file"), source=str(path)
+    )
+
+
+def parse_workloads(document: Any, *, source: str = "workloads") -> tuple[Workload, ...]:
+    """The workloads of an already-parsed document."""
+    reader = Reader()
+    root = reader.mapping(document, "")
+    if root is not None:
+        reader.only(root, "", ["workloads"])
+        raw = root.get("workloads")
+        if not isinstance(raw, list) or not raw:
+            reader.add(
+                "workloads", raw, "must be a non-empty list", "add workloads: with - name: ..."
+            )
+        else:
+            built = [reader.build(Workload, item, f"workloads[{i}]") for i, item in enumerate(raw)]
+            _unique([w for w in built if w is not None], reader)
+            reader.problems.raise_if_any(source=source)
+            return tuple(w for w in built if w is not None)
+    reader.problems.raise_if_any(source=source)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def check_workloads(workloads: Sequence[Workload]) -> tuple[Workload, ...]:
+    """``workloads`` as a tuple, non-empty and with unique names."""
+    if not workloads or not all(isinstance(w, Workload) for w in workloads):
+        raise ConfigurationError(
+            field="workloads",
+            value=workloads,
+            rule="must be a non-empty list of Workload",
+            fix='e.g. [Workload("chat-api", replicas=6, gpu_memory_gib=5, busy=0.15)]',
+        )
+    reader = Reader()
+    _unique(workloads, reader)
+    reader.problems.raise_if_any()
+    return tuple(workloads)
+
+
+def _unique(workloads: Sequence[Workload], reader: Reader) -> None:
+    seen: set[str] = set()
+    for workload in workloads:
+        if workload.name in seen:
+            reader.add("workloads", workload.name, "two workloads have this name", "rename one")
+        seen.add(workload.name)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
+
+
+#: The file's keys, derived from the dataclass (as the config file's are).
+WORKLOAD_KEYS: Final = tuple(yaml_key(f.name) for f in dataclasses.fields(Workload) if f.init)

@@ -1,0 +1,87 @@
+"""The NVIDIA DCGM exporter on the GPU pools, and how a Prometheus finds it.
+
+Values for the ``dcgm-exporter`` chart (``versions.DCGM_EXPORTER_CHART_VERSION``; keys as in
+its ``deployment/values.yaml`` at tag 4.5.3-4.8.2):
+
+* ``affinity``/``tolerations``: exactly the AL2023 pools' nodes (the ones the device plugin
+  DaemonSet serves), with the ``nvidia.com/gpu`` taint and the pools' own taints tolerated.
+  Bottlerocket pools are left out: whether the exporter's container sees the GPUs there depends
+  on Bottlerocket's container runtime, which this project could not check.
+* ``extraEnv``: ``KUBERNETES_VIRTUAL_GPUS=true``, so every pod sharing a GPU gets its own series
+  (the exporter's flag "Capture metrics associated with virtual GPUs exposed by Kubernetes device
+  plugins when using GPU sharing strategies"); the values stay the GPU's, not the pod's.
+* ``serviceMonitor.enabled``: the chart's default is true, which fails on clusters without the
+  Prometheus Operator's CRDs; here it is opt-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from ..pool import GPU_TAINT_KEY, POOL_LABEL, GpuPool
+
+#: The release name, also the chart's ``app.kubernetes.io/name`` label on its Service.
+DCGM_EXPORTER_RELEASE: Final = "dcgm-exporter"
+#: The port of the exporter's Service (chart default).
+DCGM_EXPORTER_PORT: Final = 9400
+
+
+def dcgm_exporter_values(pools: Sequence[GpuPool], *, service_monitor: bool) -> dict[str, Any]:
+    """Chart values that run the exporter on the AL2023 GPU pools of ``pools``."""
+    served = sorted(p.name for p in pools if p.uses_device_plugin_daemonset)
+    tolerations: list[dict[str, str]] = [
+        {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    for pool in pools:
+        if pool.name not in served:
+            continue
+        for taint in pool.node_taints():
+            toleration = {"key": taint["key"], "operator": "Exists", "effect": taint["effect"]}
+            if toleration not in tolerations:
+                tolerations.append(toleration)
+    return {
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": POOL_LABEL, "operator": "In", "values": served}
+                            ]
+                        }
+                    ]
+                }
+            }
+        },
+        "tolerations": tolerations,
+        "extraEnv": [{"name": "KUBERNETES_VIRTUAL_GPUS", "value": "true"}],
+        "serviceMonitor": {"enabled": service_monitor, "interval": "30s"},
+    }
+
+
+def prometheus_scrape_config(namespace: str) -> dict[str, Any]:
+    """A ``scrape_configs`` entry for a plain Prometheus in the cluster (Kubernetes service
+    discovery): the exporter Service's endpoints in ``namespace``, with node, pod and namespace
+    labels kept as the exporter writes them."""
+    return {
+        "job_name": "dcgm-exporter",
+        "scrape_interval": "30s",
+        "kubernetes_sd_configs": [{"role": "endpoints", "namespaces": {"names": [namespace]}}],
+        "relabel_configs": [
+            {
+                "source_labels": ["__meta_kubernetes_service_label_app_kubernetes_io_name"],
+                "regex": DCGM_EXPORTER_RELEASE,
+                "action": "keep",
+            },
+            {
+                "source_labels": ["__meta_kubernetes_endpoint_port_name"],
+                "regex": "metrics",
+                "action": "keep",
+            },
+            {
+                "source_labels": ["__meta_kubernetes_pod_node_name"],
+                "target_label": "node",
+            },
+        ],
+    }

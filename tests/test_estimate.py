@@ -1,0 +1,339 @@
+"""`eks-gpu-sharing estimate` (issue 12): the packing rules, the costs (Karpenter's scheduler and
+the arithmetic agree), the reports, and measured input read from a real Prometheus."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eks_gpu_sharing.catalog import load_catalog
+from eks_gpu_sharing.config import load_yaml, parse_config
+from eks_gpu_sharing.errors import ConfigurationError
+from eks_gpu_sharing.estimate import (
+    Mode,
+    Workload,
+    chart_svg,
+    config_yaml,
+    estimate,
+    estimate_costs,
+    format_json,
+    format_markdown,
+    format_text,
+    measure,
+    recommend,
+)
+from eks_gpu_sharing.estimate.measured import gpu_name, workload_name
+from eks_gpu_sharing.estimate.plan import HOURS_PER_MONTH, karpenter_simulator
+from eks_gpu_sharing.estimate.workloads import parse_workloads
+from eks_gpu_sharing.render import synth
+from eks_gpu_sharing.upstream import Upstream
+from tests.prometheus_server import RunningPrometheus, SyntheticPod, start_prometheus
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Prices from the catalog, not typed in: the figures move with the table.
+G6_XLARGE = load_catalog().get("g6.xlarge")
+G4DN_XLARGE = load_catalog().get("g4dn.xlarge")
+assert G6_XLARGE and G4DN_XLARGE
+L4_USABLE_GIB = 22888 / 1024 * 0.9  # EC2's L4 memory, 10% kept free
+
+WORKLOADS = (
+    Workload("chat-api", 6, 5, 0.15, latency_sensitive=True),
+    Workload("batch", 10, 3, 0.05),
+    Workload("embed", 4, 2, 0.10, gpu="t4"),
+    Workload("big", 2, 20, 0.60),
+)
+
+
+# -- the packing rules ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("workload", "mode", "share", "bound"),
+    [
+        # floor(20.1 / (3 + 0.5)) = 5 by memory; floor(0.7 / 0.05) = 14 by compute.
+        (Workload("a", 1, 3, 0.05), Mode.TIME_SLICING, 5, "memory-bound"),
+        # floor(20.1 / 1.5) = 13 by memory; floor(0.7 / 0.3) = 2 by compute.
+        (Workload("a", 1, 1, 0.30), Mode.TIME_SLICING, 2, "compute-bound"),
+        # 40 by memory, 70 by compute: capped at 8 (one GPU fault stops them all).
+        (Workload("a", 1, 0.001, 0.01), Mode.TIME_SLICING, 8, "capped"),
+        # 0 by memory: 20 GiB + a context does not fit twice.
+        (Workload("a", 1, 20, 0.1), Mode.WHOLE, 1, "memory-bound"),
+        # 5 by memory, 1 by compute.
+        (Workload("a", 1, 3, 0.6), Mode.WHOLE, 1, "compute-bound"),
+        # Latency-sensitive: MPS, never time-slicing.
+        (Workload("a", 1, 5, 0.15, latency_sensitive=True), Mode.MPS, 3, "memory-bound"),
+    ],
+)
+def test_packing_rules(workload: Workload, mode: Mode, share: int, bound: str) -> None:
+    rec = recommend(workload)
+    assert (rec.mode, rec.share) == (mode, share)
+    assert rec.reason.startswith(bound), rec.reason
+    assert rec.memory_factor == max(0, math.floor(L4_USABLE_GIB / (workload.gpu_memory_gib + 0.5)))
+
+
+def test_risks_name_the_blast_radius() -> None:
+    shared = recommend(Workload("a", 1, 3, 0.05))
+    assert any("stops 5 pods" in r for r in shared.risks)
+    assert any("no memory isolation" in r for r in shared.risks)
+    mps = recommend(Workload("a", 1, 5, 0.15, latency_sensitive=True))
+    assert any("experimental" in r for r in mps.risks)
+    assert recommend(Workload("a", 1, 20, 0.1)).risks == ()
+
+
+def test_max_share_lowers_the_cap() -> None:
+    assert recommend(Workload("a", 1, 0.001, 0.01), max_share=4).share == 4
+
+
+# -- declared input ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "fragment"),
+    [
+        ({"busy": 15}, "workloads[0].busy", "divide a percentage by 100"),
+        ({"gpu": "k9000"}, "workloads[0].gpu", "use one of"),
+        ({"gpuMemoryGib": 30}, "workloads[0].gpuMemoryGib", "22.4 GiB"),
+        ({"replicas": 0}, "workloads[0].replicas", "1..10000"),
+        ({"name": "Chat_API"}, "workloads[0].name", "DNS label"),
+        ({"bussy": 0.1}, "workloads[0].bussy", "did you mean busy"),
+    ],
+)
+def test_bad_workloads_name_the_key(item: dict[str, object], field: str, fragment: str) -> None:
+    base = {"name": "chat", "replicas": 2, "gpuMemoryGib": 4, "busy": 0.1}
+    with pytest.raises(ConfigurationError) as info:
+        parse_workloads({"workloads": [{**base, **item}]})
+    problems = {p.field: p for p in info.value.problems}
+    assert field in problems, problems
+    assert fragment in f"{problems[field].rule} {problems[field].fix}"
+
+
+def test_python_errors_use_python_names() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Workload("chat", 2, 4, 15)
+    assert info.value.field == "Workload('chat').busy"
+
+
+def test_duplicate_names_are_an_error() -> None:
+    item = {"name": "chat", "replicas": 2, "gpuMemoryGib": 4, "busy": 0.1}
+    with pytest.raises(ConfigurationError, match="two workloads have this name"):
+        parse_workloads({"workloads": [item, item]})
+
+
+# -- costs ------------------------------------------------------------------------------------
+
+
+def test_arithmetic_costs() -> None:
+    result = estimate(WORKLOADS, use_simulator=False)
+    assert result.method.startswith("arithmetic")
+    pools = {p.pool.name: p for p in result.pools}
+    assert set(pools) == {"l4-mps3", "l4-ts5", "l4-whole", "t4-ts5"}
+    batch = pools["l4-ts5"]
+    assert (batch.today.nodes, batch.shared.nodes) == (10, 2)
+    assert batch.shared.per_month == pytest.approx(2 * G6_XLARGE.on_demand_price_per_hour * 730)
+    assert pools["t4-ts5"].shared.instance_types == ("g4dn.xlarge",)
+    today = (
+        6 + 10 + 2
+    ) * G6_XLARGE.on_demand_price_per_hour + 4 * G4DN_XLARGE.on_demand_price_per_hour
+    shared = (2 + 2 + 2) * G6_XLARGE.on_demand_price_per_hour + G4DN_XLARGE.on_demand_price_per_hour
+    assert result.today.per_month == pytest.approx(today * HOURS_PER_MONTH)
+    assert result.saving == pytest.approx(1 - shared / today)
+
+
+def test_karpenters_scheduler_agrees_with_the_arithmetic(harness: Upstream) -> None:
+    """On one-GPU types the physical minimum is the arithmetic's: Karpenter's scheduler must
+    launch exactly that many nodes, of the same types, today and shared."""
+    recommendations = [recommend(w) for w in WORKLOADS]
+    simulated = estimate_costs(recommendations, simulator=karpenter_simulator(), method="karpenter")
+    counted = estimate_costs(recommendations)
+    for ours, theirs in zip(simulated.pools, counted.pools, strict=True):
+        assert (ours.today.nodes, ours.shared.nodes) == (theirs.today.nodes, theirs.shared.nodes)
+        assert ours.shared.instance_types == theirs.shared.instance_types
+        assert ours.shared.price_per_hour == pytest.approx(theirs.shared.price_per_hour)
+        assert ours.shared.unplaced_pods == ours.today.unplaced_pods == 0
+
+
+def test_the_generated_config_loads_and_synthesizes(tmp_path: Path) -> None:
+    result = estimate(WORKLOADS, use_simulator=False, spot=True)
+    text = config_yaml(result, cluster_name="prod")
+    config = parse_config(load_yaml(text))
+    assert config.pools == tuple(p.pool for p in result.pools)
+    assert all(p.capacity_types[0].value == "spot" for p in config.pools)
+    # The limit leaves room for a rolling update: 2 GPUs needed -> 3.
+    assert {p.name: p.gpu_limit for p in config.pools}["l4-ts5"] == 3
+    written = synth(config, tmp_path / "manifests").written
+    assert any(path.name.endswith("pool-l4-ts5.k8s.yaml") for path in written)
+
+
+# -- reports ----------------------------------------------------------------------------------
+
+
+def test_reports_carry_the_same_figures() -> None:
+    result = estimate(WORKLOADS, use_simulator=False)
+    data = json.loads(format_json(result))
+    assert data["today"]["pricePerMonth"] == pytest.approx(result.today.per_month, abs=0.01)
+    assert [w["mode"] for w in data["workloads"]] == [
+        "mps",
+        "time-slicing",
+        "time-slicing",
+        "whole GPU",
+    ]
+    total = f"{result.today.per_month:,.0f}"
+    assert total in format_text(result) and total in format_markdown(result)
+    assert format_markdown(result).count("\n| l4-") == 3
+
+
+def test_the_chart_draws_each_pool_to_scale() -> None:
+    result = estimate(WORKLOADS, use_simulator=False)
+    svg = ElementTree.fromstring(chart_svg(result))
+    bars = [e for e in svg.iter("{http://www.w3.org/2000/svg}rect")]
+    assert len(bars) == 2 * len(result.pools)
+    tallest = max(float(b.get("height", 0)) for b in bars)
+    top = max(p.today.per_month for p in result.pools)
+    for bar in bars:
+        value = float(bar.get("data-value", "nan"))
+        assert float(bar.get("height", 0)) == pytest.approx(tallest * value / top, abs=0.01)
+
+
+# -- measured input: a real Prometheus --------------------------------------------------------
+
+PODS = (
+    SyntheticPod(
+        "prod", "chat-api-7d9f8b6c5d-x2x9q", "NVIDIA L4", (3000, 5000), (0.05, 0.25), (0, 40)
+    ),
+    SyntheticPod(
+        "prod", "chat-api-7d9f8b6c5d-k8s7p", "NVIDIA L4", (2000, 4000), (0.0, 0.10), (0, 20)
+    ),
+    # Gone before the window ended (a rollout): counts for usage, not for replicas.
+    SyntheticPod(
+        "prod",
+        "chat-api-6c8b9d7f4e-old01",
+        "NVIDIA L4",
+        (1000, 2000),
+        (0.0, 0.05),
+        (0, 9),
+        alive_at_end=False,
+    ),
+    # No profiling metrics on these (DCGM's profiling module off): utilisation instead.
+    SyntheticPod("jobs", "batch-worker-0", "Tesla T4", (1000, 3000), None, (0, 20)),
+    SyntheticPod("jobs", "batch-worker-1", "Tesla T4", (500, 1500), None, (0, 10)),
+)
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]:
+    yield from start_prometheus(PODS, tmp_path_factory.mktemp("prometheus"))
+
+
+def test_measured_workloads_are_the_p95_of_their_pods(prometheus: RunningPrometheus) -> None:
+    measured = measure(prometheus.url, at=prometheus.end, latency_sensitive=["chat-api"])
+    by_name = {w.name: w for w in measured.workloads}
+    assert set(by_name) == {"chat-api", "batch-worker"}
+    chat, batch = by_name["chat-api"], by_name["batch-worker"]
+    assert chat.replicas == 2 and chat.gpu == "l4" and chat.latency_sensitive
+    assert chat.gpu_memory_gib == pytest.approx(SyntheticPod.p95((3000, 5000)) / 1024, rel=1e-4)
+    assert chat.busy == pytest.approx(SyntheticPod.p95((0.05, 0.25)), rel=1e-4)
+    assert batch.replicas == 2 and batch.gpu == "t4" and not batch.latency_sensitive
+    assert batch.busy == pytest.approx(SyntheticPod.p95((0, 20)) / 100, rel=1e-4)
+    assert {p.busy_metric for p in measured.pods if p.namespace == "jobs"} == {
+        "DCGM_FI_DEV_GPU_UTIL"
+    }
+    # 4.64 GiB + 0.5 -> 3 per L4 by memory; 24% busy -> 2 by compute; latency -> MPS.
+    assert (recommend(chat).mode, recommend(chat).share) == (Mode.MPS, 2)
+
+
+def test_the_cli_estimates_from_prometheus(prometheus: RunningPrometheus, tmp_path: Path) -> None:
+    config = tmp_path / "gpu-sharing.yaml"
+    done = _cli(
+        "estimate",
+        "--prometheus",
+        prometheus.url,
+        "--at",
+        str(prometheus.end),
+        "--format",
+        "json",
+        "--arithmetic",
+        "--write-config",
+        str(config),
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert {w["name"]: w["replicas"] for w in data["workloads"]} == {
+        "batch-worker": 2,
+        "chat-api": 2,
+    }
+    assert parse_config(load_yaml(config.read_text())).pools
+
+
+def test_a_window_without_data_is_an_error(prometheus: RunningPrometheus) -> None:
+    with pytest.raises(ConfigurationError, match="holds no DCGM_FI_DEV_FB_USED"):
+        measure(prometheus.url, at=prometheus.end - 30 * 86400, window="1d")
+
+
+def test_an_unreachable_prometheus_is_exit_2(tmp_path: Path) -> None:
+    done = _cli("estimate", "--prometheus", "http://127.0.0.1:9", "--arithmetic")
+    assert done.returncode == 2
+    assert "--prometheus" in done.stderr and "cannot be reached" in done.stderr
+
+
+def test_existing_outputs_are_never_replaced(tmp_path: Path) -> None:
+    workloads = tmp_path / "workloads.yaml"
+    workloads.write_text("workloads:\n  - {name: a, replicas: 4, gpuMemoryGib: 2, busy: 0.1}\n")
+    chart = tmp_path / "chart.svg"
+    chart.write_text("mine")
+    config = tmp_path / "new.yaml"
+    done = _cli(
+        "estimate",
+        "--workloads",
+        str(workloads),
+        "--arithmetic",
+        "--write-config",
+        str(config),
+        "--chart",
+        str(chart),
+    )
+    assert done.returncode == 2 and "--chart" in done.stderr
+    assert chart.read_text() == "mine" and not config.exists()  # nothing half-written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chart.svg", "workloads.yaml"]
+
+
+def test_pod_names_and_gpu_models() -> None:
+    assert workload_name("chat-api-7d9f8b6c5d-x2x9q") == "chat-api"
+    assert workload_name("batch-worker-12") == "batch-worker"
+    assert workload_name("nightly-job-abcde") == "nightly-job"
+    assert gpu_name("NVIDIA A100-SXM4-40GB") == "a100"
+    assert gpu_name("NVIDIA H100 80GB HBM3") == "h100"
+    assert gpu_name("Tesla T4") == "t4"
+    assert gpu_name("Quadro RTX 8000") is None
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eks_gpu_sharing.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_guides_figures_are_current() -> None:
+    """The guide's summary quotes examples/workloads.yaml's estimate and shows its chart."""
+    from eks_gpu_sharing.estimate import read_workloads
+
+    result = estimate(read_workloads(ROOT / "examples" / "workloads.yaml"), use_simulator=False)
+    chart = ROOT / "docs" / "measurements" / "estimate-example.svg"
+    assert chart.read_text() == chart_svg(result), "regenerate: see the guide's summary"
+    guide = (ROOT / "docs" / "gpu-sharing-on-eks.md").read_text()
+    today, shared = result.today, result.shared
+    quoted = (
+        f"${today.per_month:,.0f} -> ${shared.per_month:,.0f} a month "
+        f"({result.saving:.0%} less, {today.nodes} -> {shared.nodes} nodes)"
+    )
+    assert quoted in guide

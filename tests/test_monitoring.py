@@ -1,0 +1,302 @@
+"""Opt-in monitoring (issue 12): DCGM exporter values on exactly the AL2023 pools, a scrape
+configuration whose relabelling a real Prometheus applies, and a Grafana dashboard built with
+Grafana's SDK whose every query a real Prometheus answers."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import aws_cdk as cdk
+import cdk8s
+import pytest
+import yaml
+from grafana_foundation_sdk.models.dashboard import Dashboard
+
+from eks_gpu_sharing import (
+    AmiFamily,
+    ExistingKarpenter,
+    GpuPool,
+    GpuSharing,
+    Monitoring,
+    TimeSlicing,
+)
+from eks_gpu_sharing.config import load_yaml, parse_config
+from eks_gpu_sharing.errors import ConfigurationError
+from eks_gpu_sharing.monitoring import (
+    MonitoringChart,
+    dcgm_exporter_values,
+    gpu_sharing_dashboard,
+    prometheus_scrape_config,
+    queries,
+)
+from eks_gpu_sharing.pool import Taint, TaintEffect
+from eks_gpu_sharing.render import rendered_files
+from eks_gpu_sharing.upstream import Upstream
+from tests.cdk_helpers import (
+    HELM_TYPE,
+    MANIFEST_TYPE,
+    imported_cluster,
+    manifest_objects,
+    resources_of,
+)
+from tests.prometheus_server import RunningPrometheus, SyntheticPod, start_prometheus
+from tests.upstream_checks import admission_errors
+
+POOLS = (
+    GpuPool(
+        "inference",
+        gpu_names=["l4"],
+        sharing=TimeSlicing(replicas=4),
+        taints=[Taint("team", "ml", TaintEffect.NO_SCHEDULE)],
+    ),
+    GpuPool(
+        "br", gpu_names=["l4"], sharing=TimeSlicing(replicas=2), ami_family=AmiFamily.BOTTLEROCKET
+    ),
+    GpuPool("whole", gpu_names=["t4"]),
+)
+
+
+def test_the_exporter_runs_on_the_al2023_pools_only() -> None:
+    values = dcgm_exporter_values(POOLS, service_monitor=False)
+    terms = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    (expression,) = terms["nodeSelectorTerms"][0]["matchExpressions"]
+    assert expression == {
+        "key": "eks-gpu-sharing.io/pool",
+        "operator": "In",
+        "values": ["inference", "whole"],
+    }
+    assert {(t["key"], t["effect"]) for t in values["tolerations"]} == {
+        ("nvidia.com/gpu", "NoSchedule"),
+        ("team", "NoSchedule"),
+    }
+    assert {"name": "KUBERNETES_VIRTUAL_GPUS", "value": "true"} in values["extraEnv"]
+    # The chart's default (true) fails without the Prometheus Operator's CRDs.
+    assert values["serviceMonitor"]["enabled"] is False
+    assert dcgm_exporter_values(POOLS, service_monitor=True)["serviceMonitor"]["enabled"] is True
+
+
+def test_the_monitoring_objects_pass_the_api_server(harness: Upstream) -> None:
+    chart = MonitoringChart(cdk8s.App(), "m", monitoring=Monitoring())
+    objects = chart.to_json()
+    assert admission_errors(harness, objects) == []
+    namespace = next(o for o in objects if o["kind"] == "Namespace")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    config_map = next(o for o in objects if o["kind"] == "ConfigMap")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(config_map["data"]["gpu-sharing-dashboard.json"])["uid"] == "eks-gpu-sharing"
+
+
+def test_the_config_file_turns_monitoring_on() -> None:
+    text = """
+clusterName: c1
+karpenter: {nodeRoleName: KarpenterNodeRole-c1, nodeOverlayEnabled: true}
+monitoring: {namespace: gpu-mon}
+pools: [{name: inference, gpuNames: [l4], sharing: {mode: time-slicing, replicas: 4}}]
+"""
+    files = rendered_files(parse_config(load_yaml(text)))
+    assert {
+        "70-monitoring.k8s.yaml",
+        "helm/dcgm-exporter-values.yaml",
+        "monitoring/prometheus-scrape-config.yaml",
+        "monitoring/gpu-sharing-dashboard.json",
+    } <= set(files)
+    assert b"--namespace gpu-mon" in files["helm/dcgm-exporter-values.yaml"]
+    with pytest.raises(ConfigurationError) as info:
+        parse_config(load_yaml(text.replace("gpu-mon", "GPU_mon")))
+    assert info.value.field == "monitoring.namespace"
+    assert "70-monitoring.k8s.yaml" not in rendered_files(
+        parse_config(load_yaml(text.replace("monitoring: {namespace: gpu-mon}\n", "")))
+    )
+
+
+def test_cdk_installs_the_pinned_exporter_chart() -> None:
+    _, stack, cluster = imported_cluster()
+    sharing = GpuSharing(
+        stack,
+        "Gpu",
+        cluster=cluster,
+        pools=POOLS,
+        karpenter=ExistingKarpenter(
+            node_role_name="KarpenterNodeRole-x",
+            discovery_tag_value="x",
+            version="1.14.1",
+            node_overlay_enabled=True,
+        ),
+        monitoring=Monitoring(service_monitor=True),
+    )
+    template = cdk.assertions.Template.from_stack(stack).to_json()
+    charts = [
+        r["Properties"]
+        for r in resources_of(template, HELM_TYPE).values()
+        if r["Properties"]["Chart"] == "dcgm-exporter"
+    ]
+    (chart,) = charts
+    assert (chart["Version"], chart["Namespace"], chart["Repository"]) == (
+        "4.8.2",
+        "gpu-monitoring",
+        "https://nvidia.github.io/dcgm-exporter/helm-charts",
+    )
+    assert json.loads(chart["Values"])["serviceMonitor"]["enabled"] is True
+    assert sharing.monitoring_manifest is not None
+    kinds = {
+        o["kind"]
+        for r in resources_of(template, MANIFEST_TYPE).values()
+        for o in manifest_objects(r)
+        if o["metadata"].get("name") in ("gpu-monitoring", "gpu-sharing-dashboard")
+    }
+    assert kinds == {"Namespace", "ConfigMap"}
+
+
+def test_the_dashboard_loads_in_grafanas_model() -> None:
+    document = gpu_sharing_dashboard()
+    model = Dashboard.from_json(document)
+    assert model.uid == "eks-gpu-sharing"
+    # What the model reads back is what we wrote: no field lost or renamed.
+    assert json.loads(json.dumps(model.to_json(), default=lambda o: o.to_json())) == document
+    titles = [p["title"] for p in document["panels"]]
+    assert titles[0] == "What DCGM can and cannot tell"
+    assert len(queries()) == sum(len(p.get("targets", [])) for p in document["panels"])
+
+
+# -- a real Prometheus: the dashboard's queries and the scrape config's relabelling ------------
+
+NODE = "ip-10-0-1-2.ec2.internal"
+CONSTANT = (
+    (
+        "DCGM_FI_DEV_FB_FREE",
+        'gpu="0",UUID="GPU-00000000",modelName="NVIDIA L4",Hostname="node-0"',
+        18000,
+    ),
+    (
+        "DCGM_FI_DEV_XID_ERRORS",
+        'gpu="0",UUID="GPU-00000000",modelName="NVIDIA L4",Hostname="node-0"',
+        0,
+    ),
+    ("kube_node_status_allocatable", f'node="{NODE}",resource="nvidia_com_gpu",unit="integer"', 4),
+    (
+        "kube_pod_container_resource_requests",
+        f'node="{NODE}",namespace="prod",pod="chat-0",container="main",resource="nvidia_com_gpu",unit="integer"',
+        1,
+    ),
+    ("kube_pod_status_phase", 'namespace="prod",pod="chat-0",phase="Running"', 1),
+)
+PODS = (
+    SyntheticPod("prod", "chat-0", "NVIDIA L4", (3000, 5000), (0.1, 0.3), (10, 30)),
+    SyntheticPod("prod", "chat-1", "NVIDIA L4", (3000, 5000), (0.1, 0.3), (10, 30)),
+)
+EXPORTER_TEXT = (
+    '# TYPE DCGM_FI_DEV_FB_USED gauge\nDCGM_FI_DEV_FB_USED{gpu="0",modelName="NVIDIA L4"} 4096\n'
+)
+
+
+class _Exporter(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = EXPORTER_TEXT.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningPrometheus, int]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    workdir = tmp_path_factory.mktemp("prometheus-monitoring")
+    # Debian's Prometheus is built without Kubernetes service discovery, so the job's
+    # kubernetes_sd_configs become file_sd_configs with the same __meta_kubernetes_* labels
+    # Kubernetes SD would set: the relabelling under test is unchanged.
+    job = prometheus_scrape_config("gpu-monitoring")
+    job.pop("kubernetes_sd_configs")
+    job["file_sd_configs"] = [{"files": [str(workdir / "targets.json")], "refresh_interval": "1s"}]
+    job["scrape_interval"] = "1s"
+    meta = "__meta_kubernetes_"
+    targets = [
+        {
+            "targets": [f"127.0.0.1:{port}"],
+            "labels": {
+                f"{meta}service_label_app_kubernetes_io_name": "dcgm-exporter",
+                f"{meta}endpoint_port_name": "metrics",
+                f"{meta}pod_node_name": NODE,
+            },
+        },
+        {
+            "targets": ["127.0.0.1:1"],
+            "labels": {
+                f"{meta}service_label_app_kubernetes_io_name": "kube-state-metrics",
+                f"{meta}endpoint_port_name": "metrics",
+            },
+        },
+        {
+            "targets": ["127.0.0.1:2"],
+            "labels": {
+                f"{meta}service_label_app_kubernetes_io_name": "dcgm-exporter",
+                f"{meta}endpoint_port_name": "debug",
+            },
+        },
+    ]
+    try:
+        yield from (
+            (running, port)
+            for running in start_prometheus(
+                PODS,
+                workdir,
+                constant=CONSTANT,
+                scrape_configs=yaml.safe_dump({"scrape_configs": [job]}),
+                extra_files={"targets.json": json.dumps(targets)},
+            )
+        )
+    finally:
+        server.shutdown()
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+@pytest.mark.parametrize("expr", queries())
+def test_every_dashboard_query_returns_data(
+    prometheus: tuple[RunningPrometheus, int], expr: str
+) -> None:
+    running, _ = prometheus
+    query = urllib.parse.urlencode({"query": expr, "time": running.end})
+    answer = _get(f"{running.url}/api/v1/query?{query}")
+    assert answer["status"] == "success"
+    assert answer["data"]["result"], f"no data for {expr}"
+
+
+def test_the_scrape_config_keeps_only_the_exporters_metrics_port(
+    prometheus: tuple[RunningPrometheus, int],
+) -> None:
+    running, port = prometheus
+    deadline = time.monotonic() + 30
+    while True:
+        targets = _get(f"{running.url}/api/v1/targets")["data"]
+        active = [t for t in targets["activeTargets"] if t["scrapePool"] == "dcgm-exporter"]
+        if (active and active[0]["health"] == "up") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert [t["labels"]["instance"] for t in active] == [f"127.0.0.1:{port}"]
+    assert active[0]["labels"]["node"] == NODE and active[0]["health"] == "up"
+    assert (
+        len(
+            [
+                t
+                for t in targets["droppedTargets"]
+                if t["discoveredLabels"]["job"] == "dcgm-exporter"
+            ]
+        )
+        == 2
+    )
