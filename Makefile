@@ -14,20 +14,33 @@ export CDK_CLI_TELEMETRY := false
 
 PYTEST_ARGS ?=
 
-.PHONY: setup upstream debian-packages synth cdk-synth cdk8s-synth test test-fast lint clean
+.PHONY: setup setup-dev upstream debian-packages synth cdk-synth cdk8s-synth test test-fast lint clean
 
-setup: $(VENV)/.installed node_modules/.installed
+STEP := scripts/step.sh
+UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
+UV_VERSION := $(shell sed -n 's/^uv==//p' requirements.txt)
 
-$(VENV)/.installed: requirements.txt pyproject.toml scripts/link_node.py
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	$(BIN)/python scripts/link_node.py
-	touch $@
+# What `make synth` needs: the runtime packages (requirements.txt) and the pinned CLIs. The
+# tests' and linters' packages (requirements-dev.txt) come with `make test`/`make lint` only.
+setup: $(VENV)/.runtime node_modules/.installed
 
-node_modules/.installed: package.json package-lock.json $(VENV)/.installed
-	npm ci --no-fund --no-audit --loglevel=error
-	touch $@
+setup-dev: setup $(VENV)/.dev
+
+$(VENV)/.runtime: requirements.txt pyproject.toml scripts/link_node.py
+	@$(STEP) "Python virtualenv with uv $(UV_VERSION) (1/4)" sh -c '$(PYTHON) -m venv $(VENV) \
+		&& $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)'
+	@$(STEP) "Python packages, runtime only (2/4)" $(UV) --only-binary :all: -r requirements.txt
+	@$(STEP) "This package, editable, and Node.js 24 links (3/4)" sh -c '$(UV) --no-deps -e . \
+		&& $(BIN)/python scripts/link_node.py'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.runtime
+	@$(STEP) "Node.js CLIs: AWS CDK and cdk8s (4/4)" npm ci --no-fund --no-audit --loglevel=error
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	@$(STEP) "Python packages for the tests and linters" $(UV) -r requirements-dev.txt
+	@touch $@
 
 synth: cdk-synth cdk8s-synth
 
@@ -50,14 +63,14 @@ upstream: setup
 debian-packages:
 	scripts/install_debian_packages.sh
 
-test: setup upstream debian-packages lint
+test: setup-dev upstream debian-packages lint
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 # The quick loop: everything but the tests marked slow (whole CDK app synths, doc examples).
-test-fast: setup upstream debian-packages
+test-fast: setup-dev upstream debian-packages
 	$(BIN)/python -m pytest -n auto -m "not slow" $(PYTEST_ARGS)
 
-lint: setup
+lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

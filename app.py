@@ -38,8 +38,11 @@ STACK_NAME = "GpuSlicingEks"
 DEFAULT_CONFIG = Path(__file__).resolve().with_name("gpu-sharing.yaml")
 
 
-def build_app(outdir: str | None = None, context: dict[str, str] | None = None) -> cdk.App:
+def build_app(outdir: str | None = None, context: dict[str, Any] | None = None) -> cdk.App:
     """Build the reference app (``outdir`` and ``context`` for tests and benchmarks)."""
+    # No JavaScript stack traces in construct metadata: through jsii they only ever point into
+    # jsii's own program.js, which `cdk synth` would print above every warning.
+    context = {"aws:cdk:disable-stack-trace": True, **(context or {})}
     app = cdk.App(outdir=outdir, context=context) if outdir else cdk.App(context=context)
     config = load_config(app.node.try_get_context("config") or DEFAULT_CONFIG)
     if config.kubernetes_version != KUBERNETES_VERSION:

@@ -42,7 +42,9 @@ def nagged_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[cdk.App, Path,
     templates and ``validation-report.json`` when it finds anything unacknowledged).
     """
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = runpy.run_path(str(ROOT / "app.py"))["build_app"](str(outdir))
+    # With cdk.json's context, as `cdk synth` passes it: the feature flags a new CDK app gets.
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    app = runpy.run_path(str(ROOT / "app.py"))["build_app"](str(outdir), context)
     cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app))
     try:
         app.synth()

@@ -337,3 +337,7 @@ def test_the_guides_figures_are_current() -> None:
         f"({result.saving:.0%} less, {today.nodes} -> {shared.nodes} nodes)"
     )
     assert quoted in guide
+
+
+def test_the_report_says_why_the_scheduler_did_not_run() -> None:
+    assert "asked for: --arithmetic" in estimate(WORKLOADS, use_simulator=False).method

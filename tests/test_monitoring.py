@@ -300,3 +300,22 @@ def test_the_scrape_config_keeps_only_the_exporters_metrics_port(
         )
         == 2
     )
+
+
+def test_monitoring_needs_an_al2023_pool() -> None:
+    bottlerocket_only = [p for p in POOLS if p.ami_family is AmiFamily.BOTTLEROCKET]
+    _, stack, cluster = imported_cluster()
+    with pytest.raises(ConfigurationError) as info:
+        GpuSharing(stack, "Gpu", cluster=cluster, pools=bottlerocket_only, monitoring=Monitoring())
+    assert info.value.field == "GpuSharing.monitoring" and "AL2023" in info.value.rule
+    text = """
+clusterName: c1
+karpenter: {nodeRoleName: KarpenterNodeRole-c1, nodeOverlayEnabled: true}
+monitoring: {}
+pools:
+  - {name: br, gpuNames: [l4], amiFamily: Bottlerocket,
+     sharing: {mode: time-slicing, replicas: 2}}
+"""
+    with pytest.raises(ConfigurationError) as info:
+        parse_config(load_yaml(text))
+    assert info.value.field == "monitoring"

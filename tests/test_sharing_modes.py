@@ -240,6 +240,28 @@ def test_mig_pods_get_the_physical_minimum_of_nodes(harness: Upstream, pods: int
             "ami_version",
             "v1.54.0",
         ),
+        (
+            # Several models, one too small: the error names it (not a replicas=1 of nowhere).
+            lambda: GpuPool(
+                "m", sharing=TimeSlicing(memory_gib=12), gpu_names=["t4", "l4", "l40s"]
+            ),
+            "sharing.memory_gib",
+            "t4 (16.0 GiB): 1 slice(s)",
+        ),
+        (
+            lambda: GpuPool(
+                "m", instance_families=["g6f"], gpu_counts=[0], sharing=TimeSlicing(replicas=4)
+            ),
+            "sharing",
+            "not shared further",
+        ),
+        (
+            lambda: GpuPool(
+                "m", instance_families=["p3dn"], gpu_counts=[8], sharing=Mps(replicas=20)
+            ),
+            "sharing.replicas",
+            "v100",
+        ),
     ],
     ids=[
         "mig-on-al2023",
@@ -250,6 +272,9 @@ def test_mig_pods_get_the_physical_minimum_of_nodes(harness: Upstream, pods: int
         "mps-too-many-clients",
         "fraction-on-bottlerocket",
         "mps-before-bottlerocket-1.54",
+        "memory-slices-per-model",
+        "fraction-shared",
+        "mps-v100-by-family",
     ],
 )
 def test_bad_combinations_are_errors_that_name_the_fix(

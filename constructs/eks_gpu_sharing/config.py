@@ -32,6 +32,7 @@ from .k8s import DEVICE_PLUGIN_NAMESPACE, sample_replicas
 from .k8s.instance_tags import check_instance_tags
 from .karpenter_installation import ExistingKarpenter
 from .kubernetes_names import dns_label_error, eks_cluster_name_error
+from .monitoring.exporter import check_monitored_pools
 from .monitoring.settings import Monitoring
 from .pool import GpuPool, check_ami_support, validate_pools
 from .sharing import SHARING_MODES, NoSharing, Sharing
@@ -221,6 +222,9 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
                 )
     if sample is not None and pools:
         reader.sample(sample, pools)
+    if monitoring is not None and pools:
+        with _Collect(reader):
+            check_monitored_pools(pools, field="monitoring")
     reader.problems.raise_if_any(source=source)
     assert karpenter is not None and pools is not None and device_plugin is not None
     return GpuSharingConfig(

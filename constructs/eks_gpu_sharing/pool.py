@@ -132,7 +132,7 @@ class GpuPool:
     instance type of the catalog (``eks_gpu_sharing.catalog``).
 
     :param name: Pool name; NodePool/EC2NodeClass names derive from it (DNS label, <= 40 chars).
-    :param sharing: ``TimeSlicing``, ``Mps`` or ``NoSharing``. Default: ``NoSharing()``.
+    :param sharing: ``TimeSlicing``, ``Mps``, ``Mig`` or ``NoSharing``. Default: ``NoSharing()``.
     :param gpu_names: ``karpenter.k8s.aws/instance-gpu-name`` values (``t4``, ``a10g``, ``l4``...).
     :param instance_families: e.g. ``g5``, ``g6``. Default: any.
     :param instance_categories: ``g``, ``gr`` and/or ``p``. Default: ``("g",)`` when nothing else
@@ -508,6 +508,16 @@ class _PoolCheck:
             example = repr(self.pool.ami_family.default_release)
             self.add("ami_version", version, reason, self.example("ami_version", example))
         self._bottlerocket_sharing_release()
+        if 0 in self.pool.gpu_counts and not isinstance(self.pool.sharing, NoSharing):
+            # One vGPU per instance, already a share of an L4: neither AWS nor NVIDIA documents
+            # time-slicing, MPS or MIG on it, and nothing here could check it.
+            self.add(
+                "sharing",
+                self.pool.sharing,
+                "a fractional-GPU instance (GPU count 0: g6f, gr6f) is already a share of one "
+                "GPU; it is not shared further",
+                "give fractional types their own pool without sharing, or drop count 0",
+            )
         if self.pool.ami_family is AmiFamily.BOTTLEROCKET and 0 in self.pool.gpu_counts:
             # A g6f/gr6f fraction is an NVIDIA vGPU that needs the GRID driver: the EKS AL2023
             # NVIDIA AMI installs it (amazon-eks-ami v20251023, #2450); Bottlerocket's NVIDIA
@@ -589,7 +599,12 @@ class _PoolCheck:
         pool = self.pool
         if not isinstance(pool.sharing, Mps) or pool.sharing.replicas is None:
             return
-        old = sorted(GPUS_BELOW_COMPUTE_7_5 & {n for n in pool.gpu_names if isinstance(n, str)})
+        # The GPUs the pool can launch, however it selects them (names, families, categories).
+        named = {n for n in pool.gpu_names if isinstance(n, str)}
+        launched = (
+            {t.gpu_name for t in _admitted(pool.requirements())} if not self.problems else set()
+        )
+        old = sorted(GPUS_BELOW_COMPUTE_7_5 & (named | launched))
         if old and pool.sharing.replicas > MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5:
             self.add(
                 "sharing.replicas",
@@ -675,6 +690,7 @@ class _PoolCheck:
                 "change the size, or leave those models out (gpu_names, instance_families, "
                 "instance_sizes)",
             )
+            return  # the NodePools cannot be planned with those counts
         self._node_pool_names(models)
 
     def _mig_profiles(self, sharing: Mig, models: list[GpuModel]) -> None:

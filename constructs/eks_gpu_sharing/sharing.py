@@ -127,8 +127,8 @@ def _check_bool(problems: Problems, owner: str, name: str, value: object) -> Non
 @dataclass(frozen=True)
 class TimeSlicing:
     """Time-slice each physical GPU into schedulable slices: ``replicas`` of them, or as many
-    ``memory_gib`` slices as fit the GPU's memory (T4: 16 GiB -> 2 slices of 8 GiB, L4 and A10G:
-    24 -> 3, L40S: 48 -> 6).
+    ``memory_gib`` slices as fit the GPU's memory (as EC2 reports it; 8 GiB slices: T4 16 GiB
+    -> 2, L4 and A10G 22.4 GiB -> 2, L40S 44.7 GiB -> 5).
 
     Pods on one GPU take turns on the whole GPU; there is no memory or fault isolation (a slice's
     memory is a plan the workload keeps to, not a limit).

@@ -30,6 +30,7 @@ from ..monitoring import (
     DCGM_EXPORTER_RELEASE,
     Monitoring,
     MonitoringChart,
+    check_monitored_pools,
     dcgm_exporter_values,
 )
 from ..pool import GpuPool, check_ami_pins, validate_pools
@@ -128,6 +129,7 @@ class GpuSharing(Construct):
             require_instance(
                 monitoring, Monitoring, field="GpuSharing.monitoring", fix="use Monitoring()"
             )
+            check_monitored_pools(self.pools, field="GpuSharing.monitoring")
         if spot_service_linked_role is not None:
             require_instance(
                 spot_service_linked_role,
@@ -311,8 +313,6 @@ class GpuSharing(Construct):
         self.monitoring_manifest = self._add_chart(
             "Monitoring", MonitoringChart(self._cdk8s_app, "monitoring", monitoring=monitoring)
         )
-        if not any(p.uses_device_plugin_daemonset for p in self.pools):
-            return  # the exporter serves AL2023 pools only
         self.monitoring_chart = eks.HelmChart(
             self,
             "DcgmExporter",

@@ -38,11 +38,13 @@ def estimate(
     from ..upstream import UpstreamUnavailable
 
     recommendations = [recommend(w, max_share=max_share) for w in check_workloads(workloads)]
+    reason = "asked for: --arithmetic"
     if use_simulator:
         try:
             simulator = karpenter_simulator(log)
         except UpstreamUnavailable:
             simulator = None
+            reason = "Go was not found, so Karpenter's scheduler did not run"
         if simulator is not None:
             from ..versions import KARPENTER_VERSION
 
@@ -53,7 +55,7 @@ def estimate(
                 method=f"Karpenter v{KARPENTER_VERSION}'s scheduler, run on the pools "
                 "(as `eks-gpu-sharing simulate`)",
             )
-    return estimate_costs(recommendations, spot=spot)
+    return estimate_costs(recommendations, spot=spot, method=reason)
 
 
 __all__ = [

@@ -129,7 +129,8 @@ def estimate_costs(
     method: str = "",
 ) -> Estimate:
     """Pools and costs today and shared; ``simulator`` (pods per pool -> cost per pool) is
-    Karpenter's scheduler, None for arithmetic."""
+    Karpenter's scheduler, None for arithmetic. ``method`` says how the nodes were counted
+    (with the simulator) or why they were not simulated (without it)."""
     planned = plan_pools(recommendations, spot=spot)
     shared_pods = {pool.name: sum(r.workload.replicas for r in recs) for pool, recs in planned}
     whole = [replace(pool, sharing=NoSharing()) for pool, _ in planned]
@@ -142,9 +143,8 @@ def estimate_costs(
             for pool, recs in planned
         }
         today = {pool.name: _arithmetic(pool, shared_pods[pool.name], 1) for pool in whole}
-        method = (
-            "arithmetic: GPUs needed / GPUs per instance of the cheapest type per GPU "
-            "(Go was not found, so Karpenter's scheduler did not run)"
+        method = "arithmetic: GPUs needed / GPUs per instance of the cheapest type per GPU" + (
+            f" ({method})" if method else ""
         )
     else:
         shared = dict(simulator(_config([p for p, _ in planned], CLUSTER_PLACEHOLDER), shared_pods))

@@ -8,10 +8,11 @@ The rules are deliberately simple and written out, so a reader can redo them by 
   stays below ``BUSY_TARGET`` of the GPU, the rest absorbs bursts;
 * the factor is the smaller of the two, at most ``max_share`` (the blast radius of one GPU fault);
   below 2 the workload keeps whole GPUs;
-* a **latency-sensitive** workload is never time-sliced: with four busy neighbours each small step
-  took 3.6x as long on an H200 (``docs/measurements/h200-sharing-benchmark.json``), while under
-  MPS it stayed within 1.6x; it shares through MPS, whose per-client memory limit is the GPU's
-  memory / factor (the factor's memory rule already leaves each pod that much).
+* a **latency-sensitive** workload is never time-sliced: with four busy processes on one GPU
+  each small step took 3.6x as long as alone on an H200
+  (``docs/measurements/h200-sharing-benchmark.json``), while under MPS it stayed within 1.6x;
+  it shares through MPS, whose per-client memory limit is the GPU's memory / factor (the
+  factor's memory rule already leaves each pod that much).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def recommend(workload: Workload, *, max_share: int = MAX_SHARE) -> Recommendati
             memory_factor,
             busy_factor,
             f"{bound}: {facts}. Latency-sensitive, so MPS (kernels run side by side; "
-            "time-slicing made each small step 3.6x slower with 4 busy neighbours on an H200)",
+            "time-slicing made each small step 3.6x slower with 4 busy processes on an H200)",
             (
                 f"MPS caps each pod at {gpu.memory_gib / share:.1f} GiB and {100 / share:.0f}% of "
                 "the SMs, but a fatal GPU fault in one pod ends the others on that GPU",

@@ -7,6 +7,7 @@ from .chart import DASHBOARD_CONFIG_MAP, DASHBOARD_FILE, MonitoringChart
 from .dashboard import ATTRIBUTION_NOTE, PANELS, gpu_sharing_dashboard, queries
 from .exporter import (
     DCGM_EXPORTER_RELEASE,
+    check_monitored_pools,
     dcgm_exporter_values,
     prometheus_scrape_config,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "PANELS",
     "Monitoring",
     "MonitoringChart",
+    "check_monitored_pools",
     "dcgm_exporter_values",
     "gpu_sharing_dashboard",
     "prometheus_scrape_config",

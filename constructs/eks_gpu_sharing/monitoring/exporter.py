@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from ..errors import ConfigurationError
 from ..pool import GPU_TAINT_KEY, POOL_LABEL, GpuPool
 
 #: The release name, also the chart's ``app.kubernetes.io/name`` label on its Service.
@@ -27,8 +28,20 @@ DCGM_EXPORTER_RELEASE: Final = "dcgm-exporter"
 DCGM_EXPORTER_PORT: Final = 9400
 
 
+def check_monitored_pools(pools: Sequence[GpuPool], *, field: str) -> None:
+    """Monitoring needs an AL2023 pool to run the exporter on (``field`` names the setting)."""
+    if not any(p.uses_device_plugin_daemonset for p in pools):
+        raise ConfigurationError(
+            field=field,
+            value=[p.name for p in pools],
+            rule="the DCGM exporter runs on AL2023 pools and every pool is Bottlerocket",
+            fix="add an AL2023 pool, or leave monitoring out",
+        )
+
+
 def dcgm_exporter_values(pools: Sequence[GpuPool], *, service_monitor: bool) -> dict[str, Any]:
     """Chart values that run the exporter on the AL2023 GPU pools of ``pools``."""
+    check_monitored_pools(pools, field="monitoring")
     served = sorted(p.name for p in pools if p.uses_device_plugin_daemonset)
     tolerations: list[dict[str, str]] = [
         {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}

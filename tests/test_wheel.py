@@ -1,0 +1,153 @@
+"""The install path users take (issue 14): build the wheel with build isolation, install it with
+the ``[node]`` extra into a brand-new virtualenv, and run the examples from the installed
+package, never from this checkout."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _uv() -> str:
+    found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if found is None:
+        pytest.fail("uv is not installed: run `make setup`")
+    return found
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    # A copy of the tracked files, as a source distribution would have them: no .venv, no
+    # build leftovers, nothing the checkout happens to hold.
+    source = tmp_path_factory.mktemp("source") / "eks-gpu-sharing"
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    subprocess.run(
+        [_uv(), "build", "--wheel", "--quiet", "--out-dir", str(out), str(source)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    (built,) = out.glob("eks_gpu_sharing-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    venv = tmp_path_factory.mktemp("user") / "venv"
+    subprocess.run([_uv(), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+    subprocess.run(
+        [
+            _uv(),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            f"{wheel}[node]",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    yield venv
+
+
+def test_the_wheel_carries_its_data(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package = "eks_gpu_sharing/"
+    for expected in (
+        "py.typed",
+        "starter.yaml",
+        "catalog/gpu_instance_types.json",
+        "catalog/mig_profiles.json",
+        "upstream/go.mod",
+        "upstream/go.sum",
+        "upstream/main.go",
+    ):
+        assert package + expected in names, expected
+    assert not any(n.startswith(("tests/", "constructs/")) for n in names)
+
+
+def _user_env(venv: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # The user's PATH: their virtualenv (with the [node] extra's Node.js) and the system.
+    env["PATH"] = f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin"
+    env["CDK_DISABLE_VERSION_CHECK"] = "true"
+    return env
+
+
+def test_the_example_app_synthesizes_from_the_installed_package(
+    installed: Path, tmp_path: Path
+) -> None:
+    example = tmp_path / "existing_cluster"
+    shutil.copytree(ROOT / "examples" / "existing_cluster", example)
+    outdir = tmp_path / "cdk.out"
+    done = subprocess.run(
+        [str(installed / "bin" / "python"), "app.py"],
+        cwd=example,
+        env={**_user_env(installed), "CDK_OUTDIR": str(outdir)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in outdir.glob("*.template.json"))
+    # jsii ran on the [node] extra's Node.js 24, quietly: no end-of-life banner.
+    assert "end-of-life" not in done.stderr
+
+
+def test_the_console_command_runs_from_the_installed_package(
+    installed: Path, tmp_path: Path
+) -> None:
+    cli = str(installed / "bin" / "eks-gpu-sharing")
+    env = _user_env(installed)
+    version = subprocess.run(
+        [cli, "--version"], env=env, capture_output=True, text=True, check=True
+    )
+    assert version.stdout.startswith("eks-gpu-sharing 0.")
+    assert subprocess.run([cli, "init"], cwd=tmp_path, env=env, capture_output=True).returncode == 0
+    done = subprocess.run(
+        [cli, "synth"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "manifests").glob("*.k8s.yaml"))
+    for examples in ("sharing-modes.yaml",):
+        shutil.copy(ROOT / "examples" / examples, tmp_path / examples)
+        assert (
+            subprocess.run(
+                [cli, "synth", "--config", examples, "--out", "modes"],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                timeout=300,
+            ).returncode
+            == 0
+        )
