@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 .PHONY: setup setup-dev upstream debian-packages synth cdk-synth cdk8s-synth test test-fast lint clean
 
 STEP := scripts/step.sh
-UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
+UV := scripts/uv.sh pip install --quiet --python $(BIN)/python
 UV_VERSION := $(shell sed -n 's/^uv==//p' requirements.txt)
 
 # What `make synth` needs: the runtime packages (requirements.txt) and the pinned CLIs. The
@@ -27,8 +27,8 @@ setup: $(VENV)/.runtime node_modules/.installed
 setup-dev: setup $(VENV)/.dev
 
 $(VENV)/.runtime: requirements.txt pyproject.toml scripts/link_node.py
-	@$(STEP) "Python virtualenv with uv $(UV_VERSION) (1/4)" sh -c '$(PYTHON) -m venv $(VENV) \
-		&& $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)'
+	@$(STEP) "Python virtualenv with uv $(UV_VERSION) (1/4)" \
+		scripts/uv.sh venv --quiet --allow-existing --python $(PYTHON) $(VENV)
 	@$(STEP) "Python packages, runtime only (2/4)" $(UV) --only-binary :all: -r requirements.txt
 	@$(STEP) "This package, editable, and Node.js 24 links (3/4)" sh -c '$(UV) --no-deps -e . \
 		&& $(BIN)/python scripts/link_node.py'

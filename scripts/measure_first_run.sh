@@ -11,6 +11,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export UV_CACHE_DIR="$work/uv-cache" npm_config_cache="$work/npm-cache" PIP_CACHE_DIR="$work/pip-cache"
+export XDG_CACHE_HOME="$work/xdg-cache"  # where scripts/uv.sh keeps uv itself
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 seconds() { local start=$EPOCHREALTIME; "$@" >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
@@ -23,7 +24,7 @@ warm=$(seconds make -C "$work/warm" synth)
 rerun=$(seconds make -C "$work/warm" synth)
 python3 -m venv "$work/pip-venv"
 pip_cold=$(seconds "$work/pip-venv/bin/python" -m pip install --quiet -r "$repo/requirements.txt")
-uv_cold=$(seconds sh -c "rm -rf '$UV_CACHE_DIR' && python3 -m venv '$work/uv-venv' && '$work/uv-venv/bin/pip' install --quiet uv==\$(sed -n 's/^uv==//p' '$repo/requirements.txt') && '$work/uv-venv/bin/uv' pip install --quiet --python '$work/uv-venv/bin/python' -r '$repo/requirements.txt'")
+uv_cold=$(seconds sh -c "rm -rf '$UV_CACHE_DIR' && '$repo/scripts/uv.sh' venv --quiet --python python3 '$work/uv-venv' && '$repo/scripts/uv.sh' pip install --quiet --python '$work/uv-venv/bin/python' -r '$repo/requirements.txt'")
 
 echo "First run, measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores:"
 printf '  %-58s %8s s\n' \
