@@ -42,7 +42,9 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	@$(STEP) "Python packages for the tests and linters" $(UV) -r requirements-dev.txt
 	@touch $@
 
-synth: cdk-synth cdk8s-synth
+# The two synths are independent: on two cores they run side by side (output kept per target).
+synth: setup
+	@$(MAKE) --no-print-directory -j2 --output-sync=target cdk-synth cdk8s-synth
 
 cdk-synth: setup
 	cdk synth --quiet --no-notices
