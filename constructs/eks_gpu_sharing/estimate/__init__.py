@@ -5,7 +5,7 @@ workloads -> a recommendation per workload (:func:`recommend`) -> pools, nodes a
 and shared (:func:`estimate_costs`, Karpenter's scheduler when Go is there) -> reports
 (:mod:`.report`). Example::
 
-    from eks_gpu_sharing.estimate import Workload, estimate
+    from eks_gpu_sharing.estimate import Workload, estimate, format_text
 
     result = estimate([Workload("chat-api", replicas=6, gpu_memory_gib=5, busy=0.15)])
     print(format_text(result))
@@ -19,7 +19,7 @@ from .measured import Measurement, measure
 from .plan import Cost, Estimate, PoolEstimate, estimate_costs, karpenter_simulator
 from .recommend import MAX_SHARE, Mode, Recommendation, recommend
 from .report import FORMATS, chart_svg, config_yaml, format_json, format_markdown, format_text
-from .workloads import WORKLOADS_EXAMPLE, Workload, check_workloads, read_workloads
+from .workloads import Workload, check_workloads, read_workloads
 
 
 def estimate(
@@ -61,7 +61,6 @@ def estimate(
 __all__ = [
     "FORMATS",
     "MAX_SHARE",
-    "WORKLOADS_EXAMPLE",
     "Cost",
     "Estimate",
     "Measurement",

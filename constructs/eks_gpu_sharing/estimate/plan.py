@@ -9,7 +9,7 @@ cheapest type per GPU); :attr:`Estimate.method` says which. Prices are the insta
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -77,10 +77,12 @@ class Estimate:
 
     @property
     def today(self) -> Cost:
+        """Every pool on whole GPUs, as the workloads run now."""
         return _total(p.today for p in self.pools)
 
     @property
     def shared(self) -> Cost:
+        """Every pool with its recommended sharing."""
         return _total(p.shared for p in self.pools)
 
     @property
@@ -206,8 +208,8 @@ def _rounded(gpus: int, pool: GpuPool) -> int:
     return math.ceil(gpus / count) * count
 
 
-def _total(costs: object) -> Cost:
-    items = list(costs)  # type: ignore[call-overload]
+def _total(costs: Iterable[Cost]) -> Cost:
+    items = list(costs)
     return Cost(
         sum(c.nodes for c in items),
         sum(c.price_per_hour for c in items),

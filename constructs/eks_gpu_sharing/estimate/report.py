@@ -231,6 +231,7 @@ def to_data(estimate: Estimate) -> dict[str, Any]:
 
 
 def format_json(estimate: Estimate) -> str:
+    """:func:`to_data` as indented JSON."""
     return json.dumps(to_data(estimate), indent=2) + "\n"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
@@ -12,21 +11,10 @@ from ..catalog import load_catalog
 from ..config import Reader, read_yaml_file
 from ..errors import ConfigurationError, Problems
 from ..kubernetes_names import dns_label_error
-from ..vocabulary import vocabulary, yaml_key
+from ..vocabulary import vocabulary
 
 #: The most replicas one workload may declare (a sanity bound, not a Kubernetes limit).
 MAX_REPLICAS: Final = 10000
-
-WORKLOADS_EXAMPLE: Final = """\
-# Workloads to estimate: `eks-gpu-sharing estimate --workloads workloads.yaml`
-workloads:
-  - name: chat-api              # a service or job (DNS label)
-    replicas: 6                 # pods that each hold one whole GPU today
-    gpuMemoryGib: 5             # GPU memory one pod needs (p95)
-    busy: 0.15                  # share of one GPU's compute it keeps busy (p95, 0..1)
-    latencySensitive: true      # a request waits on it: keep it off time-slicing
-    gpu: l4                     # karpenter.k8s.aws/instance-gpu-name it runs on
-"""
 
 
 @dataclass(frozen=True)
@@ -95,7 +83,7 @@ class Workload:
 
 
 def read_workloads(path: str | Path) -> tuple[Workload, ...]:
-    """The workloads of a YAML file (``WORKLOADS_EXAMPLE``); every bad value in one error."""
+    """The workloads of a YAML file (``examples/workloads.yaml``); every bad value in one error."""
     return parse_workloads(
         read_yaml_file(path, option="--workloads", what="a workloads file"), source=str(path)
     )
@@ -150,7 +138,3 @@ def _whole(value: object) -> bool:
 
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value
-
-
-#: The file's keys, derived from the dataclass (as the config file's are).
-WORKLOAD_KEYS: Final = tuple(yaml_key(f.name) for f in dataclasses.fields(Workload) if f.init)
