@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+
+# Annotations.find_warning returns MetadataEntry structs; jsii's lazy loader resolves their
+# interface only if this submodule was imported first, which depends on which tests the xdist
+# worker ran before (seen failing as "Unknown interface: ...MetadataEntry").
+import aws_cdk.cloud_assembly_schema
 import pytest
 from aws_cdk import aws_eks as eks
 
