@@ -72,13 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         ("synth", "write the manifests into --out (only files synth wrote are replaced)"),
         ("check", "exit 1 if --out differs from what synth would write"),
     ):
-        command = commands.add_parser(
-            name,
-            help=text,
-            description=text,
-            epilog=_EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+        command = _command(commands, name, text)
         command.add_argument(
             "--config", default="gpu-sharing.yaml", help="setup file (default: gpu-sharing.yaml)"
         )
@@ -88,14 +82,13 @@ def _parser() -> argparse.ArgumentParser:
             default=os.environ.get("CDK8S_OUTDIR", "manifests"),
             help="output folder (default: $CDK8S_OUTDIR or manifests)",
         )
-    simulate = commands.add_parser(
+    simulate = _command(
+        commands,
         "simulate",
-        help="show what Karpenter would launch for N pending pods per pool, and its price",
-        description="Run Karpenter's own scheduler (the pinned release, built with Go on first "
+        "show what Karpenter would launch for N pending pods per pool, and its price",
+        "Run Karpenter's own scheduler (the pinned release, built with Go on first "
         "use) on the objects this config generates and N pending one-slice pods per pool, with "
         "and without the NodeOverlays. One scheduling round: nothing is launched.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     simulate.add_argument(
         "--config", default="gpu-sharing.yaml", help="setup file (default: gpu-sharing.yaml)"
@@ -108,32 +101,49 @@ def _parser() -> argparse.ArgumentParser:
         help="pending one-slice pods for a pool; repeat per pool, e.g. --pods inference=40",
     )
     simulate.add_argument("--format", choices=("table", "json"), default="table")
-    init = commands.add_parser(
+    init = _command(
+        commands,
         "init",
-        help="write a commented starter gpu-sharing.yaml (never overwrites)",
-        description="Write a commented starter gpu-sharing.yaml: two pools, time-slicing on "
+        "write a commented starter gpu-sharing.yaml (never overwrites)",
+        "Write a commented starter gpu-sharing.yaml: two pools, time-slicing on "
         "AL2023 and on Bottlerocket. Refuses to overwrite an existing file.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     init.add_argument("--config", default="gpu-sharing.yaml", help="file to write")
     _estimate_parser(commands)
     return parser
 
 
-def _estimate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+_Commands = argparse._SubParsersAction  # argparse names no public type for it
+
+
+def _command(
+    commands: _Commands[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """A subcommand whose help shows the examples and exit statuses (``_EPILOG``)."""
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=description or summary,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _estimate_parser(commands: _Commands[argparse.ArgumentParser]) -> None:
     from .estimate import FORMATS, MAX_SHARE
 
-    estimate = commands.add_parser(
+    estimate = _command(
+        commands,
         "estimate",
-        help="what sharing would save on your workloads, and at what risk",
-        description="Recommend whole GPUs, time-slicing or MPS per workload, the pools that "
+        "what sharing would save on your workloads, and at what risk",
+        "Recommend whole GPUs, time-slicing or MPS per workload, the pools that "
         "implies, and GPU nodes and $/month today vs shared. Workloads are declared in a YAML "
         "file (--workloads) or measured from DCGM exporter metrics in Prometheus "
         "(--prometheus). Node counts come from Karpenter's scheduler when Go is available, "
         "else from arithmetic (the report says which).",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = estimate.add_mutually_exclusive_group(required=True)
     source.add_argument("--workloads", metavar="FILE", help="declared workloads (YAML)")

@@ -602,7 +602,7 @@ class _PoolCheck:
         # The GPUs the pool can launch, however it selects them (names, families, categories).
         named = {n for n in pool.gpu_names if isinstance(n, str)}
         launched = (
-            {t.gpu_name for t in _admitted(pool.requirements())} if not self.problems else set()
+            {t.gpu_name for t in pool.admitted_instance_types()} if not self.problems else set()
         )
         old = sorted(GPUS_BELOW_COMPUTE_7_5 & (named | launched))
         if old and pool.sharing.replicas > MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5:

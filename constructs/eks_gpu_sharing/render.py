@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,14 +19,9 @@ from .k8s import (
     sample_chart_id,
 )
 from .k8s.common import MANAGED_BY_LABEL
-from .monitoring import (
-    DASHBOARD_FILE,
-    DCGM_EXPORTER_RELEASE,
-    MonitoringChart,
-    dcgm_exporter_values,
-    gpu_sharing_dashboard,
-    prometheus_scrape_config,
-)
+from .monitoring import DCGM_EXPORTER_RELEASE, dcgm_exporter_values, prometheus_scrape_config
+from .monitoring.chart import DASHBOARD_FILE, MonitoringChart
+from .monitoring.dashboard import dashboard_json
 from .output_folder import FolderDifferences, compare_files, recorded_files, write_files
 from .versions import (
     DCGM_EXPORTER_CHART_NAME,
@@ -125,9 +119,7 @@ def _monitoring_files(config: GpuSharingConfig) -> dict[str, bytes]:
             "".join(_comment(line) for line in scrape_header)
             + yaml.safe_dump([prometheus_scrape_config(monitoring.namespace)], sort_keys=False)
         ).encode(),
-        DASHBOARD_JSON_FILE: (
-            json.dumps(gpu_sharing_dashboard(), indent=2, sort_keys=True) + "\n"
-        ).encode(),
+        DASHBOARD_JSON_FILE: (dashboard_json() + "\n").encode(),
     }
 
 

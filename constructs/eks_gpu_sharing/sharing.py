@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Any, Final
+from dataclasses import dataclass, replace
+from typing import Any, Final, Self
 
 from .catalog import GpuModel, load_mig_catalog
 from .errors import ConfigurationError, Problems
@@ -124,8 +124,42 @@ def _check_bool(problems: Problems, owner: str, name: str, value: object) -> Non
         )
 
 
+class _CountedShares:
+    """What time-slicing and MPS have in common: ``replicas`` shares per GPU or as many
+    ``memory_gib`` shares as fit each GPU model, advertised as ``nvidia.com/gpu`` or, renamed,
+    ``nvidia.com/gpu.shared``."""
+
+    replicas: int | None
+    rename_by_default: bool
+    memory_gib: int | None
+
+    @property
+    def resource_name(self) -> str:
+        """The extended resource a pod requests for one share."""
+        return SHARED_GPU_RESOURCE if self.rename_by_default else GPU_RESOURCE
+
+    @property
+    def depends_on_gpu_model(self) -> bool:
+        """Whether the count differs per GPU model (with ``memory_gib``)."""
+        return self.memory_gib is not None
+
+    def slices_for(self, model: GpuModel) -> int:
+        """Shares per GPU of ``model``."""
+        if self.memory_gib is not None:
+            return _slices_by_memory(model, self.memory_gib)
+        assert self.replicas is not None
+        return self.replicas
+
+    def for_gpu(self, model: GpuModel) -> Self:
+        """The same sharing with the count of ``model`` as ``replicas`` (itself if given)."""
+        if self.memory_gib is None:
+            return self
+        # Only dataclasses derive from this class; mypy cannot know that of ``Self``.
+        return replace(self, replicas=self.slices_for(model), memory_gib=None)  # type: ignore[type-var]
+
+
 @dataclass(frozen=True)
-class TimeSlicing:
+class TimeSlicing(_CountedShares):
     """Time-slice each physical GPU into schedulable slices: ``replicas`` of them, or as many
     ``memory_gib`` slices as fit the GPU's memory (as EC2 reports it; 8 GiB slices: T4 16 GiB
     -> 2, L4 and A10G 22.4 GiB -> 2, L40S 44.7 GiB -> 5).
@@ -160,33 +194,6 @@ class TimeSlicing:
             self.fail_requests_greater_than_one,
         )
         problems.raise_if_any()
-
-    @property
-    def resource_name(self) -> str:
-        """The extended resource a pod requests for one slice."""
-        return SHARED_GPU_RESOURCE if self.rename_by_default else GPU_RESOURCE
-
-    @property
-    def depends_on_gpu_model(self) -> bool:
-        """Whether the slice count differs per GPU model (with ``memory_gib``)."""
-        return self.memory_gib is not None
-
-    def slices_for(self, model: GpuModel) -> int:
-        """Slices per GPU of ``model``."""
-        if self.memory_gib is not None:
-            return _slices_by_memory(model, self.memory_gib)
-        assert self.replicas is not None
-        return self.replicas
-
-    def for_gpu(self, model: GpuModel) -> TimeSlicing:
-        """The same sharing with the slice count of ``model`` (``replicas`` given)."""
-        if self.memory_gib is None:
-            return self
-        return TimeSlicing(
-            replicas=self.slices_for(model),
-            rename_by_default=self.rename_by_default,
-            fail_requests_greater_than_one=self.fail_requests_greater_than_one,
-        )
 
     @property
     def profile_name(self) -> str:
@@ -232,7 +239,7 @@ class TimeSlicing:
 
 
 @dataclass(frozen=True)
-class Mps:
+class Mps(_CountedShares):
     """Share each GPU between clients through CUDA MPS: ``replicas`` of them, or as many as
     ``memory_gib`` slices fit the GPU's memory.
 
@@ -266,29 +273,6 @@ class Mps:
         true for MPS (a config may relax it), and an MPS pod given several shares would still
         get one client's limits."""
         return True
-
-    @property
-    def resource_name(self) -> str:
-        """The extended resource a pod requests for one share."""
-        return SHARED_GPU_RESOURCE if self.rename_by_default else GPU_RESOURCE
-
-    @property
-    def depends_on_gpu_model(self) -> bool:
-        """Whether the client count differs per GPU model (with ``memory_gib``)."""
-        return self.memory_gib is not None
-
-    def slices_for(self, model: GpuModel) -> int:
-        """Clients per GPU of ``model``."""
-        if self.memory_gib is not None:
-            return _slices_by_memory(model, self.memory_gib)
-        assert self.replicas is not None
-        return self.replicas
-
-    def for_gpu(self, model: GpuModel) -> Mps:
-        """The same sharing with the client count of ``model`` (``replicas`` given)."""
-        if self.memory_gib is None:
-            return self
-        return Mps(replicas=self.slices_for(model), rename_by_default=self.rename_by_default)
 
     @property
     def profile_name(self) -> str:

@@ -29,10 +29,10 @@ from ..kubernetes_names import require_name
 from ..monitoring import (
     DCGM_EXPORTER_RELEASE,
     Monitoring,
-    MonitoringChart,
     check_monitored_pools,
     dcgm_exporter_values,
 )
+from ..monitoring.chart import MonitoringChart
 from ..pool import GpuPool, check_ami_pins, validate_pools
 from ..pool_options import SpotServiceLinkedRole
 from ..sharing import NoSharing
@@ -293,41 +293,62 @@ class GpuSharing(Construct):
         self, config_chart: DevicePluginConfigChart, values: Mapping[str, Any]
     ) -> None:
         self.device_plugin_config = self._add_chart("DevicePluginConfig", config_chart)
-        self.device_plugin_chart = eks.HelmChart(
-            self,
+        self.device_plugin_chart = self._add_helm_release(
             "DevicePlugin",
-            cluster=self.cluster,
             chart=NVIDIA_DEVICE_PLUGIN_CHART_NAME,
             repository=NVIDIA_DEVICE_PLUGIN_CHART_REPOSITORY,
             version=NVIDIA_DEVICE_PLUGIN_VERSION,
             release=DEVICE_PLUGIN_RELEASE,
             namespace=config_chart.namespace,
-            create_namespace=False,
             values=values,
-            wait=True,
-            timeout=HELM_TIMEOUT,
+            after=self.device_plugin_config,
         )
-        self.device_plugin_chart.node.add_dependency(self.device_plugin_config)
 
     def _add_monitoring(self, monitoring: Monitoring) -> None:
         self.monitoring_manifest = self._add_chart(
             "Monitoring", MonitoringChart(self._cdk8s_app, "monitoring", monitoring=monitoring)
         )
-        self.monitoring_chart = eks.HelmChart(
-            self,
+        self.monitoring_chart = self._add_helm_release(
             "DcgmExporter",
-            cluster=self.cluster,
             chart=DCGM_EXPORTER_CHART_NAME,
             repository=DCGM_EXPORTER_CHART_REPOSITORY,
             version=DCGM_EXPORTER_CHART_VERSION,
             release=DCGM_EXPORTER_RELEASE,
             namespace=monitoring.namespace,
-            create_namespace=False,
             values=dcgm_exporter_values(self.pools, service_monitor=monitoring.service_monitor),
+            after=self.monitoring_manifest,
+        )
+
+    def _add_helm_release(
+        self,
+        id: str,
+        *,
+        chart: str,
+        repository: str,
+        version: str,
+        release: str,
+        namespace: str | None,
+        values: Mapping[str, Any],
+        after: eks.KubernetesManifest,
+    ) -> eks.HelmChart:
+        """A pinned chart, installed into the namespace the manifest ``after`` creates, and
+        waited for (pods scheduled and ready) up to ``HELM_TIMEOUT``."""
+        helm_chart = eks.HelmChart(
+            self,
+            id,
+            cluster=self.cluster,
+            chart=chart,
+            repository=repository,
+            version=version,
+            release=release,
+            namespace=namespace,
+            create_namespace=False,
+            values=dict(values),
             wait=True,
             timeout=HELM_TIMEOUT,
         )
-        self.monitoring_chart.node.add_dependency(self.monitoring_manifest)
+        helm_chart.node.add_dependency(after)
+        return helm_chart
 
     def _add_chart(self, id: str, chart: cdk8s.Chart) -> eks.KubernetesManifest:
         return self._add_manifest(id, chart.to_json())

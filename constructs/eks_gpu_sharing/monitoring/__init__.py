@@ -3,8 +3,6 @@ configuration and a Grafana dashboard (the guide's "Monitoring")."""
 
 from __future__ import annotations
 
-from .chart import DASHBOARD_CONFIG_MAP, DASHBOARD_FILE, MonitoringChart
-from .dashboard import ATTRIBUTION_NOTE, PANELS, gpu_sharing_dashboard, queries
 from .exporter import (
     DCGM_EXPORTER_RELEASE,
     check_monitored_pools,
@@ -23,8 +21,30 @@ __all__ = [
     "Monitoring",
     "MonitoringChart",
     "check_monitored_pools",
+    "dashboard_json",
     "dcgm_exporter_values",
     "gpu_sharing_dashboard",
     "prometheus_scrape_config",
     "queries",
 ]
+
+# The chart (cdk8s) and the dashboard (Grafana's SDK) load on first use: `Monitoring`, which
+# `import eks_gpu_sharing` exports, must not pull them into every import of the package.
+_LAZY = {
+    "DASHBOARD_CONFIG_MAP": ".chart",
+    "DASHBOARD_FILE": ".chart",
+    "MonitoringChart": ".chart",
+    "ATTRIBUTION_NOTE": ".dashboard",
+    "PANELS": ".dashboard",
+    "dashboard_json": ".dashboard",
+    "gpu_sharing_dashboard": ".dashboard",
+    "queries": ".dashboard",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

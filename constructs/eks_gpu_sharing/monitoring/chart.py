@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Final
 
 import cdk8s
@@ -10,7 +9,7 @@ from cdk8s_plus_36 import k8s
 from constructs import Construct
 
 from ..k8s.common import CHART_PROPS, PodSecurityLevels, namespace_object
-from .dashboard import gpu_sharing_dashboard
+from .dashboard import dashboard_json
 from .settings import Monitoring
 
 #: The exporter reads GPU metrics through host paths and runs with ``SYS_ADMIN`` (for the
@@ -38,5 +37,5 @@ class MonitoringChart(cdk8s.Chart):
             self,
             "dashboard",
             metadata=k8s.ObjectMeta(name=DASHBOARD_CONFIG_MAP, labels=DASHBOARD_LABEL),
-            data={DASHBOARD_FILE: json.dumps(gpu_sharing_dashboard(), indent=2, sort_keys=True)},
+            data={DASHBOARD_FILE: dashboard_json()},
         )

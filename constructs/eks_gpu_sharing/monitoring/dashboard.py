@@ -152,3 +152,9 @@ def gpu_sharing_dashboard() -> dict[str, Any]:
         builder = builder.with_panel(chart)
     document: dict[str, Any] = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
     return document
+
+
+def dashboard_json() -> str:
+    """The dashboard as the JSON text Grafana imports (the ConfigMap's data; ``synth``'s file
+    adds a final newline)."""
+    return json.dumps(gpu_sharing_dashboard(), indent=2, sort_keys=True)
