@@ -165,7 +165,11 @@ def main() -> None:
             out_diff = differing(
                 Path(scratch) / "base-out", Path(scratch) / "head-out", "*.yaml"
             ) + differing(Path(scratch) / "base-out", Path(scratch) / "head-out", "*.json")
-            out_diff = [n for n in out_diff if not n.endswith(("manifest.json", "tree.json", "metadata.json"))]
+            out_diff = [
+                n
+                for n in out_diff
+                if not n.endswith(("manifest.json", "tree.json", "metadata.json"))
+            ]
             print(f"example outputs differing (YAML, templates): {out_diff or 'none'}")
             for label, checkout in (("base", base), ("head", ROOT)):
                 print(

@@ -13,7 +13,9 @@ from constructs import Construct
 
 from ..errors import GPU_POOL_EXAMPLE, ConfigurationError, require_instance
 from ..kubernetes_names import require_name
-from ..pool import POOL_LABEL, GpuPool
+from ..labels import POOL_LABEL
+from ..plan import plan_pool
+from ..pool import GpuPool
 from ..versions import SAMPLE_WORKLOAD_IMAGE
 from ..vocabulary import vocabulary
 from .common import CHART_PROPS, PodSecurityLevels, namespace_object
@@ -86,7 +88,7 @@ def sample_replicas(pool: GpuPool, replicas: int | None) -> int:
         # One node of the smallest admitted instance (a fractional GPU counts as one device).
         return min(
             max(count, 1) * spec.slices_per_gpu
-            for spec in pool.node_pools()
+            for spec in plan_pool(pool).node_pools
             for count in spec.gpu_counts
         )
     words = vocabulary()
@@ -98,13 +100,14 @@ def sample_replicas(pool: GpuPool, replicas: int | None) -> int:
             rule="must be a whole number >= 0",
             fix="leave it unset to fill one node, or use e.g. " + words.example("replicas", "4"),
         )
-    if replicas > pool.slice_limit:
+    limit = plan_pool(pool).slice_limit
+    if replicas > limit:
         raise ConfigurationError(
             field=field,
             value=replicas,
-            rule=f"pool {pool.name!r} is limited to {pool.slice_limit} slices "
+            rule=f"pool {pool.name!r} is limited to {limit} slices "
             f"({words.name('gpu_limit')} x slices per GPU); the other pods would stay Pending",
-            fix=f"use at most {pool.slice_limit} or raise the pool's {words.name('gpu_limit')}",
+            fix=f"use at most {limit} or raise the pool's {words.name('gpu_limit')}",
         )
     return replicas
 

@@ -1,41 +1,46 @@
-"""The Karpenter NodePools a pool is rendered as: one, or one per GPU model.
+"""The plan of a pool: the Karpenter NodePools it becomes, with every rule derived from it.
 
-With a fixed number of slices per GPU (``TimeSlicing(replicas=4)``, ``Mps(replicas=4)``, whole
-GPUs) a pool is one NodePool named after it. With slices sized by memory (``memory_gib``) or
-MIG, the slices per GPU differ per GPU model, and three consumers need that number per node:
-the device plugin (its config is chosen by a node label a NodePool template sets), Bottlerocket
-(user data of the EC2NodeClass) and Karpenter (NodeOverlays and the NodePool limit). So such a
-pool becomes one NodePool and EC2NodeClass per GPU model it admits, ``<pool>-<gpu>``, each
-restricted to that model. Karpenter takes NodePools in order of weight, equal weights by name
-descending (kubernetes-sigs/karpenter ``utils/nodepool.OrderByWeight``), and uses the first that
-fits a pod, so the NodePools of one pool are weighted by their cheapest on-demand price per
-slice: the cheapest per slice is tried first
-(``tests/test_sharing_modes.py`` runs Karpenter's scheduler to check). All NodePools of a pool
-share its ``eks-gpu-sharing.io/pool`` label, so pods and the device plugin select the pool as
-before; each has its own ``gpu_limit`` (the limit applies per GPU model).
+``GpuPool`` is what the user wrote; a :class:`NodePoolPlan` is what the renderers (cdk8s
+charts, the device plugin config, the simulator, the advice) read. With a fixed number of slices
+per GPU (``TimeSlicing(replicas=4)``, ``Mps(replicas=4)``, whole GPUs) a pool is one NodePool
+named after it. With slices sized by memory (``memory_gib``) or MIG, the slices per GPU differ
+per GPU model, and three consumers need that number per node: the device plugin (its config is
+chosen by a node label a NodePool template sets), Bottlerocket (user data of the EC2NodeClass)
+and Karpenter (NodeOverlays and the NodePool limit). So such a pool becomes one NodePool and
+EC2NodeClass per GPU model it admits, ``<pool>-<gpu>``, each restricted to that model. Karpenter
+takes NodePools in order of weight, equal weights by name descending (kubernetes-sigs/karpenter
+``utils/nodepool.OrderByWeight``), and uses the first that fits a pod, so the NodePools of one
+pool are weighted by their cheapest on-demand price per slice: the cheapest per slice is tried
+first (``tests/test_sharing_modes.py`` runs Karpenter's scheduler to check). All NodePools of a
+pool share its ``eks-gpu-sharing.io/pool`` label, so pods and the device plugin select the pool
+as before; each has its own ``gpu_limit`` (the limit applies per GPU model).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Final
+from functools import cache
 
+from .backends import SharingBackend, backend_for
 from .catalog import GpuInstanceType, GpuModel
-from .sharing import DEVICE_PLUGIN_CONFIG_LABEL, GPU_RESOURCE, NoSharing, Sharing
+from .karpenter_api import INSTANCE_GPU_MEMORY, INSTANCE_GPU_NAME, Requirement
+from .labels import POOL_LABEL, SHARING_LABEL
+from .node_pool_names import names_per_gpu_model
+from .pool import GpuPool
+from .sharing import GPU_RESOURCE, Sharing
 
-if TYPE_CHECKING:
-    from .pool import GpuPool, Requirement
 
-#: Karpenter's per-GPU memory label (MiB; of the fraction, on fractional-GPU types).
-INSTANCE_GPU_MEMORY: Final = "karpenter.k8s.aws/instance-gpu-memory"
-#: Longest NodePool name: it is a label value (``karpenter.sh/nodepool``), and ``pool-<name>``
-#: (the device plugin config key, a label value too) must fit 63 characters.
-MAX_NODE_POOL_NAME: Final = 58
+def price_per_slice(instance_type: GpuInstanceType, slices_per_gpu: int) -> float | None:
+    """On-demand price of one slice-hour on ``instance_type`` (catalog prices); a fractional
+    GPU (count 0) is one device. None where the type has no price or no slices."""
+    price = instance_type.on_demand_price_per_hour
+    if price is None or slices_per_gpu <= 0:
+        return None
+    return price / (max(instance_type.gpu_count, 1) * slices_per_gpu)
 
 
 @dataclass(frozen=True)
-class NodePoolSpec:
+class NodePoolPlan:
     """One NodePool (and its EC2NodeClass, of the same name) of a pool.
 
     :param pool: The pool.
@@ -54,6 +59,11 @@ class NodePoolSpec:
     slices_per_gpu: int
     instance_types: tuple[GpuInstanceType, ...]
     weight: int | None
+
+    @property
+    def backend(self) -> SharingBackend:
+        """How the sharing reaches the nodes (device plugin DaemonSet or Bottlerocket)."""
+        return backend_for(self.pool.ami_family)
 
     @property
     def resource_name(self) -> str:
@@ -79,8 +89,6 @@ class NodePoolSpec:
 
     def requirements(self) -> list[Requirement]:
         """The pool's requirements, narrowed to the GPU model when it has one."""
-        from .pool import INSTANCE_GPU_NAME, Requirement
-
         requirements = self.pool.requirements()
         if self.gpu_model is None:
             return requirements
@@ -92,13 +100,14 @@ class NodePoolSpec:
 
     def node_labels(self) -> dict[str, str]:
         """Labels every node carries (NodePool ``template.metadata.labels``)."""
-        from .pool import POOL_LABEL, SHARING_LABEL
-
         labels = {POOL_LABEL: self.pool.name, SHARING_LABEL: self.sharing.profile_name}
-        if self.pool.uses_device_plugin_daemonset:
-            labels[DEVICE_PLUGIN_CONFIG_LABEL] = self.device_plugin_config_key
+        labels.update(self.backend.node_labels(self))
         labels.update(self.pool.labels)
         return labels
+
+    def user_data(self) -> str | None:
+        """The EC2NodeClass ``userData`` its backend needs, or None."""
+        return self.backend.user_data(self)
 
     def overlay_capacities(self) -> dict[int, dict[str, str]]:
         """NodeOverlay ``capacity`` per GPU count: what a node of that count really offers.
@@ -109,7 +118,7 @@ class NodePoolSpec:
         capacities = {}
         for count in self.gpu_counts:
             devices = count if count > 0 else 1
-            if isinstance(self.sharing, NoSharing) and count > 0:
+            if not self.sharing.shares_gpus and count > 0:
                 continue
             capacity = {self.resource_name: str(devices * self.slices_per_gpu)}
             if self.resource_name != GPU_RESOURCE:
@@ -123,32 +132,53 @@ class NodePoolSpec:
         """The NodeOverlay for ``gpu_count``-GPU instances of this NodePool."""
         return f"{self.name}-gpu-{gpu_count}"
 
-    def bottlerocket_settings(self) -> str:
-        """The EC2NodeClass user data for a Bottlerocket pool's built-in device plugin."""
-        return self.sharing.bottlerocket_settings(self.gpu_model)
-
     def price_per_slice(self) -> float | None:
         """The cheapest on-demand price per slice-hour among its instance types (catalog)."""
         prices = [
-            t.on_demand_price_per_hour / (max(t.gpu_count, 1) * self.slices_per_gpu)
+            price
             for t in self.instance_types
-            if t.on_demand_price_per_hour is not None and self.slices_per_gpu > 0
+            if (price := price_per_slice(t, self.slices_per_gpu)) is not None
         ]
         return min(prices) if prices else None
 
 
-def plan_node_pools(pool: GpuPool) -> tuple[NodePoolSpec, ...]:
-    """The NodePools ``pool`` is rendered as (see the module docstring)."""
+@dataclass(frozen=True)
+class PoolPlan:
+    """The NodePools one pool becomes (see the module docstring)."""
+
+    pool: GpuPool
+    node_pools: tuple[NodePoolPlan, ...]
+
+    @property
+    def slice_limit(self) -> int:
+        """The most slices the pool can run: ``gpu_limit`` x slices per GPU (per GPU model when
+        the pool has a NodePool per model; the largest of those)."""
+        return max(plan.slice_limit for plan in self.node_pools)
+
+    def only(self) -> NodePoolPlan:
+        """The one NodePool of a pool with a fixed slice count (ValueError otherwise)."""
+        if len(self.node_pools) != 1:
+            raise ValueError(
+                f"pool {self.pool.name!r} is {len(self.node_pools)} NodePools (one per GPU "
+                "model): use node_pools"
+            )
+        return self.node_pools[0]
+
+
+@cache
+def plan_pool(pool: GpuPool) -> PoolPlan:
+    """The plan of a validated pool (cached: pools are frozen values)."""
     admitted = pool.admitted_instance_types()
     sharing = pool.sharing
     if not sharing.depends_on_gpu_model:
         # The count does not depend on the model: any model answers it.
         slices = sharing.slices_for(GpuModel("any", 0))
-        return (NodePoolSpec(pool, pool.name, None, sharing, slices, admitted, pool.weight),)
+        only = NodePoolPlan(pool, pool.name, None, sharing, slices, admitted, pool.weight)
+        return PoolPlan(pool, (only,))
     models = sorted({t.gpu_model for t in admitted})
-    names = _model_names(pool.name, models)
-    specs = [
-        NodePoolSpec(
+    names = names_per_gpu_model(pool.name, models)
+    plans = [
+        NodePoolPlan(
             pool,
             names[model],
             model,
@@ -159,29 +189,13 @@ def plan_node_pools(pool: GpuPool) -> tuple[NodePoolSpec, ...]:
         )
         for model in models
     ]
-    if len(specs) == 1:
-        # One model: the pool keeps its own name, as with a fixed slice count.
-        return (replace(specs[0], name=pool.name),)
-    if pool.weight is None:
-        specs = _weighted_by_price_per_slice(specs)
-    return tuple(specs)
+    if len(plans) > 1 and pool.weight is None:
+        plans = _weighted_by_price_per_slice(plans)
+    return PoolPlan(pool, tuple(plans))
 
 
-def _model_names(pool_name: str, models: Sequence[GpuModel]) -> dict[GpuModel, str]:
-    """``<pool>-<gpu>``; ``<pool>-<gpu>-<GiB>g`` where one GPU name comes in several sizes
-    (A100 40 and 80 GB; L4 and its g6f fractions)."""
-    sizes: dict[str, int] = {}
-    for model in models:
-        sizes[model.name] = sizes.get(model.name, 0) + 1
-    return {
-        model: f"{pool_name}-{model.name}"
-        + (f"-{model.memory_mib // 1024}g" if sizes[model.name] > 1 else "")
-        for model in models
-    }
-
-
-def _weighted_by_price_per_slice(specs: list[NodePoolSpec]) -> list[NodePoolSpec]:
+def _weighted_by_price_per_slice(plans: list[NodePoolPlan]) -> list[NodePoolPlan]:
     """Weights len..1, the cheapest on-demand price per slice highest (unpriced last)."""
-    ranked = sorted(specs, key=lambda s: (s.price_per_slice() is None, s.price_per_slice() or 0))
-    weights = {s.name: len(ranked) - rank for rank, s in enumerate(ranked)}
-    return [replace(s, weight=weights[s.name]) for s in specs]
+    ranked = sorted(plans, key=lambda p: (p.price_per_slice() is None, p.price_per_slice() or 0))
+    weights = {p.name: len(ranked) - rank for rank, p in enumerate(ranked)}
+    return [replace(p, weight=weights[p.name]) for p in plans]

@@ -1,0 +1,28 @@
+"""The protocol of a sharing backend."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from ..plan import NodePoolPlan
+
+
+class SharingBackend:
+    """How one NodePool's sharing is delivered to its nodes.
+
+    ``name`` identifies the backend; ``runs_device_plugin_daemonset`` says whether the library's
+    NVIDIA device plugin Helm release serves the nodes (its node affinity and ConfigMap keys are
+    derived from the NodePools of such backends).
+    """
+
+    name: ClassVar[str]
+    runs_device_plugin_daemonset: ClassVar[bool] = False
+
+    def node_labels(self, plan: NodePoolPlan) -> dict[str, str]:
+        """Labels the NodePool template adds for this backend."""
+        return {}
+
+    def user_data(self, plan: NodePoolPlan) -> str | None:
+        """The EC2NodeClass ``userData``, or None."""
+        return None
