@@ -339,13 +339,13 @@ def test_names_and_labels_are_matched_whole() -> None:
     )
 
 
-def test_renamed_names_stay_importable_with_a_deprecation_warning() -> None:
+def test_names_never_published_left_without_an_alias() -> None:
     import importlib
-    import sys
 
-    sys.modules.pop("eks_gpu_sharing.compat", None)
-    with pytest.warns(DeprecationWarning, match="karpenter_compatibility"):
-        compat = importlib.import_module("eks_gpu_sharing.compat")
-    from eks_gpu_sharing import karpenter_compatibility
+    import eks_gpu_sharing
 
-    assert compat.check_karpenter_version is karpenter_compatibility.check_karpenter_version
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("eks_gpu_sharing.compat")
+    assert "GpuSlicingCluster" not in eks_gpu_sharing.__all__
+    with pytest.raises(AttributeError):
+        eks_gpu_sharing.GpuSlicingCluster  # noqa: B018

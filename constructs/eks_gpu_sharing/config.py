@@ -26,14 +26,15 @@ from typing import Any, Final
 
 import yaml
 
+from .backends import DEVICE_PLUGIN_NAMESPACE
 from .errors import ConfigurationError, Problems
 from .guardrails import PodGuardrails
-from .k8s import DEVICE_PLUGIN_NAMESPACE, sample_replicas
-from .k8s.instance_tags import check_instance_tags
+from .instance_tags import check_instance_tags
 from .karpenter_installation import ExistingKarpenter
 from .kubernetes_names import dns_label_error, eks_cluster_name_error
 from .monitoring.exporter import check_monitored_pools
 from .monitoring.settings import Monitoring
+from .plan import sample_replicas
 from .pool import GpuPool, check_ami_support, validate_pools
 from .sharing import SHARING_MODES, Sharing, SharingMode
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION

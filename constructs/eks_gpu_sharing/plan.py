@@ -23,11 +23,13 @@ from functools import cache
 
 from .backends import SharingBackend, backend_for
 from .catalog import GpuInstanceType, GpuModel
+from .errors import ConfigurationError
 from .karpenter_api import INSTANCE_GPU_MEMORY, INSTANCE_GPU_NAME, Requirement
 from .labels import POOL_LABEL, SHARING_LABEL
 from .node_pool_names import names_per_gpu_model
 from .pool import GpuPool
 from .sharing import GPU_RESOURCE, Sharing
+from .vocabulary import vocabulary
 
 
 def price_per_slice(instance_type: GpuInstanceType, slices_per_gpu: int) -> float | None:
@@ -199,3 +201,33 @@ def _weighted_by_price_per_slice(plans: list[NodePoolPlan]) -> list[NodePoolPlan
     ranked = sorted(plans, key=lambda p: (p.price_per_slice() is None, p.price_per_slice() or 0))
     weights = {p.name: len(ranked) - rank for rank, p in enumerate(ranked)}
     return [replace(p, weight=weights[p.name]) for p in plans]
+
+
+def sample_replicas(pool: GpuPool, replicas: int | None) -> int:
+    """Validate a sample's pod count for ``pool``; None means one node's worth of slices."""
+    if replicas is None:
+        # One node of the smallest admitted instance (a fractional GPU counts as one device).
+        return min(
+            max(count, 1) * spec.slices_per_gpu
+            for spec in plan_pool(pool).node_pools
+            for count in spec.gpu_counts
+        )
+    words = vocabulary()
+    field = words.field("SampleWorkloadChart", "replicas")
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise ConfigurationError(
+            field=field,
+            value=replicas,
+            rule="must be a whole number >= 0",
+            fix="leave it unset to fill one node, or use e.g. " + words.example("replicas", "4"),
+        )
+    limit = plan_pool(pool).slice_limit
+    if replicas > limit:
+        raise ConfigurationError(
+            field=field,
+            value=replicas,
+            rule=f"pool {pool.name!r} is limited to {limit} slices "
+            f"({words.name('gpu_limit')} x slices per GPU); the other pods would stay Pending",
+            fix=f"use at most {limit} or raise the pool's {words.name('gpu_limit')}",
+        )
+    return replicas

@@ -18,10 +18,11 @@ from __future__ import annotations
 from ..pool_options import AmiFamily
 from .base import SharingBackend
 from .bottlerocket import BottlerocketBackend
-from .device_plugin import DEVICE_PLUGIN_CONFIG_LABEL, DevicePluginBackend
+from .device_plugin import DEVICE_PLUGIN_CONFIG_LABEL, DEVICE_PLUGIN_NAMESPACE, DevicePluginBackend
 
 __all__ = [
     "DEVICE_PLUGIN_CONFIG_LABEL",
+    "DEVICE_PLUGIN_NAMESPACE",
     "BottlerocketBackend",
     "DevicePluginBackend",
     "SharingBackend",

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from .base import SharingBackend
-
-if TYPE_CHECKING:
-    from ..plan import NodePoolPlan
+from .base import PlannedNodePool, SharingBackend
 
 
 class BottlerocketBackend(SharingBackend):
@@ -16,6 +11,6 @@ class BottlerocketBackend(SharingBackend):
 
     name = "bottlerocket"
 
-    def user_data(self, plan: NodePoolPlan) -> str:
+    def user_data(self, plan: PlannedNodePool) -> str:
         """The settings TOML of the NodePool's sharing (per GPU model for MIG)."""
         return plan.sharing.bottlerocket_settings(plan.gpu_model)

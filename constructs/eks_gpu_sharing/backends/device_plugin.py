@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from .base import SharingBackend
-
-if TYPE_CHECKING:
-    from ..plan import NodePoolPlan
+from .base import PlannedNodePool, SharingBackend
 
 #: Node label the device plugin's config-manager reads to pick a key of its ConfigMap.
 DEVICE_PLUGIN_CONFIG_LABEL: Final = "nvidia.com/device-plugin.config"
+#: Namespace of the device plugin release and its ConfigMap (the default).
+DEVICE_PLUGIN_NAMESPACE: Final = "nvidia-device-plugin"
 
 
 class DevicePluginBackend(SharingBackend):
@@ -20,6 +19,6 @@ class DevicePluginBackend(SharingBackend):
     name = "device-plugin"
     runs_device_plugin_daemonset = True
 
-    def node_labels(self, plan: NodePoolPlan) -> dict[str, str]:
+    def node_labels(self, plan: PlannedNodePool) -> dict[str, str]:
         """The config-manager's label, naming the NodePool's ConfigMap key."""
         return {DEVICE_PLUGIN_CONFIG_LABEL: plan.device_plugin_config_key}

@@ -15,6 +15,7 @@ from constructs import Construct
 from ..advice import setup_advice, spot_role_advice
 from ..errors import ConfigurationError, require_instance
 from ..guardrails import PodGuardrails
+from ..instance_tags import check_instance_tags
 from ..k8s import (
     DEVICE_PLUGIN_NAMESPACE,
     DEVICE_PLUGIN_RELEASE,
@@ -23,7 +24,6 @@ from ..k8s import (
     build_gpu_sharing_charts,
     sample_chart_id,
 )
-from ..k8s.instance_tags import check_instance_tags
 from ..karpenter_installation import IKarpenter
 from ..kubernetes_names import require_name
 from ..monitoring import (

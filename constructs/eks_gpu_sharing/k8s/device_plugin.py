@@ -18,6 +18,7 @@ import yaml
 from cdk8s_plus_36 import k8s
 from constructs import Construct
 
+from ..backends import DEVICE_PLUGIN_NAMESPACE
 from ..errors import ConfigurationError
 from ..kubernetes_names import dns_subdomain_error, require_name
 from ..labels import GPU_TAINT_KEY, POOL_LABEL
@@ -40,8 +41,6 @@ DEVICE_PLUGIN_POD_SECURITY: Final = PodSecurityLevels(
     enforce="privileged", warn="privileged", audit="privileged"
 )
 
-#: Namespace of the device plugin release and its ConfigMap.
-DEVICE_PLUGIN_NAMESPACE: Final = "nvidia-device-plugin"
 #: Helm release name of the device plugin chart (CDK and the documented `helm` line alike).
 DEVICE_PLUGIN_RELEASE: Final = "nvidia-device-plugin"
 #: Name of the ConfigMap with one key per sharing profile.

@@ -10,6 +10,7 @@ import cdk8s
 from constructs import Construct
 
 from ..errors import GPU_POOL_EXAMPLE, require_instance
+from ..instance_tags import check_instance_tags
 from ..karpenter_api import (
     INSTANCE_GPU_COUNT,
     NODE_CLASS_API_VERSION,
@@ -25,7 +26,6 @@ from ..karpenter_installation import IKarpenter
 from ..plan import NodePoolPlan, plan_pool
 from ..pool import AmiFamily, GpuPool
 from .common import CHART_PROPS, api_object
-from .instance_tags import check_instance_tags
 
 #: Bottlerocket's OS volume (``/dev/xvda``); its data volume holds images and is sized by the pool.
 BOTTLEROCKET_OS_DEVICE: Final = "/dev/xvda"
