@@ -73,13 +73,9 @@ def build_app(outdir: str | None = None, context: dict[str, Any] | None = None) 
         cluster_name=app.node.try_get_context("clusterName") or config.cluster_name,
         admin_role_arn=app.node.try_get_context("adminRoleArn"),
         nat_gateways=nat_gateways,
-        pools=config.pools,
-        device_plugin_namespace=config.device_plugin_namespace,
-        instance_tags=config.instance_tags,
         spot_service_linked_role=_spot_role_context(app),
-        pod_guardrails=config.pod_guardrails,
-        monitoring=config.monitoring,
         sample_workload=False,
+        **config.options(),
     )
     # Acknowledge cdk-nag findings on aws-cdk-lib's own EKS resources (opt-in: it finds them by
     # aws-cdk-lib's private construct ids, and tolerates their absence).

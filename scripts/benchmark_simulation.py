@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "constructs"))
 
 from eks_gpu_sharing import GpuPool, TimeSlicing  # noqa: E402
 from eks_gpu_sharing.catalog import load_catalog  # noqa: E402
+from eks_gpu_sharing.setup import GpuSharingSetup  # noqa: E402
 from eks_gpu_sharing.simulation import (  # noqa: E402
     SimulationRun,
     karpenter_controller_env,
@@ -76,7 +77,7 @@ BLUEPRINT_OVERLAY: dict[str, Any] = {
 def simulate(
     harness: Upstream, pool: GpuPool, pods: int, variant: str, env: Mapping[str, str]
 ) -> SimulationRun:
-    inputs = simulation_input([pool])
+    inputs = simulation_input(GpuSharingSetup.for_pools([pool]))
     objects = [
         o for o in inputs.karpenter_objects if variant == "ours" or o["kind"] != "NodeOverlay"
     ]

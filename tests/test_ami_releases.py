@@ -16,7 +16,7 @@ from eks_gpu_sharing.ami_releases import (
 )
 from eks_gpu_sharing.config import parse_config
 from eks_gpu_sharing.karpenter_compatibility import KARPENTER_MINIMUM_FOR_KUBERNETES
-from eks_gpu_sharing.pool import check_ami_pins
+from eks_gpu_sharing.setup import GpuSharingSetup
 from eks_gpu_sharing.upstream import Upstream
 from eks_gpu_sharing.versions import KUBERNETES_VERSION
 from tests.pools import KARPENTER
@@ -82,7 +82,7 @@ def test_releases_without_amis_for_the_cluster_are_refused(
         sharing=TimeSlicing(replicas=2),
     )
     with pytest.raises(ConfigurationError) as info:
-        check_ami_pins([pool], kubernetes, kubernetes_version_field="GpuSharing.kubernetes_version")
+        _setup(pool, kubernetes)
     assert info.value.field == "GpuPool('p').ami_version"
     assert fragment in info.value.rule
 
@@ -90,7 +90,7 @@ def test_releases_without_amis_for_the_cluster_are_refused(
 def test_the_library_pin_names_the_kubernetes_version_as_the_field() -> None:
     pool = GpuPool("p", ami_family=AmiFamily.BOTTLEROCKET, sharing=TimeSlicing(replicas=2))
     with pytest.raises(ConfigurationError) as info:
-        check_ami_pins([pool], "1.29", kubernetes_version_field="GpuSharing.kubernetes_version")
+        _setup(pool, "1.29")
     assert info.value.field == "GpuSharing.kubernetes_version"
     assert "ami_version" in info.value.fix
 
@@ -123,3 +123,14 @@ def test_an_override_reaches_the_node_class_and_the_api_server_admits_it(
     (node_class,) = [o for o in chart.to_json() if o["kind"] == "EC2NodeClass"]
     assert node_class["spec"]["amiSelectorTerms"] == [{"alias": "al2023@v20260625"}]
     assert admission_errors(harness, [node_class]) == []
+
+
+def _setup(pool: GpuPool, kubernetes_version: str) -> GpuSharingSetup:
+    """The AMI rules as a construct's props meet them (errors named ``GpuSharing.<prop>``)."""
+    return GpuSharingSetup.from_options(
+        error_owner="GpuSharing",
+        cluster_name="c",
+        karpenter=KARPENTER,
+        kubernetes_version=kubernetes_version,
+        pools=[pool],
+    )

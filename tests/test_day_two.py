@@ -29,7 +29,6 @@ from eks_gpu_sharing import (
     PodGuardrails,
     TimeSlicing,
 )
-from eks_gpu_sharing.config import GpuSharingConfig, SampleWorkloadSettings
 from eks_gpu_sharing.render import (
     PRUNE_ALLOWLIST,
     PRUNE_SELECTOR,
@@ -37,6 +36,7 @@ from eks_gpu_sharing.render import (
     rendered_files,
     synth,
 )
+from eks_gpu_sharing.setup import GpuSharingSetup, SampleWorkloadSettings
 from eks_gpu_sharing.simulation import (
     SimulationRun,
     karpenter_controller_env,
@@ -100,8 +100,8 @@ def cdk_manifests(pools: Sequence[GpuPool]) -> dict[str, ManifestResource]:
 
 def yaml_config(
     pools: Sequence[GpuPool], *, sample: bool = False, guardrails: bool = False
-) -> GpuSharingConfig:
-    return GpuSharingConfig(
+) -> GpuSharingSetup:
+    return GpuSharingSetup(
         cluster_name="existing",
         karpenter=KARPENTER,
         pools=tuple(pools),
@@ -112,7 +112,7 @@ def yaml_config(
 
 def schedule(harness: Upstream, objects: Sequence[Mapping[str, Any]], pools: Sequence[GpuPool]):
     """Karpenter's provisioning round for PODS one-slice pods per pool of the new config."""
-    inputs = simulation_input(pools)
+    inputs = simulation_input(GpuSharingSetup.for_pools(pools))
     run = run_simulation(
         harness,
         label="day two",

@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from eks_gpu_sharing import GpuPool, TimeSlicing
+from eks_gpu_sharing.setup import GpuSharingSetup
 from eks_gpu_sharing.simulation import (
     device_plugin_daemon_sets,
     karpenter_controller_env,
@@ -58,7 +59,7 @@ def expected_daemon_sets(
 ) -> dict[str, tuple[str, ...]]:
     """Per pool, the DaemonSets Karpenter expects on a new node, with an existing release of the
     device plugin chart (rendered by Helm with ``existing_values``) in kube-system."""
-    inputs = simulation_input(pools)
+    inputs = simulation_input(GpuSharingSetup.for_pools(pools))
     objects = copy.deepcopy(list(inputs.karpenter_objects))
     for obj in objects:
         if obj["kind"] == "NodePool":

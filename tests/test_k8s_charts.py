@@ -727,8 +727,6 @@ def test_charts_reject_wrong_argument_types(app: cdk8s.App) -> None:
         GpuPoolChart(app, "x", pool="inference", karpenter=KARPENTER)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match=r"GpuPoolChart\.karpenter"):
         GpuPoolChart(app, "y", pool=INFERENCE, karpenter={})  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="unique"):
-        DevicePluginConfigChart(app, "z", pools=[INFERENCE, INFERENCE])
 
 
 # -- the package as a whole --------------------------------------------------------------------

@@ -21,7 +21,7 @@ from eks_gpu_sharing import (
 from eks_gpu_sharing.backends import DEVICE_PLUGIN_CONFIG_LABEL
 from eks_gpu_sharing.labels import POOL_LABEL, SHARING_LABEL
 from eks_gpu_sharing.plan import plan_pool
-from eks_gpu_sharing.pool import validate_pools
+from eks_gpu_sharing.setup import GpuSharingSetup
 from eks_gpu_sharing.sharing import (
     GPU_RESOURCE,
     SHARED_GPU_RESOURCE,
@@ -273,9 +273,9 @@ def test_disruption_accepts_never_and_compound_durations() -> None:
 
 
 def test_pools_need_unique_names() -> None:
-    error = _error(lambda: validate_pools([GpuPool("a"), GpuPool("a")]))
-    assert error.field == "pools" and error.value == "a"
-    assert _error(lambda: validate_pools([])).field == "pools"
+    error = _error(lambda: GpuSharingSetup.for_pools([GpuPool("a"), GpuPool("a")]))
+    assert error.field == "GpuSharingSetup.pools" and error.value == "a"
+    assert _error(lambda: GpuSharingSetup.for_pools([])).field == "GpuSharingSetup.pools"
 
 
 def test_renamed_overlay_zeroes_whole_gpus() -> None:

@@ -25,6 +25,7 @@ from eks_gpu_sharing import (
 )
 from eks_gpu_sharing.k8s import GpuPoolChart, device_plugin_config_data
 from eks_gpu_sharing.plan import plan_pool
+from eks_gpu_sharing.setup import GpuSharingSetup
 from eks_gpu_sharing.simulation import (
     SimulationRun,
     karpenter_controller_env,
@@ -66,7 +67,7 @@ def objects_of(pool: GpuPool) -> list[dict[str, Any]]:
 def schedule(
     harness: Upstream, pool: GpuPool, pods: int, *, objects: Sequence[Mapping[str, Any]] = ()
 ) -> SimulationRun:
-    inputs = simulation_input([pool])
+    inputs = simulation_input(GpuSharingSetup.for_pools([pool]))
     return run_simulation(
         harness,
         label="modes",
@@ -135,7 +136,7 @@ def test_control_karpenter_follows_the_weights_not_the_price(harness: Upstream) 
     heaviest NodePool that fits (equal weights: by name, descending), whatever it costs. With
     the weights reversed it launches g5.xlarge ($1.006/h for two slices)."""
     reversed_weights = []
-    for obj in simulation_input([MEMORY]).karpenter_objects:
+    for obj in simulation_input(GpuSharingSetup.for_pools([MEMORY])).karpenter_objects:
         obj = {**obj, "spec": dict(obj["spec"])}
         if obj["kind"] == "NodePool":
             obj["spec"]["weight"] = 4 - obj["spec"]["weight"]
@@ -362,7 +363,9 @@ def test_fractional_types_get_one_device_from_an_overlay(harness: Upstream) -> N
 
 def test_without_the_overlay_karpenter_never_launches_a_fraction(harness: Upstream) -> None:
     objects = [
-        o for o in simulation_input([FRACTIONAL]).karpenter_objects if o["kind"] != "NodeOverlay"
+        o
+        for o in simulation_input(GpuSharingSetup.for_pools([FRACTIONAL])).karpenter_objects
+        if o["kind"] != "NodeOverlay"
     ]
     outcome = schedule(harness, FRACTIONAL, 2, objects=objects).pool("frac")
     assert outcome.nodes == 0 and outcome.unschedulable_pods == 2

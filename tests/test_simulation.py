@@ -20,6 +20,7 @@ from eks_gpu_sharing import CapacityType, GpuPool, Mps, TimeSlicing
 from eks_gpu_sharing.config import load_config
 from eks_gpu_sharing.errors import ConfigurationError
 from eks_gpu_sharing.plan import plan_pool
+from eks_gpu_sharing.setup import GpuSharingSetup
 from eks_gpu_sharing.simulation import (
     SimulationRun,
     check_pod_counts,
@@ -62,7 +63,7 @@ def run(
     overlays: bool = True,
     gate: bool = True,
 ) -> SimulationRun:
-    inputs = simulation_input(pools)
+    inputs = simulation_input(GpuSharingSetup.for_pools(pools))
     objects = [o for o in inputs.karpenter_objects if overlays or o["kind"] != "NodeOverlay"]
     return run_simulation(
         harness,

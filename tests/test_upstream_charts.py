@@ -25,6 +25,7 @@ from eks_gpu_sharing.k8s import (
     device_plugin_helm_values,
 )
 from eks_gpu_sharing.render import DEVICE_PLUGIN_VALUES_FILE
+from eks_gpu_sharing.setup import GpuSharingSetup
 from eks_gpu_sharing.simulation import (
     karpenter_controller_env,
     run_simulation,
@@ -63,7 +64,7 @@ def objects_named(chart: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
 
 def daemon_set_fit(harness: Upstream, pools: Sequence[GpuPool]) -> dict[str, tuple[str, ...]]:
     """Per pool, the DaemonSets whose pods Karpenter's scheduling code puts on its nodes."""
-    inputs = simulation_input(pools)
+    inputs = simulation_input(GpuSharingSetup.for_pools(pools))
     chart = render(harness, dict(inputs.device_plugin_values or {}))
     run = run_simulation(
         harness,

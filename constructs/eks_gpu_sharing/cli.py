@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Final
 
 from .advice import file_advice
-from .config import GpuSharingConfig, load_config
+from .config import load_config
 from .errors import ConfigurationError
 from .render import compare, kubectl_apply_command, synth
+from .setup import GpuSharingSetup
 from .sharing import MPS_MAX_REPLICAS
 from .upstream import UpstreamError, UpstreamUnavailable
 
@@ -232,7 +233,7 @@ def _report_leftovers(commands: Sequence[str], outdir: str) -> None:
     )
 
 
-def _check(config: GpuSharingConfig, config_path: str, outdir: str) -> int:
+def _check(config: GpuSharingSetup, config_path: str, outdir: str) -> int:
     differences = compare(config, outdir)
     if differences:
         print(
@@ -245,7 +246,7 @@ def _check(config: GpuSharingConfig, config_path: str, outdir: str) -> int:
     return EXIT_OK
 
 
-def _simulate(config: GpuSharingConfig, pod_args: Sequence[str], output: str) -> int:
+def _simulate(config: GpuSharingSetup, pod_args: Sequence[str], output: str) -> int:
     from .simulation import simulate
 
     pods: dict[str, int] = {}

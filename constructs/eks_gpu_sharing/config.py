@@ -19,26 +19,22 @@ import difflib
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
-from .backends import DEVICE_PLUGIN_NAMESPACE
 from .errors import ConfigurationError, Problems
 from .guardrails import PodGuardrails
-from .instance_tags import check_instance_tags
 from .karpenter_installation import ExistingKarpenter
-from .kubernetes_names import dns_label_error, eks_cluster_name_error
-from .monitoring.exporter import check_monitored_pools
+from .kubernetes_names import eks_cluster_name_error
 from .monitoring.settings import Monitoring
-from .plan import sample_replicas
-from .pool import GpuPool, check_ami_support, validate_pools
+from .pool import GpuPool
+from .setup import DevicePluginSettings, GpuSharingSetup, SampleWorkloadSettings
 from .sharing import SHARING_MODES, Sharing, SharingMode
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
-from .vocabulary import Yaml, speaking, vocabulary, yaml_key
+from .vocabulary import Yaml, speaking, yaml_key
 
 #: Largest config file read (a real one is a few KiB).
 MAX_FILE_BYTES: Final = 1024 * 1024
@@ -46,58 +42,7 @@ MAX_FILE_BYTES: Final = 1024 * 1024
 MAX_DEPTH: Final = 32
 
 
-@dataclass(frozen=True)
-class DevicePluginSettings:
-    """Where the NVIDIA device plugin runs.
-
-    :param namespace: Its namespace (created by the manifests). Default: ``nvidia-device-plugin``.
-    """
-
-    namespace: str = DEVICE_PLUGIN_NAMESPACE
-
-    def __post_init__(self) -> None:
-        if reason := dns_label_error(self.namespace):
-            raise ConfigurationError(
-                field=vocabulary().field("DevicePluginSettings", "namespace"),
-                value=self.namespace,
-                rule=reason,
-                fix="use e.g. nvidia-device-plugin",
-            )
-
-
-@dataclass(frozen=True)
-class SampleWorkloadSettings:
-    """Which pool runs the sample workload, and how many pods.
-
-    :param pool: A pool of this file.
-    :param replicas: Pods (one slice each). Default: one node's worth of slices.
-    """
-
-    pool: str
-    replicas: int | None = None
-
-
-@dataclass(frozen=True)
-class GpuSharingConfig:
-    """The whole described setup."""
-
-    cluster_name: str
-    karpenter: ExistingKarpenter
-    pools: tuple[GpuPool, ...]
-    device_plugin: DevicePluginSettings = field(default_factory=DevicePluginSettings)
-    sample_workload: SampleWorkloadSettings | None = None
-    pod_guardrails: PodGuardrails | None = None
-    monitoring: Monitoring | None = None
-    kubernetes_version: str = KUBERNETES_VERSION
-    instance_tags: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def device_plugin_namespace(self) -> str:
-        """``device_plugin.namespace``."""
-        return self.device_plugin.namespace
-
-
-def load_config(path: str | Path) -> GpuSharingConfig:
+def load_config(path: str | Path) -> GpuSharingSetup:
     """Load and validate a config file; raise ``ConfigurationError`` naming every bad value."""
     document = read_yaml_file(path, option="--config", what="your gpu-sharing.yaml")
     return parse_config(document, source=str(path))
@@ -170,20 +115,19 @@ def load_yaml(text: str, *, source: str = "config") -> Any:
     return documents[0]
 
 
-def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
-    """Build a ``GpuSharingConfig`` from an already-parsed YAML document."""
+def parse_config(document: Any, *, source: str = "config") -> GpuSharingSetup:
+    """Build a ``GpuSharingSetup`` from an already-parsed YAML document."""
     reader = Reader()
     root = reader.mapping(document, "")
     if root is None:
         reader.problems.raise_if_any(source=source)
     assert root is not None
-    reader.only(root, "", [yaml_key(f.name) for f in dataclasses.fields(GpuSharingConfig)])
+    reader.only(root, "", [yaml_key(f.name) for f in dataclasses.fields(GpuSharingSetup)])
     cluster_name = reader.value(str, root, "clusterName", required=True)
     kubernetes_version = reader.value(str, root, "kubernetesVersion", default=KUBERNETES_VERSION)
     # The discovery tag defaults to the cluster name; a bad name is reported once, as clusterName.
     discovery_tag_default = cluster_name
-    if isinstance(cluster_name, str) and (reason := eks_cluster_name_error(cluster_name)):
-        reader.add("clusterName", cluster_name, reason, "use the name EKS shows for it")
+    if isinstance(cluster_name, str) and eks_cluster_name_error(cluster_name):
         discovery_tag_default = "reported-as-clusterName"
     karpenter = reader.build(
         ExistingKarpenter,
@@ -194,51 +138,34 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
     )
     pools = reader.pools(root.get("pools"))
     device_plugin = reader.build(DevicePluginSettings, root.get("devicePlugin", {}), "devicePlugin")
-    sample = None
-    if root.get("sampleWorkload") is not None:
-        sample = reader.build(SampleWorkloadSettings, root["sampleWorkload"], "sampleWorkload")
-    guardrails = None
-    if root.get("podGuardrails") is not None:
-        guardrails = reader.build(PodGuardrails, root["podGuardrails"], "podGuardrails")
-    monitoring = None
-    if root.get("monitoring") is not None:
-        monitoring = reader.build(Monitoring, root["monitoring"], "monitoring")
+    optional = {
+        name: reader.build(cls, root[yaml_key(name)], yaml_key(name))
+        for name, cls in (
+            ("sample_workload", SampleWorkloadSettings),
+            ("pod_guardrails", PodGuardrails),
+            ("monitoring", Monitoring),
+        )
+        if root.get(yaml_key(name)) is not None
+    }
     tags = reader.value(dict, root, "instanceTags", default={})
-    if isinstance(tags, dict):
-        with _Collect(reader):
-            tags = check_instance_tags(tags, field="instanceTags")
-    if karpenter is not None and pools and isinstance(kubernetes_version, str):
-        needs_overlay = any(p.sharing.shares_gpus for p in pools)
-        with _Collect(reader), speaking(Yaml("karpenter")):
-            karpenter.check_supports(
-                needs_node_overlay=needs_overlay,
-                kubernetes_version=kubernetes_version,
-                kubernetes_version_field="kubernetesVersion",
-            )
-    if pools and isinstance(kubernetes_version, str):
-        for index, pool in enumerate(pools):
-            with _Collect(reader), speaking(Yaml(f"pools[{index}]")):
-                check_ami_support(
-                    pool, kubernetes_version, kubernetes_version_field="kubernetesVersion"
-                )
-    if sample is not None and pools:
-        reader.sample(sample, pools)
-    if monitoring is not None and pools:
-        with _Collect(reader):
-            check_monitored_pools(pools, field="monitoring")
+    values = {
+        "cluster_name": cluster_name,
+        "karpenter": karpenter,
+        "pools": pools,
+        "device_plugin": device_plugin,
+        "kubernetes_version": kubernetes_version,
+        "instance_tags": tags,
+        **optional,
+    }
+    if any(value is None or value is _INVALID for value in values.values()):
+        # Some section is broken: no setup to check, but a bad name is still worth saying.
+        if isinstance(cluster_name, str) and (reason := eks_cluster_name_error(cluster_name)):
+            reader.add("clusterName", cluster_name, reason, "use the name EKS shows for it")
+        reader.problems.raise_if_any(source=source)
+    with _Collect(reader), speaking(Yaml("")):
+        setup = GpuSharingSetup(**values)
     reader.problems.raise_if_any(source=source)
-    assert karpenter is not None and pools is not None and device_plugin is not None
-    return GpuSharingConfig(
-        cluster_name=cluster_name,
-        karpenter=karpenter,
-        pools=pools,
-        device_plugin=device_plugin,
-        sample_workload=sample,
-        pod_guardrails=guardrails,
-        monitoring=monitoring,
-        kubernetes_version=kubernetes_version,
-        instance_tags=tags,
-    )
+    return setup
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -446,34 +373,9 @@ class Reader:
             )
             return None
         built = [self.build(GpuPool, item, f"pools[{i}]") for i, item in enumerate(raw)]
-        names: dict[str, int] = {}
-        for i, pool in enumerate(built):
-            if pool is None:
-                continue
-            if pool.name in names:
-                self.add(
-                    f"pools[{i}].name",
-                    pool.name,
-                    f"pools[{names[pool.name]}] has the same name (it names the NodePool)",
-                    "rename one of the pools",
-                )
-            names.setdefault(pool.name, i)
-        if any(pool is None for pool in built) or len(names) != len(built):
+        if any(pool is None for pool in built):
             return None
-        return validate_pools([p for p in built if p is not None])
-
-    def sample(self, sample: SampleWorkloadSettings, pools: Sequence[GpuPool]) -> None:
-        by_name = {p.name: p for p in pools}
-        if sample.pool not in by_name:
-            self.add(
-                "sampleWorkload.pool",
-                sample.pool,
-                "names no pool of this file",
-                f"use one of {', '.join(sorted(by_name))}",
-            )
-            return
-        with _Collect(self), speaking(Yaml("sampleWorkload")):
-            sample_replicas(by_name[sample.pool], sample.replicas)
+        return tuple(p for p in built if p is not None)
 
 
 class _Collect:

@@ -11,10 +11,27 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from .sharing import SharingMode
 from .vocabulary import yaml_key
+
+if TYPE_CHECKING:
+    from .setup import GpuSharingSetup
+
+
+def setup_yaml(setup: GpuSharingSetup, *, header: str = "") -> str:
+    """``setup`` as a config file (``header``: comment lines to put first, without ``#``).
+
+    Reading the text back (:func:`.config.parse_config`) gives a setup equal to ``setup``.
+    """
+    comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    document = to_document(setup)
+    return comments + yaml.safe_dump(
+        document, sort_keys=False, default_flow_style=None, width=100, allow_unicode=True
+    )
 
 
 def sharing_document(sharing: SharingMode) -> dict[str, Any]:
@@ -24,8 +41,6 @@ def sharing_document(sharing: SharingMode) -> dict[str, Any]:
 
 def to_document(value: Any) -> Any:
     """A dataclass (and what it holds) as YAML-ready data: camelCase keys, defaults left out."""
-    if isinstance(value, SharingMode) and dataclasses.is_dataclass(value):
-        return _fields(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _fields(value)
     if isinstance(value, Enum):

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from .errors import Problems
 from .labels import GPU_TAINT_KEY, POOL_LABEL
-from .pool import GpuPool, validate_pools
+from .pool import GpuPool
 from .vocabulary import vocabulary
 
 #: Name of the ValidatingAdmissionPolicy and its binding.
@@ -90,7 +90,6 @@ def _cel(value: Any) -> str:
 
 def guardrail_validations(pools: Sequence[GpuPool]) -> dict[str, Any]:
     """The policy's ``variables`` and ``validations`` for ``pools``."""
-    pools = validate_pools(pools)
     one_slice = {
         p.name: p.resource_name
         for p in pools

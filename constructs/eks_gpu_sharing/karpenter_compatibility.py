@@ -22,6 +22,21 @@ from .versions import (
 RELEASE: Final = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}(-[0-9A-Za-z.-]{1,32})?")
 
 
+#: How to find the version of a running Karpenter (the fix of a malformed one).
+RUNNING_VERSION_FIX: Final = "use the chart version shown by `helm list -A | grep karpenter`"
+
+
+def karpenter_release_error(version: object) -> str | None:
+    """Why ``version`` is not a Karpenter release number, or None: the one format rule for every
+    Karpenter version the library takes (``ExistingKarpenter``, ``Karpenter``, the file)."""
+    if isinstance(version, str) and RELEASE.fullmatch(version):
+        return None
+    return (
+        "must be a Karpenter release number: MAJOR.MINOR.PATCH with no leading 'v', as its "
+        "chart is tagged (e.g. 1.14.1)"
+    )
+
+
 def check_karpenter_version(
     version: str,
     *,
@@ -29,8 +44,11 @@ def check_karpenter_version(
     needs_node_overlay: bool,
     version_field: str,
     kubernetes_version_field: str,
+    release_fix: str = RUNNING_VERSION_FIX,
 ) -> None:
-    """Check ``version`` against the compatibility matrix and, if needed, NodeOverlay support."""
+    """Every rule on a Karpenter version, in one place: its format, the compatibility matrix
+    for ``kubernetes_version`` and, if needed, NodeOverlay support (``release_fix``: what to do
+    about a malformed version)."""
     supported = ", ".join(KARPENTER_MINIMUM_FOR_KUBERNETES)
     if kubernetes_version not in KARPENTER_MINIMUM_FOR_KUBERNETES:
         raise ConfigurationError(
@@ -39,14 +57,8 @@ def check_karpenter_version(
             rule=f"the Karpenter compatibility matrix knows Kubernetes {supported}",
             fix=f"use one of {supported}",
         )
-    if not isinstance(version, str) or not RELEASE.fullmatch(version):
-        raise ConfigurationError(
-            field=version_field,
-            value=version,
-            rule="must be a Karpenter release number: MAJOR.MINOR.PATCH with no leading 'v', "
-            "as its chart is tagged (e.g. 1.14.1)",
-            fix="use the chart version shown by `helm list -A | grep karpenter`",
-        )
+    if reason := karpenter_release_error(version):
+        raise ConfigurationError(field=version_field, value=version, rule=reason, fix=release_fix)
     parsed = parse_version(version)
     minimum = KARPENTER_MINIMUM_FOR_KUBERNETES[kubernetes_version]
     if parsed < parse_version(minimum):

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from .aws_names import iam_role_name_error, is_cdk_token, tag_key_error, tag_value_error
 from .errors import Problems
-from .karpenter_compatibility import RELEASE, check_karpenter_version, check_node_overlay_gate
+from .karpenter_compatibility import (
+    RUNNING_VERSION_FIX,
+    check_karpenter_version,
+    check_node_overlay_gate,
+    karpenter_release_error,
+)
 from .versions import KUBERNETES_VERSION
 from .vocabulary import vocabulary
 
@@ -130,13 +135,12 @@ class ExistingKarpenter:
                 + words.example("node_overlay_enabled", words.choose(python="True", yaml="true"))
                 + " once the gate is on",
             )
-        if not isinstance(self.version, str) or not RELEASE.fullmatch(self.version):
+        if reason := karpenter_release_error(self.version):
             problems.add(
                 field=words.field("ExistingKarpenter", "version"),
                 value=self.version,
-                rule="must be a Karpenter release number: MAJOR.MINOR.PATCH with no leading "
-                "'v', as its chart is tagged (e.g. 1.14.1)",
-                fix="use the chart version shown by `helm list -A | grep karpenter`",
+                rule=reason,
+                fix=RUNNING_VERSION_FIX,
             )
         problems.raise_if_any()
 

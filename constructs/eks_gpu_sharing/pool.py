@@ -17,7 +17,7 @@ from typing import Final
 from .ami_releases import kubernetes_support_error, release_at_least, release_format_error
 from .backends import DEVICE_PLUGIN_CONFIG_LABEL, SharingBackend, backend_for
 from .catalog import GpuInstanceType, load_catalog
-from .errors import GPU_POOL_EXAMPLE, ConfigurationError, Problems, require_instance
+from .errors import ConfigurationError, Problems
 from .karpenter_api import (
     ARCH,
     CAPACITY_TYPE,
@@ -56,7 +56,6 @@ __all__ = [
     "GpuPool",
     "Taint",
     "TaintEffect",
-    "validate_pools",
 ]
 
 #: Smallest root volume we accept: CUDA images are several GiB and the default 20Gi fills up.
@@ -574,10 +573,6 @@ class _PoolCheck:
             )
 
 
-class Pools(tuple[GpuPool, ...]):
-    """Pools already checked together by :func:`validate_pools` (checking them again is free)."""
-
-
 def check_ami_support(
     pool: GpuPool, kubernetes_version: str, *, kubernetes_version_field: str
 ) -> None:
@@ -600,53 +595,6 @@ def check_ami_support(
         rule=f"pool {pool.name!r}: {reason}",
         fix=f"set the pool's {words.name('ami_version')} to a release that has it",
     )
-
-
-def check_ami_pins(
-    pools: Sequence[GpuPool], kubernetes_version: str, *, kubernetes_version_field: str
-) -> None:
-    """:func:`check_ami_support` for every pool, all problems reported at once."""
-    problems = Problems()
-    for pool in pools:
-        try:
-            check_ami_support(
-                pool, kubernetes_version, kubernetes_version_field=kubernetes_version_field
-            )
-        except ConfigurationError as error:
-            problems.extend(error)
-    problems.raise_if_any()
-
-
-def validate_pools(pools: Sequence[GpuPool]) -> Pools:
-    """Check a set of pools together (types, unique names) and return them as ``Pools``.
-
-    Every entry point calls it; the first check returns ``Pools``, which later calls pass through.
-    """
-    if isinstance(pools, Pools):
-        return pools
-    if isinstance(pools, str | bytes | Mapping) or not isinstance(pools, Sequence):
-        raise ConfigurationError(
-            field="pools", value=pools, rule="must be a list of GpuPool", fix=GPU_POOL_EXAMPLE
-        )
-    pools = tuple(pools)
-    if not pools:
-        raise ConfigurationError(
-            field="pools", value=[], rule="at least one GpuPool is needed", fix=GPU_POOL_EXAMPLE
-        )
-    seen: set[str] = set()
-    problems = Problems()
-    for pool in pools:
-        require_instance(pool, GpuPool, field="pools", fix=GPU_POOL_EXAMPLE)
-        if pool.name in seen:
-            problems.add(
-                field="pools",
-                value=pool.name,
-                rule="pool names must be unique (they name the NodePool and EC2NodeClass)",
-                fix="rename one of the pools",
-            )
-        seen.add(pool.name)
-    problems.raise_if_any()
-    return Pools(pools)
 
 
 class _FrozenDict(dict):  # type: ignore[type-arg]

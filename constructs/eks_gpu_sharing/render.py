@@ -11,7 +11,6 @@ from typing import Any, Final
 import cdk8s
 import yaml
 
-from .config import GpuSharingConfig
 from .k8s import (
     DEVICE_PLUGIN_RELEASE,
     SampleWorkloadChart,
@@ -23,6 +22,7 @@ from .monitoring import DCGM_EXPORTER_RELEASE, dcgm_exporter_values, prometheus_
 from .monitoring.chart import DASHBOARD_FILE, MonitoringChart
 from .monitoring.dashboard import dashboard_json
 from .output_folder import FolderDifferences, compare_files, recorded_files, write_files
+from .setup import GpuSharingSetup
 from .versions import (
     DCGM_EXPORTER_CHART_NAME,
     DCGM_EXPORTER_CHART_REPOSITORY,
@@ -48,7 +48,7 @@ _MANAGED_BY_LINE: Final = f"{MANAGED_BY_LABEL}: eks-gpu-sharing"
 _MAX_READ: Final = 1024 * 1024
 
 
-def helm_install_command(config: GpuSharingConfig, values_path: str) -> str:
+def helm_install_command(config: GpuSharingSetup, values_path: str) -> str:
     """The `helm upgrade --install` line for the device plugin with the rendered values."""
     return (
         f"helm upgrade --install {DEVICE_PLUGIN_RELEASE} {NVIDIA_DEVICE_PLUGIN_CHART_NAME} "
@@ -57,25 +57,18 @@ def helm_install_command(config: GpuSharingConfig, values_path: str) -> str:
     )
 
 
-def rendered_files(config: GpuSharingConfig) -> dict[str, bytes]:
+def rendered_files(config: GpuSharingSetup) -> dict[str, bytes]:
     """What ``render`` writes for ``config``: file name (relative, POSIX) -> content.
 
     Nothing is written outside a private temporary folder (cdk8s synthesizes to disk).
     """
     with tempfile.TemporaryDirectory(prefix="eks-gpu-sharing-") as staging:
         app = cdk8s.App(outdir=staging, yaml_output_type=cdk8s.YamlOutputType.FILE_PER_CHART)
-        charts = build_gpu_sharing_charts(
-            app,
-            pools=config.pools,
-            karpenter=config.karpenter,
-            device_plugin_namespace=config.device_plugin_namespace,
-            instance_tags=config.instance_tags,
-            pod_guardrails=config.pod_guardrails,
-        )
+        charts = build_gpu_sharing_charts(app, config)
         if config.monitoring is not None:
             MonitoringChart(app, "70-monitoring", monitoring=config.monitoring)
         if config.sample_workload is not None:
-            pool = next(p for p in config.pools if p.name == config.sample_workload.pool)
+            pool = config.pool(config.sample_workload.pool)
             SampleWorkloadChart(
                 app, sample_chart_id(pool.name), pool=pool, replicas=config.sample_workload.replicas
             )
@@ -88,7 +81,7 @@ def rendered_files(config: GpuSharingConfig) -> dict[str, bytes]:
     return files
 
 
-def dcgm_exporter_install_command(config: GpuSharingConfig, values_path: str) -> str:
+def dcgm_exporter_install_command(config: GpuSharingSetup, values_path: str) -> str:
     """The `helm upgrade --install` line for the DCGM exporter with the rendered values."""
     assert config.monitoring is not None
     return (
@@ -98,7 +91,7 @@ def dcgm_exporter_install_command(config: GpuSharingConfig, values_path: str) ->
     )
 
 
-def _monitoring_files(config: GpuSharingConfig) -> dict[str, bytes]:
+def _monitoring_files(config: GpuSharingSetup) -> dict[str, bytes]:
     monitoring = config.monitoring
     assert monitoring is not None
     values = dcgm_exporter_values(config.pools, service_monitor=monitoring.service_monitor)
@@ -134,7 +127,7 @@ class SynthResult:
     leftovers: list[str]
 
 
-def synth(config: GpuSharingConfig, outdir: str | Path) -> SynthResult:
+def synth(config: GpuSharingSetup, outdir: str | Path) -> SynthResult:
     """Write the manifests of ``config`` into ``outdir``; say what a cluster would keep.
 
     Everything is rendered and staged first, so an error leaves ``outdir`` as it was; the files
@@ -148,7 +141,7 @@ def synth(config: GpuSharingConfig, outdir: str | Path) -> SynthResult:
     return SynthResult(written, [_delete_command(key) for key in sorted(set(before) - set(after))])
 
 
-def render(config: GpuSharingConfig, outdir: str | Path) -> list[Path]:
+def render(config: GpuSharingSetup, outdir: str | Path) -> list[Path]:
     """Write the manifests of ``config`` into ``outdir`` and return the files written (see
     :func:`synth`, which also reports what a cluster would keep)."""
     return synth(config, outdir).written
@@ -226,12 +219,12 @@ def _delete_command(key: ObjectKey) -> str:
     return f"kubectl delete {resource}/{name}{where}"
 
 
-def compare(config: GpuSharingConfig, outdir: str | Path) -> FolderDifferences:
+def compare(config: GpuSharingSetup, outdir: str | Path) -> FolderDifferences:
     """How ``outdir`` differs from what ``render(config, outdir)`` would leave there."""
     return compare_files(outdir, rendered_files(config), unrecorded=_earlier_release_files)
 
 
-def _values_file(config: GpuSharingConfig, values: dict[str, Any]) -> bytes:
+def _values_file(config: GpuSharingSetup, values: dict[str, Any]) -> bytes:
     header = [
         f"{_VALUES_HEADER}; do not edit.",
         "Apply the manifests first (kubectl apply -f <folder>/), then, from that folder:",

@@ -22,18 +22,16 @@ import cdk8s
 
 from .advice import file_advice
 from .catalog import InstanceCatalog, load_catalog
-from .config import GpuSharingConfig
 from .errors import ConfigurationError
 from .k8s import (
-    DEVICE_PLUGIN_NAMESPACE,
     DEVICE_PLUGIN_RELEASE,
     SampleWorkloadChart,
     build_gpu_sharing_charts,
 )
-from .karpenter_installation import ExistingKarpenter, IKarpenter
 from .karpenter_values import KARPENTER_RELEASE, karpenter_chart_values
 from .labels import POOL_LABEL
-from .pool import GpuPool, validate_pools
+from .pool import GpuPool
+from .setup import GpuSharingSetup
 from .upstream import Upstream, UpstreamError, upstream
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
 
@@ -250,24 +248,12 @@ class SimulationInput:
     device_plugin_values: Mapping[str, Any] | None
 
 
-def simulation_input(
-    pools: Sequence[GpuPool],
-    *,
-    karpenter: IKarpenter | None = None,
-    device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
-) -> SimulationInput:
-    """The objects the library generates for ``pools`` and one-slice pod templates per pool."""
-    pools = validate_pools(pools)
-    karpenter = karpenter or ExistingKarpenter(
-        node_role_name="simulated-node-role",
-        discovery_tag_value="simulated",
-        version=KARPENTER_VERSION,
-        node_overlay_enabled=True,
-    )
+def simulation_input(setup: GpuSharingSetup) -> SimulationInput:
+    """The objects the library generates for ``setup`` and one-slice pod templates per pool
+    (``GpuSharingSetup.for_pools(pools, ...)`` for pools alone)."""
+    pools = setup.pools
     app = cdk8s.App()
-    charts = build_gpu_sharing_charts(
-        app, pools=pools, karpenter=karpenter, device_plugin_namespace=device_plugin_namespace
-    )
+    charts = build_gpu_sharing_charts(app, setup)
     objects = tuple(obj for chart in charts.pools.values() for obj in chart.to_json())
     templates = {}
     for pool in pools:
@@ -490,7 +476,7 @@ def check_pod_counts(pools: Sequence[GpuPool], pods: Mapping[str, int]) -> dict[
 
 
 def simulate(
-    config: GpuSharingConfig,
+    config: GpuSharingSetup,
     pods: Mapping[str, int],
     *,
     harness: Upstream | None = None,
@@ -510,11 +496,7 @@ def simulate(
     """
     counts = check_pod_counts(config.pools, pods)
     harness = harness or upstream(log)
-    inputs = simulation_input(
-        config.pools,
-        karpenter=config.karpenter,
-        device_plugin_namespace=config.device_plugin_namespace,
-    )
+    inputs = simulation_input(config)
     env = karpenter_controller_env(
         harness,
         cluster_name=config.cluster_name,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, Final, Unpack, cast
 
 import cdk8s
 from aws_cdk import Annotations, RemovalPolicy
@@ -14,31 +15,28 @@ from constructs import Construct
 
 from ..advice import setup_advice, spot_role_advice
 from ..errors import ConfigurationError, require_instance
-from ..guardrails import PodGuardrails
-from ..instance_tags import check_instance_tags
 from ..k8s import (
-    DEVICE_PLUGIN_NAMESPACE,
     DEVICE_PLUGIN_RELEASE,
     DevicePluginConfigChart,
     SampleWorkloadChart,
     build_gpu_sharing_charts,
     sample_chart_id,
 )
-from ..karpenter_installation import IKarpenter
-from ..kubernetes_names import require_name
+from ..karpenter_installation import ExistingKarpenter, IKarpenter
 from ..monitoring import (
     DCGM_EXPORTER_RELEASE,
     Monitoring,
-    check_monitored_pools,
     dcgm_exporter_values,
 )
 from ..monitoring.chart import MonitoringChart
-from ..pool import GpuPool, check_ami_pins, validate_pools
+from ..pool import GpuPool
 from ..pool_options import SpotServiceLinkedRole
+from ..setup import GpuSharingOptions, GpuSharingSetup, check_option_names, option_names
 from ..versions import (
     DCGM_EXPORTER_CHART_NAME,
     DCGM_EXPORTER_CHART_REPOSITORY,
     DCGM_EXPORTER_CHART_VERSION,
+    KARPENTER_VERSION,
     KUBERNETES_VERSION,
     NVIDIA_DEVICE_PLUGIN_CHART_NAME,
     NVIDIA_DEVICE_PLUGIN_CHART_REPOSITORY,
@@ -50,6 +48,30 @@ from .karpenter import HELM_TIMEOUT, Karpenter, deep_merge
 #: update carries the new and the old manifest, so each must stay under half of that, with room
 #: left for the rest of the event (ARNs, request metadata).
 MAX_MANIFEST_BYTES = 120_000
+
+
+class GpuSharingCdkOptions(GpuSharingOptions, total=False):
+    """The props ``GpuSharing`` and ``GpuSharingCluster`` share: the setup's
+    (:class:`GpuSharingOptions`) and two that only a CDK app has.
+
+    * ``spot_service_linked_role``: for pools that allow spot, ``SpotServiceLinkedRole.CREATE``
+      creates the account's ``AWSServiceRoleForEC2Spot``, ``EXISTS`` says it exists. Default:
+      None, a synth warning when a pool allows spot.
+    * ``device_plugin_values``: extra Helm values, merged over the derived ones. Default: none.
+    """
+
+    spot_service_linked_role: SpotServiceLinkedRole | None
+    device_plugin_values: Mapping[str, Any] | None
+
+
+#: What the setup is checked against before ``GpuSharing`` installs Karpenter itself: the
+#: library's version with the NodeOverlay gate on, as the ``Karpenter`` construct deploys it.
+INSTALLED_KARPENTER: Final = ExistingKarpenter(
+    node_role_name="KarpenterNodeRole-installed",
+    discovery_tag_value="installed",
+    version=KARPENTER_VERSION,
+    node_overlay_enabled=True,
+)
 
 
 class GpuSharing(Construct):
@@ -68,6 +90,10 @@ class GpuSharing(Construct):
 
     Pools are fixed at construction: the device plugin config and its node affinity are derived
     from all pools at once. Use ``add_sample_workload`` for more sample deployments.
+
+    The props after ``kubernetes_version`` are :class:`GpuSharingCdkOptions`, shared with
+    ``GpuSharingCluster``; they become ``setup`` (a validated ``GpuSharingSetup``), which every
+    object is rendered from.
 
     :param cluster: The EKS cluster (``eks.Cluster`` or ``eks.Cluster.from_cluster_attributes``
         with ``kubectl_role_arn`` and ``kubectl_layer``).
@@ -102,33 +128,16 @@ class GpuSharing(Construct):
         id: str,
         *,
         cluster: eks.ICluster,
-        pools: Sequence[GpuPool],
         karpenter: IKarpenter | None = None,
         sample_workload: bool | None = None,
-        device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
-        device_plugin_values: Mapping[str, Any] | None = None,
         kubernetes_version: str = KUBERNETES_VERSION,
-        instance_tags: Mapping[str, str] | None = None,
-        spot_service_linked_role: SpotServiceLinkedRole | None = None,
-        pod_guardrails: PodGuardrails | None = None,
-        monitoring: Monitoring | None = None,
+        **options: Unpack[GpuSharingCdkOptions],
     ) -> None:
         # Validate everything before creating any construct: nothing is half-built.
-        self.pools = validate_pools(pools)
-        require_name(
-            "GpuSharing.device_plugin_namespace",
-            device_plugin_namespace,
-            fix="use e.g. 'nvidia-device-plugin'",
-        )
-        check_instance_tags(instance_tags or {}, field="GpuSharing.instance_tags")
-        check_ami_pins(
-            self.pools, kubernetes_version, kubernetes_version_field="GpuSharing.kubernetes_version"
-        )
-        if monitoring is not None:
-            require_instance(
-                monitoring, Monitoring, field="GpuSharing.monitoring", fix="use Monitoring()"
-            )
-            check_monitored_pools(self.pools, field="GpuSharing.monitoring")
+        check_option_names("GpuSharing", options, GpuSharingCdkOptions)
+        spot_service_linked_role = options.get("spot_service_linked_role")
+        device_plugin_values = options.get("device_plugin_values")
+        setup_options = {k: v for k, v in options.items() if k in option_names(GpuSharingOptions)}
         if spot_service_linked_role is not None:
             require_instance(
                 spot_service_linked_role,
@@ -136,20 +145,26 @@ class GpuSharing(Construct):
                 field="GpuSharing.spot_service_linked_role",
                 fix="use SpotServiceLinkedRole.CREATE, SpotServiceLinkedRole.EXISTS or None",
             )
-        needs_overlay = any(p.sharing.shares_gpus for p in self.pools)
-        if karpenter is not None:
-            if not isinstance(karpenter, IKarpenter):
-                raise ConfigurationError(
-                    field="GpuSharing.karpenter",
-                    value=karpenter,
-                    rule="must be a Karpenter installation (IKarpenter): the Karpenter construct, "
-                    "an ExistingKarpenter or None",
-                    fix="pass karpenter=None to install Karpenter, or describe yours with "
-                    "ExistingKarpenter(...)",
-                )
-            karpenter.check_supports(
-                needs_node_overlay=needs_overlay, kubernetes_version=kubernetes_version
+        if karpenter is not None and not isinstance(karpenter, IKarpenter):
+            raise ConfigurationError(
+                field="GpuSharing.karpenter",
+                value=karpenter,
+                rule="must be a Karpenter installation (IKarpenter): the Karpenter construct, "
+                "an ExistingKarpenter or None",
+                fix="pass karpenter=None to install Karpenter, or describe yours with "
+                "ExistingKarpenter(...)",
             )
+        #: The validated setup this construct deploys (``GpuSharingSetup``).
+        self.setup = GpuSharingSetup.from_options(
+            error_owner="GpuSharing",
+            cluster_name=cluster.cluster_name,
+            # The Karpenter this construct installs is checked below, once it exists; until
+            # then one of the library's version stands in for it.
+            karpenter=karpenter or INSTALLED_KARPENTER,
+            kubernetes_version=kubernetes_version,
+            **cast(GpuSharingOptions, setup_options),
+        )
+        self.pools = self.setup.pools
         super().__init__(scope, id)
         for line in setup_advice(self.pools):
             Annotations.of(self).add_warning_v2("eks-gpu-sharing:pool-cost", line)
@@ -171,16 +186,11 @@ class GpuSharing(Construct):
         self.karpenter: IKarpenter = karpenter or Karpenter(
             self, "Karpenter", cluster=cluster, kubernetes_version=kubernetes_version
         )
+        if karpenter is None:
+            self.setup = replace(self.setup, karpenter=self.karpenter, error_owner="GpuSharing")
         self._cdk8s_app = cdk8s.App()
 
-        charts = build_gpu_sharing_charts(
-            self._cdk8s_app,
-            pools=self.pools,
-            karpenter=self.karpenter,
-            device_plugin_namespace=device_plugin_namespace,
-            instance_tags=instance_tags,
-            pod_guardrails=pod_guardrails,
-        )
+        charts = build_gpu_sharing_charts(self._cdk8s_app, self.setup)
 
         #: The admission guardrails' manifest (policy and binding), with ``pod_guardrails``.
         self.guardrails: eks.KubernetesManifest | None = None
@@ -232,8 +242,8 @@ class GpuSharing(Construct):
         #: With ``monitoring``: the namespace and dashboard manifest, and the DCGM exporter chart.
         self.monitoring_manifest: eks.KubernetesManifest | None = None
         self.monitoring_chart: eks.HelmChart | None = None
-        if monitoring is not None:
-            self._add_monitoring(monitoring)
+        if self.setup.monitoring is not None:
+            self._add_monitoring(self.setup.monitoring)
 
         #: Sample workload manifests by pool name.
         self.sample_workloads: dict[str, eks.KubernetesManifest] = {}

@@ -24,7 +24,7 @@ from constructs import Construct
 
 from ..aws_names import tag_value_error
 from ..errors import ConfigurationError
-from ..karpenter_compatibility import RELEASE, check_karpenter_version
+from ..karpenter_compatibility import check_karpenter_version
 from ..karpenter_installation import DISCOVERY_TAG_KEY
 from ..karpenter_values import KARPENTER_CRD_RELEASE, KARPENTER_RELEASE, karpenter_chart_values
 from ..kubernetes_names import dns_label_error, dns_subdomain_error, require_name
@@ -517,21 +517,15 @@ def _policy_document(statements: list[dict[str, Any]], variables: Mapping[str, s
 
 
 def _validate_versions(version: str, kubernetes_version: str) -> None:
-    # Karpenter's OCI chart tags have no leading "v" since v0.35.
-    if not isinstance(version, str) or not RELEASE.fullmatch(version):
-        raise ConfigurationError(
-            field="Karpenter.version",
-            value=version,
-            rule="a Karpenter chart version is MAJOR.MINOR.PATCH with no leading 'v'",
-            fix=f"write it like {KARPENTER_VERSION!r}",
-        )
-    # This construct always turns the NodeOverlay gate on, so it needs a version that has it.
+    # Karpenter's OCI chart tags have no leading "v" since v0.35. This construct always turns
+    # the NodeOverlay gate on, so it needs a version that has it.
     check_karpenter_version(
         version,
         kubernetes_version=kubernetes_version,
         needs_node_overlay=True,
         version_field="Karpenter.version",
         kubernetes_version_field="Karpenter.kubernetes_version",
+        release_fix=f"write it like {KARPENTER_VERSION!r}",
     )
 
 

@@ -14,12 +14,10 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from ..catalog import GpuInstanceType, load_catalog
-from ..config import GpuSharingConfig
-from ..karpenter_installation import ExistingKarpenter
 from ..pool import GpuPool
 from ..pool_options import CapacityType
+from ..setup import GpuSharingSetup
 from ..sharing import NoSharing
-from ..versions import KARPENTER_VERSION
 from .recommend import Recommendation
 
 #: AWS prices a month as 730 hours.
@@ -91,7 +89,7 @@ class Estimate:
         today = self.today.per_month
         return 0.0 if today == 0 else 1 - self.shared.per_month / today
 
-    def config(self, *, cluster_name: str = CLUSTER_PLACEHOLDER) -> GpuSharingConfig:
+    def config(self, *, cluster_name: str = CLUSTER_PLACEHOLDER) -> GpuSharingSetup:
         """The pools as a config (``render.synth`` or ``simulate`` take it as it is)."""
         return _config([p.pool for p in self.pools], cluster_name)
 
@@ -127,7 +125,7 @@ def estimate_costs(
     recommendations: Sequence[Recommendation],
     *,
     spot: bool = False,
-    simulator: Callable[[GpuSharingConfig, Mapping[str, int]], Mapping[str, Cost]] | None = None,
+    simulator: Callable[[GpuSharingSetup, Mapping[str, int]], Mapping[str, Cost]] | None = None,
     method: str = "",
 ) -> Estimate:
     """Pools and costs today and shared; ``simulator`` (pods per pool -> cost per pool) is
@@ -157,17 +155,8 @@ def estimate_costs(
     return Estimate(tuple(recommendations), pools, method, load_catalog().price_note, spot)
 
 
-def _config(pools: Sequence[GpuPool], cluster_name: str) -> GpuSharingConfig:
-    return GpuSharingConfig(
-        cluster_name=cluster_name,
-        karpenter=ExistingKarpenter(
-            node_role_name=f"KarpenterNodeRole-{cluster_name}",
-            discovery_tag_value=cluster_name,
-            version=KARPENTER_VERSION,
-            node_overlay_enabled=True,
-        ),
-        pools=tuple(pools),
-    )
+def _config(pools: Sequence[GpuPool], cluster_name: str) -> GpuSharingSetup:
+    return GpuSharingSetup.for_pools(pools, cluster_name=cluster_name)
 
 
 def _types(gpu: str) -> list[GpuInstanceType]:
@@ -212,7 +201,7 @@ def _total(costs: Iterable[Cost]) -> Cost:
 
 def karpenter_simulator(
     log: Callable[[str], None] | None = None,
-) -> Callable[[GpuSharingConfig, Mapping[str, int]], Mapping[str, Cost]]:
+) -> Callable[[GpuSharingSetup, Mapping[str, int]], Mapping[str, Cost]]:
     """A simulator for :func:`estimate_costs`: Karpenter's scheduler, one round per config.
 
     :raises eks_gpu_sharing.upstream.UpstreamUnavailable: without Go.
@@ -222,7 +211,7 @@ def karpenter_simulator(
 
     harness = upstream(log)
 
-    def run(config: GpuSharingConfig, pods: Mapping[str, int]) -> Mapping[str, Cost]:
+    def run(config: GpuSharingSetup, pods: Mapping[str, int]) -> Mapping[str, Cost]:
         report = simulate(config, pods, harness=harness)
         return {
             outcome.pool: Cost(

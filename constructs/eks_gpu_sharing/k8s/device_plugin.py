@@ -23,7 +23,7 @@ from ..errors import ConfigurationError
 from ..kubernetes_names import dns_subdomain_error, require_name
 from ..labels import GPU_TAINT_KEY, POOL_LABEL
 from ..plan import plan_pool
-from ..pool import GpuPool, validate_pools
+from ..pool import GpuPool
 from ..sharing import DEFAULT_PROFILE
 from .common import CHART_PROPS, PodSecurityLevels, namespace_object
 
@@ -51,7 +51,7 @@ CONFIG_HASH_ANNOTATION: Final = "eks-gpu-sharing.io/config-hash"
 
 
 def _daemonset_pools(pools: Sequence[GpuPool]) -> list[GpuPool]:
-    return [p for p in validate_pools(pools) if p.uses_device_plugin_daemonset]
+    return [p for p in pools if p.uses_device_plugin_daemonset]
 
 
 def device_plugin_config_data(pools: Sequence[GpuPool]) -> dict[str, str]:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
 
-from ..backends import DEVICE_PLUGIN_NAMESPACE
-from ..guardrails import PodGuardrails
-from ..karpenter_installation import IKarpenter
-from ..pool import GpuPool, validate_pools
+from ..setup import GpuSharingSetup
 from .device_plugin import (
     DevicePluginConfigChart,
     device_plugin_helm_values,
@@ -39,29 +35,21 @@ def sample_chart_id(pool_name: str) -> str:
     return f"90-sample-{pool_name}"
 
 
-def build_gpu_sharing_charts(
-    app: Construct,
-    *,
-    pools: Sequence[GpuPool],
-    karpenter: IKarpenter,
-    device_plugin_namespace: str = DEVICE_PLUGIN_NAMESPACE,
-    instance_tags: Mapping[str, str] | None = None,
-    pod_guardrails: PodGuardrails | None = None,
-) -> GpuSharingCharts:
-    """Add the pool and device plugin charts of ``pools`` to the cdk8s ``app``.
+def build_gpu_sharing_charts(app: Construct, setup: GpuSharingSetup) -> GpuSharingCharts:
+    """Add the pool and device plugin charts of ``setup`` to the cdk8s ``app``.
 
     Chart ids become file names in ``cdk8s synth`` output; their numeric prefixes keep
     ``kubectl apply -f`` in dependency order: pools, then the device plugin config, then the
     guardrails (with ``pod_guardrails``).
     """
-    pools = validate_pools(pools)
+    pools, device_plugin_namespace = setup.pools, setup.device_plugin_namespace
     guardrails = None
-    if pod_guardrails is not None:
+    if setup.pod_guardrails is not None:
         guardrails = GuardrailsChart(
             app,
             "60-guardrails",
             pools=pools,
-            guardrails=pod_guardrails,
+            guardrails=setup.pod_guardrails,
             device_plugin_namespace=device_plugin_namespace,
         )
     pool_charts = {
@@ -69,8 +57,8 @@ def build_gpu_sharing_charts(
             app,
             f"{index:02d}-pool-{pool.name}",
             pool=pool,
-            karpenter=karpenter,
-            instance_tags=instance_tags,
+            karpenter=setup.karpenter,
+            instance_tags=setup.instance_tags,
         )
         for index, pool in enumerate(pools, start=1)
     }
