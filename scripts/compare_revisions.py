@@ -6,10 +6,16 @@
 Checks out ``--base`` into a temporary git worktree and, in the same session:
 
 * synthesizes the reference app (``app.py``'s ``build_app``) of both, alternating, each run a
-  fresh ``python`` process as ``cdk synth`` starts one, and prints the medians and their ratio;
-* compares the synthesized templates and the ``eks-gpu-sharing synth`` output of
-  ``gpu-sharing.yaml`` byte for byte (metadata files, which hold stack traces, excepted);
+  fresh ``python`` process as ``cdk synth`` starts one, and prints the medians and their ratio
+  (skipped with ``--outputs-only``);
+* compares byte for byte what every example produces (metadata files, which hold stack traces,
+  excepted): the reference app's and ``examples/existing_cluster/``'s templates, the
+  ``eks-gpu-sharing synth`` output of ``gpu-sharing.yaml``, ``examples/sharing-modes.yaml`` and
+  the ``init`` starter, and ``estimate --arithmetic --write-config`` of
+  ``examples/workloads.yaml``;
 * counts non-blank lines of the package (generated code excepted) and of the tests.
+
+    .venv/bin/python scripts/compare_revisions.py --base main --outputs-only
 
 Both revisions run with this checkout's virtualenv (put first on ``PYTHONPATH``, each
 revision's own ``constructs/`` is what gets imported).
@@ -52,20 +58,48 @@ def synth(checkout: Path, outdir: Path) -> float:
     return time.monotonic() - start
 
 
-def render(checkout: Path, outdir: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "eks_gpu_sharing.cli",
-            "synth",
-            "--config",
-            "gpu-sharing.yaml",
-            "--out",
-            str(outdir),
-        ],
+#: The plain-YAML examples: output subfolder -> config file (relative to the checkout).
+YAML_EXAMPLES = {
+    "reference": "gpu-sharing.yaml",
+    "sharing-modes": "examples/sharing-modes.yaml",
+    "starter": "constructs/eks_gpu_sharing/starter.yaml",
+}
+
+
+def _cli(checkout: Path, *arguments: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "eks_gpu_sharing.cli", *arguments],
         cwd=checkout,
         env=_env(checkout),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def render(checkout: Path, outdir: Path) -> None:
+    """Every example's output that is not the reference app's templates, under ``outdir``."""
+    for name, config in YAML_EXAMPLES.items():
+        _cli(checkout, "synth", "--config", config, "--out", str(outdir / name))
+    (outdir / "estimate").mkdir()
+    report = _cli(
+        checkout,
+        "estimate",
+        "--workloads",
+        "examples/workloads.yaml",
+        "--arithmetic",
+        "--format",
+        "json",
+        "--write-config",
+        str(outdir / "estimate" / "gpu-sharing.yaml"),
+    )
+    (outdir / "estimate" / "report.json").write_text(report)
+    env = _env(checkout)
+    env["CDK_OUTDIR"] = str(outdir / "existing-cluster")
+    subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=checkout / "examples" / "existing_cluster",
+        env=env,
         check=True,
         capture_output=True,
     )
@@ -96,6 +130,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base", required=True, help="git revision to compare with")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--outputs-only", action="store_true", help="compare outputs only, no synth timing"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(scratch) / "base"
@@ -107,24 +144,33 @@ def main() -> None:
         )
         try:
             times: dict[str, list[float]] = {"base": [], "head": []}
-            for run in range(args.runs + 1):  # the first round warms disk caches, untimed
+            runs = 1 if args.outputs_only else args.runs + 1
+            for run in range(runs):  # the first round warms disk caches, untimed
                 for label, checkout in (("base", base), ("head", ROOT)):
                     elapsed = synth(checkout, Path(scratch) / f"{label}-{run}")
                     if run:
                         times[label].append(elapsed)
-            base_s, head_s = statistics.median(times["base"]), statistics.median(times["head"])
-            print(
-                f"reference app synth, median of {args.runs} fresh processes: base {base_s:.2f}"
-                f" s, head {head_s:.2f} s, ratio {head_s / base_s:.2f}"
-            )
+            if not args.outputs_only:
+                base_s, head_s = statistics.median(times["base"]), statistics.median(times["head"])
+                print(
+                    f"reference app synth, median of {args.runs} fresh processes: base "
+                    f"{base_s:.2f} s, head {head_s:.2f} s, ratio {head_s / base_s:.2f}"
+                )
             templates = differing(
-                Path(scratch) / "base-1", Path(scratch) / "head-1", "*.template.json"
+                Path(scratch) / "base-0", Path(scratch) / "head-0", "*.template.json"
             )
-            print(f"templates differing: {templates or 'none'}")
-            render(base, Path(scratch) / "base-yaml")
-            render(ROOT, Path(scratch) / "head-yaml")
-            yaml_diff = differing(Path(scratch) / "base-yaml", Path(scratch) / "head-yaml", "*")
-            print(f"plain-YAML files differing: {yaml_diff or 'none'}")
+            print(f"reference app templates differing: {templates or 'none'}")
+            render(base, Path(scratch) / "base-out")
+            render(ROOT, Path(scratch) / "head-out")
+            out_diff = differing(
+                Path(scratch) / "base-out", Path(scratch) / "head-out", "*.yaml"
+            ) + differing(Path(scratch) / "base-out", Path(scratch) / "head-out", "*.json")
+            out_diff = [
+                n
+                for n in out_diff
+                if not n.endswith(("manifest.json", "tree.json", "metadata.json"))
+            ]
+            print(f"example outputs differing (YAML, templates): {out_diff or 'none'}")
             for label, checkout in (("base", base), ("head", ROOT)):
                 print(
                     f"{label}: package {lines(checkout, 'constructs', 'k8s/imports')} lines "

@@ -17,7 +17,6 @@ from eks_gpu_sharing.catalog import load_catalog
 from eks_gpu_sharing.config import load_yaml, parse_config
 from eks_gpu_sharing.errors import ConfigurationError
 from eks_gpu_sharing.estimate import (
-    Mode,
     Workload,
     chart_svg,
     config_yaml,
@@ -33,6 +32,7 @@ from eks_gpu_sharing.estimate.measured import gpu_name, workload_name
 from eks_gpu_sharing.estimate.plan import HOURS_PER_MONTH, karpenter_simulator
 from eks_gpu_sharing.estimate.workloads import parse_workloads
 from eks_gpu_sharing.render import synth
+from eks_gpu_sharing.sharing import Mps, NoSharing, SharingMode, TimeSlicing
 from eks_gpu_sharing.upstream import Upstream
 from tests.prometheus_server import RunningPrometheus, SyntheticPod, start_prometheus
 
@@ -58,20 +58,20 @@ WORKLOADS = (
     ("workload", "mode", "share", "bound"),
     [
         # floor(20.1 / (3 + 0.5)) = 5 by memory; floor(0.7 / 0.05) = 14 by compute.
-        (Workload("a", 1, 3, 0.05), Mode.TIME_SLICING, 5, "memory-bound"),
+        (Workload("a", 1, 3, 0.05), TimeSlicing, 5, "memory-bound"),
         # floor(20.1 / 1.5) = 13 by memory; floor(0.7 / 0.3) = 2 by compute.
-        (Workload("a", 1, 1, 0.30), Mode.TIME_SLICING, 2, "compute-bound"),
+        (Workload("a", 1, 1, 0.30), TimeSlicing, 2, "compute-bound"),
         # 40 by memory, 70 by compute: capped at 8 (one GPU fault stops them all).
-        (Workload("a", 1, 0.001, 0.01), Mode.TIME_SLICING, 8, "capped"),
+        (Workload("a", 1, 0.001, 0.01), TimeSlicing, 8, "capped"),
         # 0 by memory: 20 GiB + a context does not fit twice.
-        (Workload("a", 1, 20, 0.1), Mode.WHOLE, 1, "memory-bound"),
+        (Workload("a", 1, 20, 0.1), NoSharing, 1, "memory-bound"),
         # 5 by memory, 1 by compute.
-        (Workload("a", 1, 3, 0.6), Mode.WHOLE, 1, "compute-bound"),
+        (Workload("a", 1, 3, 0.6), NoSharing, 1, "compute-bound"),
         # Latency-sensitive: MPS, never time-slicing.
-        (Workload("a", 1, 5, 0.15, latency_sensitive=True), Mode.MPS, 3, "memory-bound"),
+        (Workload("a", 1, 5, 0.15, latency_sensitive=True), Mps, 3, "memory-bound"),
     ],
 )
-def test_packing_rules(workload: Workload, mode: Mode, share: int, bound: str) -> None:
+def test_packing_rules(workload: Workload, mode: type[SharingMode], share: int, bound: str) -> None:
     rec = recommend(workload)
     assert (rec.mode, rec.share) == (mode, share)
     assert rec.reason.startswith(bound), rec.reason
@@ -245,7 +245,7 @@ def test_measured_workloads_are_the_p95_of_their_pods(prometheus: RunningPrometh
         "DCGM_FI_DEV_GPU_UTIL"
     }
     # 4.64 GiB + 0.5 -> 3 per L4 by memory; 24% busy -> 2 by compute; latency -> MPS.
-    assert (recommend(chat).mode, recommend(chat).share) == (Mode.MPS, 2)
+    assert (recommend(chat).mode, recommend(chat).share) == (Mps, 2)
 
 
 def test_the_cli_estimates_from_prometheus(prometheus: RunningPrometheus, tmp_path: Path) -> None:

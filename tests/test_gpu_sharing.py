@@ -252,15 +252,6 @@ def test_mixed_gpu_counts_on_a_shared_pool_warn_at_synth() -> None:
     )
 
 
-def test_gpu_slicing_cluster_is_the_deprecated_name_of_gpu_sharing_cluster() -> None:
-    from eks_gpu_sharing import GpuSharingCluster, GpuSlicingCluster
-
-    stack = cdk.Stack(cdk.App(), "Old")
-    with pytest.warns(DeprecationWarning, match="GpuSharingCluster"):
-        old = GpuSlicingCluster(stack, "C", pools=[POOLS[0]], sample_workload=False)
-    assert isinstance(old, GpuSharingCluster)
-
-
 def test_the_sample_runs_by_default_only_on_a_cluster_of_this_app() -> None:
     app = cdk.App()
     stack = cdk.Stack(app, "Own")

@@ -30,6 +30,7 @@ from eks_gpu_sharing import (
     TaintEffect,
     TimeSlicing,
 )
+from eks_gpu_sharing.backends import DEVICE_PLUGIN_CONFIG_LABEL
 from eks_gpu_sharing.k8s import (
     COMMON_LABELS,
     CONFIG_HASH_ANNOTATION,
@@ -46,9 +47,10 @@ from eks_gpu_sharing.k8s.sample_workload import (
     SAMPLE_DURATION_SECONDS,
     sample_script,
 )
+from eks_gpu_sharing.karpenter_api import INSTANCE_GPU_COUNT
 from eks_gpu_sharing.karpenter_installation import ExistingKarpenter
-from eks_gpu_sharing.pool import INSTANCE_GPU_COUNT, POOL_LABEL, SHARING_LABEL
-from eks_gpu_sharing.sharing import DEVICE_PLUGIN_CONFIG_LABEL
+from eks_gpu_sharing.labels import POOL_LABEL, SHARING_LABEL
+from eks_gpu_sharing.plan import plan_pool
 from eks_gpu_sharing.versions import (
     AL2023_AMI_VERSION,
     BOTTLEROCKET_AMI_VERSION,
@@ -413,9 +415,12 @@ def test_each_pool_has_its_own_key_so_a_change_never_orphans_a_node() -> None:
         ]
         == 8
     )
-    assert changed.node_labels()[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-inference"
+    assert plan_pool(changed).only().node_labels()[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-inference"
     # ... while the template label that tells Karpenter the nodes are out of date changes.
-    assert changed.node_labels()[SHARING_LABEL] != INFERENCE.node_labels()[SHARING_LABEL]
+    assert (
+        plan_pool(changed).only().node_labels()[SHARING_LABEL]
+        != plan_pool(INFERENCE).only().node_labels()[SHARING_LABEL]
+    )
     assert set(device_plugin_config_data([BATCH])) == {"exclusive"}
 
 

@@ -18,9 +18,11 @@ from eks_gpu_sharing import (
     Taint,
     TimeSlicing,
 )
-from eks_gpu_sharing.pool import POOL_LABEL, SHARING_LABEL, validate_pools
+from eks_gpu_sharing.backends import DEVICE_PLUGIN_CONFIG_LABEL
+from eks_gpu_sharing.labels import POOL_LABEL, SHARING_LABEL
+from eks_gpu_sharing.plan import plan_pool
+from eks_gpu_sharing.pool import validate_pools
 from eks_gpu_sharing.sharing import (
-    DEVICE_PLUGIN_CONFIG_LABEL,
     GPU_RESOURCE,
     SHARED_GPU_RESOURCE,
     Mig,
@@ -129,10 +131,10 @@ def test_pool_derives_labels_requirements_and_limits() -> None:
     pool = GpuPool(
         "inference", gpu_names=["l4", "t4"], sharing=TimeSlicing(replicas=4), gpu_limit=3
     )
-    assert pool.node_labels()[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-inference"
-    assert pool.node_labels()[SHARING_LABEL] == "time-slicing-4"
-    assert pool.node_labels()[POOL_LABEL] == "inference"
-    assert pool.slice_limit == 12
+    assert plan_pool(pool).only().node_labels()[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-inference"
+    assert plan_pool(pool).only().node_labels()[SHARING_LABEL] == "time-slicing-4"
+    assert plan_pool(pool).only().node_labels()[POOL_LABEL] == "inference"
+    assert plan_pool(pool).slice_limit == 12
     requirements = {r.key: r for r in pool.requirements()}
     assert requirements["karpenter.k8s.aws/instance-gpu-name"].values == ("l4", "t4")
     assert requirements["karpenter.k8s.aws/instance-gpu-manufacturer"].values == ("nvidia",)
@@ -148,7 +150,7 @@ def test_pool_without_selection_admits_the_g_category() -> None:
 
 def test_bottlerocket_pool_has_no_device_plugin_label() -> None:
     pool = GpuPool("br", ami_family=AmiFamily.BOTTLEROCKET, sharing=TimeSlicing(replicas=2))
-    assert DEVICE_PLUGIN_CONFIG_LABEL not in pool.node_labels()
+    assert DEVICE_PLUGIN_CONFIG_LABEL not in plan_pool(pool).only().node_labels()
     assert not pool.uses_device_plugin_daemonset
     assert pool.ami_alias.startswith("bottlerocket@v")
     assert pool.ami_family.root_device_name == "/dev/xvdb"
@@ -278,7 +280,9 @@ def test_pools_need_unique_names() -> None:
 
 def test_renamed_overlay_zeroes_whole_gpus() -> None:
     pool = GpuPool("r", sharing=TimeSlicing(replicas=2, rename_by_default=True))
-    assert pool.overlay_capacities() == {1: {SHARED_GPU_RESOURCE: "2", GPU_RESOURCE: "0"}}
+    assert plan_pool(pool).only().overlay_capacities() == {
+        1: {SHARED_GPU_RESOURCE: "2", GPU_RESOURCE: "0"}
+    }
 
 
 @given(
@@ -297,11 +301,11 @@ def test_overlay_capacity_and_limit_are_slices(
         gpu_limit=gpu_limit,
         capacity_types=capacity,
     )
-    overlays = pool.overlay_capacities()
+    overlays = plan_pool(pool).only().overlay_capacities()
     assert set(overlays) == counts
     for count, overlay in overlays.items():
         assert overlay == {GPU_RESOURCE: str(count * replicas)}
-    assert pool.slice_limit == gpu_limit * replicas
+    assert plan_pool(pool).slice_limit == gpu_limit * replicas
     admitted = {r.key: r.values for r in pool.requirements()}
     assert {int(v) for v in admitted["karpenter.k8s.aws/instance-gpu-count"]} == counts
     assert set(admitted["karpenter.sh/capacity-type"]) == {c.value for c in capacity}
@@ -335,13 +339,13 @@ def test_names_and_labels_are_matched_whole() -> None:
     )
 
 
-def test_renamed_names_stay_importable_with_a_deprecation_warning() -> None:
+def test_names_never_published_left_without_an_alias() -> None:
     import importlib
-    import sys
 
-    sys.modules.pop("eks_gpu_sharing.compat", None)
-    with pytest.warns(DeprecationWarning, match="karpenter_compatibility"):
-        compat = importlib.import_module("eks_gpu_sharing.compat")
-    from eks_gpu_sharing import karpenter_compatibility
+    import eks_gpu_sharing
 
-    assert compat.check_karpenter_version is karpenter_compatibility.check_karpenter_version
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("eks_gpu_sharing.compat")
+    assert "GpuSlicingCluster" not in eks_gpu_sharing.__all__
+    with pytest.raises(AttributeError):
+        eks_gpu_sharing.GpuSlicingCluster  # noqa: B018

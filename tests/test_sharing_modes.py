@@ -24,6 +24,7 @@ from eks_gpu_sharing import (
     TimeSlicing,
 )
 from eks_gpu_sharing.k8s import GpuPoolChart, device_plugin_config_data
+from eks_gpu_sharing.plan import plan_pool
 from eks_gpu_sharing.simulation import (
     SimulationRun,
     karpenter_controller_env,
@@ -88,7 +89,7 @@ def test_every_mode_is_admitted_by_the_api_server(harness: Upstream, pool: GpuPo
 
 
 def test_memory_slices_are_one_node_pool_per_gpu_model() -> None:
-    specs = {spec.name: spec for spec in MEMORY.node_pools()}
+    specs = {spec.name: spec for spec in plan_pool(MEMORY).node_pools}
     # EC2's memory per GPU (MiB, as Karpenter reports it) divided into 8 GiB slices.
     assert {name: spec.slices_per_gpu for name, spec in specs.items()} == {
         "mem-t4": 2,
@@ -148,7 +149,7 @@ def test_mps_memory_slices_cap_each_client_at_its_share() -> None:
     """The device plugin's MPS daemon caps each client at the GPU's memory / clients
     (cmd/mps-control-daemon/mps/daemon.go), so a client gets at least memory_gib."""
     pool = GpuPool("mpsmem", sharing=Mps(memory_gib=6), gpu_names=["l4"], gpu_limit=8)
-    (spec,) = pool.node_pools()
+    (spec,) = plan_pool(pool).node_pools
     assert spec.name == "mpsmem"  # one model: the pool keeps its name
     model = spec.instance_types[0].gpu_model
     assert spec.slices_per_gpu == model.memory_mib // (6 * 1024) == 3
@@ -409,7 +410,7 @@ def test_every_mode_renders_as_plain_yaml_with_a_node_pool_per_gpu_model(tmp_pat
         for document in yaml.safe_load_all(path.read_text())
         if document and document["kind"] == "NodePool"
     }
-    expected = {spec.name for pool in ALL_MODES for spec in pool.node_pools()}
+    expected = {spec.name for pool in ALL_MODES for spec in plan_pool(pool).node_pools}
     assert node_pools == expected
     assert {"mem-t4", "mem-a10g", "mem-l4", "mig", "mpsbr", "frac", "l4any"} <= node_pools
 
@@ -442,7 +443,7 @@ def test_every_mode_deploys_with_cdk_and_runs_the_sample() -> None:
         for obj in manifest_objects(resource)
     ]
     node_pools = {o["metadata"]["name"] for o in applied if o["kind"] == "NodePool"}
-    assert node_pools == {spec.name for pool in ALL_MODES for spec in pool.node_pools()}
+    assert node_pools == {spec.name for pool in ALL_MODES for spec in plan_pool(pool).node_pools}
     jobs = {o["metadata"]["name"].rsplit("-", 1)[0]: o for o in applied if o["kind"] == "Job"}
     assert set(jobs) == {f"{pool.name}-sample" for pool in ALL_MODES}
     # The MIG sample asks for one MIG instance (nvidia.com/gpu): one pod per instance of a node.

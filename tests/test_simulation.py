@@ -19,6 +19,7 @@ import pytest
 from eks_gpu_sharing import CapacityType, GpuPool, Mps, TimeSlicing
 from eks_gpu_sharing.config import load_config
 from eks_gpu_sharing.errors import ConfigurationError
+from eks_gpu_sharing.plan import plan_pool
 from eks_gpu_sharing.simulation import (
     SimulationRun,
     check_pod_counts,
@@ -151,7 +152,7 @@ def test_renamed_slices_need_the_overlay(harness: Upstream) -> None:
 
 def test_the_limit_stops_at_the_configured_slices(harness: Upstream) -> None:
     outcome = run(harness, [LIMITED], {"limited": 20}).pool("limited")
-    assert outcome.scheduled_pods == LIMITED.slice_limit == 12
+    assert outcome.scheduled_pods == plan_pool(LIMITED).slice_limit == 12
     assert outcome.nodes == 3
     assert outcome.unschedulable_pods == 8
     assert "exceed limits" in outcome.unschedulable[0][0]
@@ -189,7 +190,7 @@ def test_simulate_the_reference_config(harness: Upstream) -> None:
     report = simulate(config, {"inference": 40, "batch": 7}, harness=harness)
     ours, control = report.with_overlays, report.without_overlays
     inference = next(p for p in config.pools if p.name == "inference")
-    assert ours.pool("inference").scheduled_pods == inference.slice_limit
+    assert ours.pool("inference").scheduled_pods == plan_pool(inference).slice_limit
     assert ours.pool("batch").nodes == math.ceil(7 / 2)
     assert control.nodes > ours.nodes
     table = report.format_table()

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from eks_gpu_sharing import GpuPool
+from eks_gpu_sharing.backends import DEVICE_PLUGIN_CONFIG_LABEL
 from eks_gpu_sharing.k8s import (
     CONFIG_HASH_ANNOTATION,
     DEVICE_PLUGIN_CONFIG_MAP,
@@ -24,7 +25,6 @@ from eks_gpu_sharing.k8s import (
     device_plugin_helm_values,
 )
 from eks_gpu_sharing.render import DEVICE_PLUGIN_VALUES_FILE
-from eks_gpu_sharing.sharing import DEVICE_PLUGIN_CONFIG_LABEL
 from eks_gpu_sharing.simulation import (
     karpenter_controller_env,
     run_simulation,

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from eks_gpu_sharing import GpuPool, Mps, NoSharing, TimeSlicing
 from eks_gpu_sharing.k8s import DEVICE_PLUGIN_CONFIG_MAP, device_plugin_config_data
+from eks_gpu_sharing.plan import plan_pool
 from eks_gpu_sharing.sharing import GPU_RESOURCE
 from eks_gpu_sharing.upstream import Upstream
 from tests.pools import ALL_POOLS
@@ -58,10 +59,12 @@ def assert_profile(config: dict[str, Any], sharing: Any) -> None:
 def test_every_profile_of_every_pool_loads_as_its_sharing(harness: Upstream) -> None:
     configs = parsed(harness, device_plugin_config_data(ALL_POOLS))
     served = [p for p in ALL_POOLS if p.uses_device_plugin_daemonset]
-    assert set(configs) == {"exclusive"} | {p.device_plugin_config_key for p in served}
+    assert set(configs) == {"exclusive"} | {
+        plan_pool(p).only().device_plugin_config_key for p in served
+    }
     assert_profile(configs["exclusive"], NoSharing())
     for pool in served:
-        assert_profile(configs[pool.device_plugin_config_key], pool.sharing)
+        assert_profile(configs[plan_pool(pool).only().device_plugin_config_key], pool.sharing)
 
 
 def test_the_committed_config_map_loads(harness: Upstream) -> None:
@@ -102,4 +105,4 @@ def test_any_valid_sharing_round_trips_through_the_plugin(
     )
     pool = GpuPool("p", sharing=sharing)
     configs = parsed(harness, device_plugin_config_data([pool]))
-    assert_profile(configs[pool.device_plugin_config_key], sharing)
+    assert_profile(configs[plan_pool(pool).only().device_plugin_config_key], sharing)

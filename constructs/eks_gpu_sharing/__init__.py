@@ -33,7 +33,6 @@ __all__ = [
     "GpuPool",
     "GpuSharing",
     "GpuSharingCluster",
-    "GpuSlicingCluster",
     "IKarpenter",
     "Karpenter",
     "Mig",
@@ -52,7 +51,6 @@ __all__ = [
 _CDK_EXPORTS = {
     "GpuSharing": ".cdk.gpu_sharing",
     "GpuSharingCluster": ".cdk.gpu_sharing_cluster",
-    "GpuSlicingCluster": ".cdk.gpu_sharing_cluster",
     "Karpenter": ".cdk.karpenter",
     "ReferenceCluster": ".cdk.cluster",
     "ZonedStack": ".cdk.zoned_stack",

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from .node_pool import NodePoolSpec
+from .plan import NodePoolPlan, plan_pool, price_per_slice
 from .pool import GpuPool
 from .pool_options import CapacityType
-from .sharing import NoSharing
 from .vocabulary import Yaml, speaking, vocabulary
 
 #: Karpenter launches spot instances only if this service-linked role exists in the account.
@@ -79,19 +78,18 @@ def _mixed_gpu_counts(pool: GpuPool) -> list[str]:
     4-GPU types remain. Measured with the simulator in docs/simulation.md. Checked per NodePool
     (per GPU model where the pool has one per model).
     """
-    if isinstance(pool.sharing, NoSharing):
+    if not pool.sharing.shares_gpus:
         return []
-    return [line for spec in pool.node_pools() for line in _mixed_counts_of(spec)]
+    return [line for plan in plan_pool(pool).node_pools for line in _mixed_counts_of(plan)]
 
 
-def _mixed_counts_of(spec: NodePoolSpec) -> list[str]:
+def _mixed_counts_of(spec: NodePoolPlan) -> list[str]:
     pool = spec.pool
     per_slice: dict[int, tuple[float, str]] = {}
     for instance_type in spec.instance_types:
-        price = instance_type.on_demand_price_per_hour
-        if price is None or instance_type.gpu_count == 0:
+        cost = price_per_slice(instance_type, spec.slices_per_gpu)
+        if cost is None or instance_type.gpu_count == 0:
             continue
-        cost = price / (instance_type.gpu_count * spec.slices_per_gpu)
         if instance_type.gpu_count not in per_slice or cost < per_slice[instance_type.gpu_count][0]:
             per_slice[instance_type.gpu_count] = (cost, instance_type.name)
     if len(per_slice) < 2:

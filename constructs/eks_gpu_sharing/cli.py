@@ -24,6 +24,7 @@ from .advice import file_advice
 from .config import GpuSharingConfig, load_config
 from .errors import ConfigurationError
 from .render import compare, kubectl_apply_command, synth
+from .sharing import MPS_MAX_REPLICAS
 from .upstream import UpstreamError, UpstreamUnavailable
 
 #: Exit statuses, documented in ``--help``.
@@ -285,9 +286,12 @@ def _estimate(args: argparse.Namespace) -> int:
         read_workloads,
     )
 
-    if not 1 <= args.max_share <= 48:
+    if not 1 <= args.max_share <= MPS_MAX_REPLICAS:
         raise ConfigurationError(
-            field="--max-share", value=args.max_share, rule="1..48 pods per GPU", fix="e.g. 4"
+            field="--max-share",
+            value=args.max_share,
+            rule=f"1..{MPS_MAX_REPLICAS} pods per GPU",
+            fix="e.g. 4",
         )
     if args.workloads is not None:
         workloads = read_workloads(args.workloads)

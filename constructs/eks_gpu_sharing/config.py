@@ -26,16 +26,17 @@ from typing import Any, Final
 
 import yaml
 
+from .backends import DEVICE_PLUGIN_NAMESPACE
 from .errors import ConfigurationError, Problems
 from .guardrails import PodGuardrails
-from .k8s import DEVICE_PLUGIN_NAMESPACE, sample_replicas
-from .k8s.instance_tags import check_instance_tags
+from .instance_tags import check_instance_tags
 from .karpenter_installation import ExistingKarpenter
 from .kubernetes_names import dns_label_error, eks_cluster_name_error
 from .monitoring.exporter import check_monitored_pools
 from .monitoring.settings import Monitoring
+from .plan import sample_replicas
 from .pool import GpuPool, check_ami_support, validate_pools
-from .sharing import SHARING_MODES, NoSharing, Sharing
+from .sharing import SHARING_MODES, Sharing, SharingMode
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
 from .vocabulary import Yaml, speaking, vocabulary, yaml_key
 
@@ -207,7 +208,7 @@ def parse_config(document: Any, *, source: str = "config") -> GpuSharingConfig:
         with _Collect(reader):
             tags = check_instance_tags(tags, field="instanceTags")
     if karpenter is not None and pools and isinstance(kubernetes_version, str):
-        needs_overlay = any(not isinstance(p.sharing, NoSharing) for p in pools)
+        needs_overlay = any(p.sharing.shares_gpus for p in pools)
         with _Collect(reader), speaking(Yaml("karpenter")):
             karpenter.check_supports(
                 needs_node_overlay=needs_overlay,
@@ -343,7 +344,7 @@ class Reader:
         origin = typing.get_origin(kind)
         arguments = typing.get_args(kind)
         if kind is Sharing or (
-            origin in (types.UnionType, typing.Union) and NoSharing in arguments
+            origin in (types.UnionType, typing.Union) and SharingMode in arguments
         ):
             return self.sharing(raw, where)
         if origin in (types.UnionType, typing.Union):

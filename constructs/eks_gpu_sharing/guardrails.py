@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .errors import Problems
-from .pool import GPU_TAINT_KEY, POOL_LABEL, GpuPool, validate_pools
-from .sharing import NoSharing
+from .labels import GPU_TAINT_KEY, POOL_LABEL
+from .pool import GpuPool, validate_pools
 from .vocabulary import vocabulary
 
 #: Name of the ValidatingAdmissionPolicy and its binding.
@@ -94,7 +94,7 @@ def guardrail_validations(pools: Sequence[GpuPool]) -> dict[str, Any]:
     one_slice = {
         p.name: p.resource_name
         for p in pools
-        if not isinstance(p.sharing, NoSharing) and p.sharing.fail_requests_greater_than_one
+        if p.sharing.shares_gpus and p.sharing.fail_requests_greater_than_one
     }
     whole = {p.resource_name for p in pools if p.name not in one_slice}
     shared_only = sorted(set(one_slice.values()) - whole)

@@ -11,15 +11,17 @@ an ``ExistingKarpenter``. This module is pure data: no AWS CDK import.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Protocol, runtime_checkable
-
-from constructs import IDependable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from .aws_names import iam_role_name_error, is_cdk_token, tag_key_error, tag_value_error
 from .errors import Problems
 from .karpenter_compatibility import RELEASE, check_karpenter_version, check_node_overlay_gate
 from .versions import KUBERNETES_VERSION
 from .vocabulary import vocabulary
+
+if TYPE_CHECKING:
+    # Only a type: the data side of the library never loads jsii (and so never starts Node).
+    from constructs import IDependable
 
 #: The tag Karpenter's getting-started guide puts on the cluster's subnets and security groups.
 DISCOVERY_TAG_KEY: Final = "karpenter.sh/discovery"

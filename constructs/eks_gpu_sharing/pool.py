@@ -12,18 +12,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, Final
+from typing import Final
 
-from .ami_releases import (
-    BOTTLEROCKET_SHARING_SINCE,
-    kubernetes_support_error,
-    release_at_least,
-    release_format_error,
-)
-from .catalog import GpuInstanceType, GpuModel, load_catalog, load_mig_catalog
+from .ami_releases import kubernetes_support_error, release_at_least, release_format_error
+from .backends import DEVICE_PLUGIN_CONFIG_LABEL, SharingBackend, backend_for
+from .catalog import GpuInstanceType, load_catalog
 from .errors import GPU_POOL_EXAMPLE, ConfigurationError, Problems, require_instance
+from .karpenter_api import (
+    ARCH,
+    CAPACITY_TYPE,
+    INSTANCE_CATEGORY,
+    INSTANCE_FAMILY,
+    INSTANCE_GPU_COUNT,
+    INSTANCE_GPU_MANUFACTURER,
+    INSTANCE_GPU_NAME,
+    INSTANCE_SIZE,
+    MAX_NODE_POOL_NAME,
+    OS,
+    WEIGHT_RANGE,
+    Requirement,
+    is_reserved_label,
+)
 from .kubernetes_names import dns_label_error, label_key_error, label_value_error
-from .node_pool import MAX_NODE_POOL_NAME, NodePoolSpec, plan_node_pools
+from .labels import GPU_PRESENT_LABEL, GPU_TAINT_KEY, POOL_LABEL, SHARING_LABEL
+from .node_pool_names import names_per_gpu_model
 from .pool_options import (
     AmiFamily,
     CapacityType,
@@ -33,18 +45,7 @@ from .pool_options import (
     TaintEffect,
     check_enum,
 )
-from .sharing import (
-    DEVICE_PLUGIN_CONFIG_LABEL,
-    GPU_RESOURCE,
-    MPS_MAX_REPLICAS,
-    MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5,
-    TIME_SLICING_MAX_REPLICAS,
-    Mig,
-    Mps,
-    NoSharing,
-    Sharing,
-    TimeSlicing,
-)
+from .sharing import NoSharing, PoolFacts, Sharing, SharingMode
 from .vocabulary import vocabulary
 
 __all__ = [
@@ -53,41 +54,11 @@ __all__ = [
     "ConsolidationPolicy",
     "Disruption",
     "GpuPool",
-    "Pools",
-    "Requirement",
     "Taint",
     "TaintEffect",
     "validate_pools",
 ]
 
-#: The taint every GPU pool carries, so only pods that tolerate it land on GPU nodes.
-GPU_TAINT_KEY: Final = GPU_RESOURCE
-#: Label that marks a node as belonging to a GPU pool of this library (value: pool name).
-POOL_LABEL: Final = "eks-gpu-sharing.io/pool"
-#: Label with the pool's sharing profile (e.g. ``time-slicing-4``). A change of sharing changes
-#: it, and with it the NodePool's template: Karpenter replaces the pool's nodes (drift) within
-#: the disruption budget, so the pool ends up as a fresh deploy of the new setting would be.
-SHARING_LABEL: Final = "eks-gpu-sharing.io/sharing"
-#: Label the device plugin chart's default node affinity accepts on nodes without NFD. The pools
-#: never carry it: the library's plugin selects its nodes by POOL_LABEL, and this label would
-#: draw any other plugin release with the chart's default affinity onto them (two plugins
-#: registering nvidia.com/gpu, the slice count flapping).
-GPU_PRESENT_LABEL: Final = "nvidia.com/gpu.present"
-
-#: Karpenter well-known requirement keys (karpenter.k8s.aws / karpenter.sh).
-INSTANCE_CATEGORY: Final = "karpenter.k8s.aws/instance-category"
-INSTANCE_FAMILY: Final = "karpenter.k8s.aws/instance-family"
-INSTANCE_SIZE: Final = "karpenter.k8s.aws/instance-size"
-INSTANCE_GPU_NAME: Final = "karpenter.k8s.aws/instance-gpu-name"
-INSTANCE_GPU_COUNT: Final = "karpenter.k8s.aws/instance-gpu-count"
-INSTANCE_GPU_MANUFACTURER: Final = "karpenter.k8s.aws/instance-gpu-manufacturer"
-CAPACITY_TYPE: Final = "karpenter.sh/capacity-type"
-NODEPOOL_LABEL: Final = "karpenter.sh/nodepool"
-ARCH: Final = "kubernetes.io/arch"
-OS: Final = "kubernetes.io/os"
-
-#: NVIDIA GPUs below compute capability 7.5 (MPS allows 16 clients there, not 48).
-GPUS_BELOW_COMPUTE_7_5: Final = frozenset({"k80", "m60", "v100"})
 #: Smallest root volume we accept: CUDA images are several GiB and the default 20Gi fills up.
 MIN_ROOT_VOLUME_GIB: Final = 50
 #: gp3's largest volume.
@@ -96,26 +67,8 @@ MAX_ROOT_VOLUME_GIB: Final = 16384
 MAX_POOL_NAME: Final = 40
 #: Most physical GPUs one pool may run (a NodePool limit a human can still read).
 MAX_GPU_LIMIT: Final = 10_000
-#: Karpenter's NodePool weight range (CRD: minimum 1, maximum 100).
-WEIGHT_RANGE: Final = range(1, 101)
 _ARCHITECTURES: Final = ("amd64", "arm64")
 _SELECTIONS: Final = ("gpu_names", "instance_families", "instance_categories", "instance_sizes")
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """A Karpenter node requirement (``key operator values``)."""
-
-    key: str
-    operator: str
-    values: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The NodeSelectorRequirement object."""
-        requirement: dict[str, Any] = {"key": self.key, "operator": self.operator}
-        if self.values:
-            requirement["values"] = list(self.values)
-        return requirement
 
 
 @dataclass(frozen=True)
@@ -196,34 +149,15 @@ class GpuPool:
         return self.sharing.resource_name
 
     @property
-    def uses_device_plugin_daemonset(self) -> bool:
-        """True for AL2023 pools, served by the Helm DaemonSet; Bottlerocket has its own plugin."""
-        return self.ami_family is AmiFamily.AL2023
+    def backend(self) -> SharingBackend:
+        """How the pool's sharing reaches its nodes (``backends``): the device plugin DaemonSet
+        on AL2023, Bottlerocket's built-in plugin there."""
+        return backend_for(self.ami_family)
 
     @property
-    def slice_limit(self) -> int:
-        """The most slices the pool can run: ``gpu_limit`` x slices per GPU (per GPU model when
-        the pool has a NodePool per model; the largest of those)."""
-        return max(spec.slice_limit for spec in self.node_pools())
-
-    def node_pools(self) -> tuple[NodePoolSpec, ...]:
-        """The Karpenter NodePools the pool is rendered as: one, or one per GPU model when the
-        slices per GPU depend on the model (``memory_gib``, MIG); see :mod:`.node_pool`."""
-        cached: tuple[NodePoolSpec, ...] | None = self.__dict__.get("_node_pools")
-        if cached is None:
-            cached = plan_node_pools(self)
-            # A frozen dataclass: cache beside the fields (not part of equality or hashing).
-            object.__setattr__(self, "_node_pools", cached)
-        return cached
-
-    def _only_node_pool(self) -> NodePoolSpec:
-        specs = self.node_pools()
-        if len(specs) != 1:
-            raise ValueError(
-                f"pool {self.name!r} is {len(specs)} NodePools (one per GPU model): "
-                "use node_pools()"
-            )
-        return specs[0]
+    def uses_device_plugin_daemonset(self) -> bool:
+        """True where the library's device plugin Helm DaemonSet serves the pool (AL2023)."""
+        return self.backend.runs_device_plugin_daemonset
 
     def requirements(self) -> list[Requirement]:
         """The NodePool's node requirements, derived from the instance selection."""
@@ -256,25 +190,10 @@ class GpuPool:
         """
         return _admitted(self.requirements())
 
-    @property
-    def device_plugin_config_key(self) -> str:
-        """The pool's key in the device plugin ConfigMap (``pool-<name>``; a pool of one
-        NodePool: see :attr:`NodePoolSpec.device_plugin_config_key`)."""
-        return self._only_node_pool().device_plugin_config_key
-
-    def node_labels(self) -> dict[str, str]:
-        """Labels every node of the pool carries (a pool of one NodePool)."""
-        return self._only_node_pool().node_labels()
-
     def node_taints(self) -> list[dict[str, str]]:
         """Taints every node of the pool carries."""
         gpu_taint = Taint(GPU_TAINT_KEY, effect=TaintEffect.NO_SCHEDULE)
         return [gpu_taint.to_dict(), *(t.to_dict() for t in self.taints)]
-
-    def overlay_capacities(self) -> dict[int, dict[str, str]]:
-        """NodeOverlay ``capacity`` per GPU count (a pool of one NodePool; see
-        :meth:`NodePoolSpec.overlay_capacities`)."""
-        return self._only_node_pool().overlay_capacities()
 
 
 def _admitted(requirements: Sequence[Requirement]) -> tuple[GpuInstanceType, ...]:
@@ -333,10 +252,9 @@ class _PoolCheck:
                 "Karpenter NodePool weight is a whole number 1..100",
                 "use a value from 1 to 100, or leave it unset",
             )
-        self._mps_rules()
         self._admits_an_instance_type()
         if not self.problems:
-            self._slices_per_model()
+            self._sharing_fits()
         self.problems.raise_if_any()
 
     def _freeze_collections(self) -> None:
@@ -371,7 +289,7 @@ class _PoolCheck:
             self.add("name", self.pool.name, reason, self.example("name", '"inference"'))
 
     def _sharing(self) -> None:
-        if not isinstance(self.pool.sharing, TimeSlicing | Mps | Mig | NoSharing):
+        if not isinstance(self.pool.sharing, SharingMode):
             self.broken.add("sharing")
             self.add(
                 "sharing",
@@ -507,8 +425,11 @@ class _PoolCheck:
         if version is not None and (reason := release_format_error(self.pool.ami_family, version)):
             example = repr(self.pool.ami_family.default_release)
             self.add("ami_version", version, reason, self.example("ami_version", example))
-        self._bottlerocket_sharing_release()
-        if 0 in self.pool.gpu_counts and not isinstance(self.pool.sharing, NoSharing):
+        # The sharing mode's own rules need a sharing mode.
+        sharing_ok = "sharing" not in self.broken
+        if sharing_ok:
+            self._bottlerocket_sharing_release()
+        if sharing_ok and 0 in self.pool.gpu_counts and self.pool.sharing.shares_gpus:
             # One vGPU per instance, already a share of an L4: neither AWS nor NVIDIA documents
             # time-slicing, MPS or MIG on it, and nothing here could check it.
             self.add(
@@ -533,22 +454,21 @@ class _PoolCheck:
             )
 
     def _bottlerocket_sharing_release(self) -> None:
-        """A pinned Bottlerocket release older than its plugin's MIG or MPS setting would ignore
-        the user data: the nodes would offer whole GPUs while Karpenter counts slices."""
+        """A pinned Bottlerocket release older than its plugin's setting for the mode would
+        ignore the user data: the nodes would offer whole GPUs while Karpenter counts slices."""
         pool = self.pool
-        modes = {Mig: "mig", Mps: "mps"}
-        mode = modes.get(type(pool.sharing))
-        if pool.ami_family is not AmiFamily.BOTTLEROCKET or mode is None:
+        first = pool.sharing.bottlerocket_since
+        if pool.ami_family is not AmiFamily.BOTTLEROCKET or first is None:
             return
-        first = BOTTLEROCKET_SHARING_SINCE[mode]
         release = pool.ami_release
         if release_format_error(pool.ami_family, release) is None and not release_at_least(
             pool.ami_family, release, first
         ):
+            mode = pool.sharing.yaml_name.upper()
             self.add(
                 "ami_version",
                 release,
-                f"Bottlerocket's device plugin takes the {mode.upper()} settings from {first}",
+                f"Bottlerocket's device plugin takes the {mode} settings from {first}",
                 f"pin {first} or later, or leave it unset for the library's pin",
             )
 
@@ -565,7 +485,7 @@ class _PoolCheck:
                     "onto the pool's nodes, beside the library's own: two plugins",
                     "leave it out; the library's plugin finds its nodes by eks-gpu-sharing.io/pool",
                 )
-            elif key in managed or _is_reserved_label(key):
+            elif key in managed or is_reserved_label(key):
                 self.add(
                     "labels",
                     key,
@@ -594,25 +514,6 @@ class _PoolCheck:
                     "the nvidia.com/gpu:NoSchedule taint is always added",
                     "remove it from taints",
                 )
-
-    def _mps_rules(self) -> None:
-        pool = self.pool
-        if not isinstance(pool.sharing, Mps) or pool.sharing.replicas is None:
-            return
-        # The GPUs the pool can launch, however it selects them (names, families, categories).
-        named = {n for n in pool.gpu_names if isinstance(n, str)}
-        launched = (
-            {t.gpu_name for t in pool.admitted_instance_types()} if not self.problems else set()
-        )
-        old = sorted(GPUS_BELOW_COMPUTE_7_5 & (named | launched))
-        if old and pool.sharing.replicas > MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5:
-            self.add(
-                "sharing.replicas",
-                pool.sharing.replicas,
-                f"MPS allows at most {MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5} clients on GPUs "
-                f"below compute capability 7.5 ({', '.join(old)})",
-                f"use {MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5} or fewer replicas, or newer GPUs",
-            )
 
     def _admits_an_instance_type(self) -> None:
         """A selection no catalog type satisfies is a NodePool that never launches a node."""
@@ -643,97 +544,30 @@ class _PoolCheck:
             hint,
         )
 
-    def _slices_per_model(self) -> None:
-        """With memory-sized slices or MIG the count depends on each GPU model the pool admits:
-        every model must get a count its consumers accept, and the NodePool names must fit."""
-        pool, sharing = self.pool, self.pool.sharing
-        if not sharing.depends_on_gpu_model:
+    def _sharing_fits(self) -> None:
+        """The sharing mode's own rules against the pool (its AMI family and release, and the
+        GPU models the pool admits); with slices per GPU model, the NodePool names must fit."""
+        pool = self.pool
+        models = tuple(sorted({t.gpu_model for t in pool.admitted_instance_types()}))
+        before = len(list(self.problems))
+        pool.sharing.check_pool(
+            PoolFacts(
+                ami_family=pool.ami_family,
+                ami_release=pool.ami_release,
+                gpu_names=tuple(pool.gpu_names),
+                gpu_models=models,
+                report=self.add,
+            )
+        )
+        if len(list(self.problems)) > before or not pool.sharing.depends_on_gpu_model:
             return
-        if isinstance(sharing, Mig) and pool.ami_family is not AmiFamily.BOTTLEROCKET:
-            self.add(
-                "ami_family",
-                pool.ami_family,
-                "MIG pools run Bottlerocket, whose built-in device plugin partitions the GPUs at "
-                "boot; on AL2023 that takes NVIDIA's MIG manager (GPU Operator), which this "
-                "library does not install",
-                self.example(
-                    "ami_family",
-                    self.words.choose(python="AmiFamily.BOTTLEROCKET", yaml="Bottlerocket"),
-                ),
-            )
-            return
-        models = sorted({t.gpu_model for t in pool.admitted_instance_types()})
-        if isinstance(sharing, Mig):
-            self._mig_profiles(sharing, models)
-            return
-        minimum, maximum = 2, TIME_SLICING_MAX_REPLICAS
-        if isinstance(sharing, Mps):
-            maximum = MPS_MAX_REPLICAS
-        bad = {}
-        for model in models:
-            limit = maximum
-            if isinstance(sharing, Mps) and model.name in GPUS_BELOW_COMPUTE_7_5:
-                limit = MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5
-            count = sharing.slices_for(model)
-            if not minimum <= count <= limit:
-                bad[f"{model.name} ({model.memory_gib:.1f} GiB)"] = (count, limit)
-        if bad:
-            described = "; ".join(
-                f"{name}: {count} slice(s), allowed {minimum}..{limit}"
-                for name, (count, limit) in bad.items()
-            )
-            self.add(
-                "sharing.memory_gib",
-                sharing.memory_gib if isinstance(sharing, TimeSlicing | Mps) else None,
-                f"each GPU model must hold {minimum} or more slices of this size (fewer is no "
-                f"sharing) and no more than the device plugin allows: {described}",
-                "change the size, or leave those models out (gpu_names, instance_families, "
-                "instance_sizes)",
-            )
-            return  # the NodePools cannot be planned with those counts
-        self._node_pool_names(models)
-
-    def _mig_profiles(self, sharing: Mig, models: list[GpuModel]) -> None:
-        catalog = load_mig_catalog()
-        unsupported = [m for m in models if catalog.get(m) is None]
-        if unsupported:
-            offered = ", ".join(
-                f"{m.model.name} {m.model.memory_gib:.0f} GiB" for m in catalog.models
-            )
-            self.add(
-                "sharing",
-                sharing,
-                "MIG is offered on "
-                + offered
-                + " (Bottlerocket names those); the pool also admits "
-                + ", ".join(f"{m.name} {m.memory_gib:.0f} GiB" for m in unsupported),
-                "narrow the pool to those GPUs (gpu_names, instance_families)",
-            )
-            return
-        lacking = {m: catalog.get(m) for m in models if sharing.slices_for(m) == 0}
-        if lacking:
-            self.add(
-                "sharing.profile",
-                sharing.profile,
-                "the pool's GPUs do not all have this MIG profile: "
-                + "; ".join(
-                    f"{m.name} {m.memory_gib:.0f} GiB has {', '.join(mig.profiles)}"
-                    for m, mig in lacking.items()
-                    if mig is not None
-                ),
-                "use a profile every admitted GPU has, or one pool per GPU model",
-            )
-            return
-        self._node_pool_names(models)
-
-    def _node_pool_names(self, models: list[GpuModel]) -> None:
         if len(models) < 2:
             return
-        longest = max((spec.name for spec in plan_node_pools(self.pool)), key=len)
+        longest = max(names_per_gpu_model(pool.name, models).values(), key=len)
         if len(longest) > MAX_NODE_POOL_NAME:
             self.add(
                 "name",
-                self.pool.name,
+                pool.name,
                 f"a pool with slices per GPU model is one NodePool per model, named "
                 f"<pool>-<gpu>; {longest!r} is longer than {MAX_NODE_POOL_NAME} characters",
                 f"shorten the name by {len(longest) - MAX_NODE_POOL_NAME} characters",
@@ -829,15 +663,3 @@ class _FrozenDict(dict):  # type: ignore[type-arg]
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_reserved_label(key: str) -> bool:
-    # Karpenter refuses labels in its restricted domains (karpenter.sh, karpenter.k8s.aws,
-    # kubernetes.io, k8s.io) except the domains kubelet may set (v1 RestrictedLabelDomains and
-    # LabelDomainExceptions in kubernetes-sigs/karpenter pkg/apis/v1/labels.go).
-    prefix = key.rpartition("/")[0]
-    exceptions = ("node.kubernetes.io", "node-restriction.kubernetes.io", "kops.k8s.io")
-    if any(prefix == d or prefix.endswith("." + d) for d in exceptions):
-        return False
-    domains = ("karpenter.sh", "karpenter.k8s.aws", "kubernetes.io", "k8s.io")
-    return any(prefix == d or prefix.endswith("." + d) for d in domains)

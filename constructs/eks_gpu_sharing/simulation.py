@@ -32,7 +32,8 @@ from .k8s import (
 )
 from .karpenter_installation import ExistingKarpenter, IKarpenter
 from .karpenter_values import KARPENTER_RELEASE, karpenter_chart_values
-from .pool import POOL_LABEL, GpuPool, validate_pools
+from .labels import POOL_LABEL
+from .pool import GpuPool, validate_pools
 from .upstream import Upstream, UpstreamError, upstream
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
 

@@ -15,6 +15,7 @@ from constructs import Construct
 from ..advice import setup_advice, spot_role_advice
 from ..errors import ConfigurationError, require_instance
 from ..guardrails import PodGuardrails
+from ..instance_tags import check_instance_tags
 from ..k8s import (
     DEVICE_PLUGIN_NAMESPACE,
     DEVICE_PLUGIN_RELEASE,
@@ -23,7 +24,6 @@ from ..k8s import (
     build_gpu_sharing_charts,
     sample_chart_id,
 )
-from ..k8s.instance_tags import check_instance_tags
 from ..karpenter_installation import IKarpenter
 from ..kubernetes_names import require_name
 from ..monitoring import (
@@ -35,7 +35,6 @@ from ..monitoring import (
 from ..monitoring.chart import MonitoringChart
 from ..pool import GpuPool, check_ami_pins, validate_pools
 from ..pool_options import SpotServiceLinkedRole
-from ..sharing import NoSharing
 from ..versions import (
     DCGM_EXPORTER_CHART_NAME,
     DCGM_EXPORTER_CHART_REPOSITORY,
@@ -137,7 +136,7 @@ class GpuSharing(Construct):
                 field="GpuSharing.spot_service_linked_role",
                 fix="use SpotServiceLinkedRole.CREATE, SpotServiceLinkedRole.EXISTS or None",
             )
-        needs_overlay = any(not isinstance(p.sharing, NoSharing) for p in self.pools)
+        needs_overlay = any(p.sharing.shares_gpus for p in self.pools)
         if karpenter is not None:
             if not isinstance(karpenter, IKarpenter):
                 raise ConfigurationError(

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import cast
 
 from aws_cdk import aws_eks as eks
 from constructs import Construct
 
 from ..guardrails import PodGuardrails
+from ..instance_tags import check_instance_tags
 from ..k8s import DEVICE_PLUGIN_NAMESPACE
-from ..k8s.instance_tags import check_instance_tags
 from ..kubernetes_names import require_name
 from ..monitoring.settings import Monitoring
 from ..pool import GpuPool, check_ami_pins, validate_pools
@@ -108,13 +107,3 @@ class GpuSharingCluster(Construct):
             pod_guardrails=pod_guardrails,
             monitoring=monitoring,
         )
-
-
-class GpuSlicingCluster(GpuSharingCluster):
-    """Deprecated name of :class:`GpuSharingCluster` (it does MPS and whole GPUs too)."""
-
-    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
-        warnings.warn(
-            "GpuSlicingCluster is renamed GpuSharingCluster", DeprecationWarning, stacklevel=2
-        )
-        super().__init__(scope, id, **kwargs)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from .measured import Measurement, measure
 from .plan import Cost, Estimate, PoolEstimate, estimate_costs, karpenter_simulator
-from .recommend import MAX_SHARE, Mode, Recommendation, recommend
+from .recommend import MAX_SHARE, Recommendation, recommend
 from .report import FORMATS, chart_svg, config_yaml, format_json, format_markdown, format_text
 from .workloads import Workload, check_workloads, read_workloads
 
@@ -64,7 +64,6 @@ __all__ = [
     "Cost",
     "Estimate",
     "Measurement",
-    "Mode",
     "PoolEstimate",
     "Recommendation",
     "Workload",

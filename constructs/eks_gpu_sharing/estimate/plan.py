@@ -18,9 +18,9 @@ from ..config import GpuSharingConfig
 from ..karpenter_installation import ExistingKarpenter
 from ..pool import GpuPool
 from ..pool_options import CapacityType
-from ..sharing import Mps, NoSharing, Sharing, TimeSlicing
+from ..sharing import NoSharing
 from ..versions import KARPENTER_VERSION
-from .recommend import Mode, Recommendation
+from .recommend import Recommendation
 
 #: AWS prices a month as 730 hours.
 HOURS_PER_MONTH: Final = 730
@@ -113,7 +113,7 @@ def plan_pools(
         limit = math.ceil(limit / count) * count
         pool = GpuPool(
             f"{gpu}-{profile}",
-            sharing=_sharing(recs[0].mode, share),
+            sharing=recs[0].sharing,
             gpu_names=[gpu],
             gpu_counts=[count],
             capacity_types=capacity,
@@ -168,14 +168,6 @@ def _config(pools: Sequence[GpuPool], cluster_name: str) -> GpuSharingConfig:
         ),
         pools=tuple(pools),
     )
-
-
-def _sharing(mode: Mode, share: int) -> Sharing:
-    if mode is Mode.TIME_SLICING:
-        return TimeSlicing(replicas=share)
-    if mode is Mode.MPS:
-        return Mps(replicas=share)
-    return NoSharing()
 
 
 def _types(gpu: str) -> list[GpuInstanceType]:

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import Enum
 from typing import Final
 
 from ..catalog import GpuModel, load_catalog
+from ..sharing import Mps, NoSharing, Sharing, SharingMode, TimeSlicing, max_mps_clients
 from .workloads import Workload
 
 #: Share of GPU memory kept free (fragmentation, allocator caches, a pod's growth).
@@ -34,16 +34,6 @@ CUDA_CONTEXT_GIB: Final = 0.5
 BUSY_TARGET: Final = 0.70
 #: Default most pods per GPU: one Xid error or driver reset stops them all.
 MAX_SHARE: Final = 8
-#: MPS allows at most 48 clients per GPU (the device plugin's MPS daemon).
-MPS_MAX_CLIENTS: Final = 48
-
-
-class Mode(Enum):
-    """How a workload's pods get their GPU."""
-
-    WHOLE = "whole GPU"
-    TIME_SLICING = "time-slicing"
-    MPS = "mps"
 
 
 @dataclass(frozen=True)
@@ -52,8 +42,7 @@ class Recommendation:
 
     :param workload: The workload.
     :param gpu: Its GPU model (memory as EC2 reports it).
-    :param mode: Whole GPU, time-slicing or MPS.
-    :param share: Pods per GPU (1 for whole GPUs).
+    :param sharing: ``NoSharing()``, ``TimeSlicing(replicas=share)`` or ``Mps(replicas=share)``.
     :param memory_factor: Pods per GPU that memory allows.
     :param busy_factor: Pods per GPU that compute allows (None: busy is 0).
     :param reason: Why, in one sentence with the numbers.
@@ -62,12 +51,21 @@ class Recommendation:
 
     workload: Workload
     gpu: GpuModel
-    mode: Mode
-    share: int
+    sharing: Sharing
     memory_factor: int
     busy_factor: int | None
     reason: str
     risks: tuple[str, ...]
+
+    @property
+    def mode(self) -> type[SharingMode]:
+        """The sharing mode's class (``TimeSlicing``, ``Mps``, ``NoSharing``)."""
+        return type(self.sharing)
+
+    @property
+    def share(self) -> int:
+        """Pods per GPU (1 for whole GPUs)."""
+        return self.sharing.replicas or 1
 
     @property
     def gpus(self) -> int:
@@ -77,9 +75,7 @@ class Recommendation:
     @property
     def profile(self) -> str:
         """Short name: ``whole``, ``ts4``, ``mps2``."""
-        return {Mode.WHOLE: "whole", Mode.TIME_SLICING: "ts", Mode.MPS: "mps"}[self.mode] + (
-            str(self.share) if self.mode is not Mode.WHOLE else ""
-        )
+        return self.mode.estimate_code + (str(self.share) if self.mode.shares_gpus else "")
 
 
 def gpu_model(name: str) -> GpuModel:
@@ -96,7 +92,7 @@ def recommend(workload: Workload, *, max_share: int = MAX_SHARE) -> Recommendati
     usable = gpu.memory_gib * (1 - MEMORY_HEADROOM)
     memory_factor = max(0, math.floor(usable / (workload.gpu_memory_gib + CUDA_CONTEXT_GIB)))
     busy_factor = math.floor(BUSY_TARGET / workload.busy) if workload.busy > 0 else None
-    limit = min(max_share, MPS_MAX_CLIENTS if workload.latency_sensitive else max_share)
+    limit = min(max_share, max_mps_clients(gpu.name) if workload.latency_sensitive else max_share)
     candidates = [memory_factor, limit] + ([busy_factor] if busy_factor is not None else [])
     share = min(candidates)
     facts = (
@@ -110,8 +106,7 @@ def recommend(workload: Workload, *, max_share: int = MAX_SHARE) -> Recommendati
         return Recommendation(
             workload,
             gpu,
-            Mode.WHOLE,
-            1,
+            NoSharing(),
             memory_factor,
             busy_factor,
             f"{bound}: {facts}; fewer than 2 pods fit, so it keeps whole GPUs",
@@ -130,8 +125,7 @@ def recommend(workload: Workload, *, max_share: int = MAX_SHARE) -> Recommendati
         return Recommendation(
             workload,
             gpu,
-            Mode.MPS,
-            share,
+            Mps(replicas=share),
             memory_factor,
             busy_factor,
             f"{bound}: {facts}. Latency-sensitive, so MPS (kernels run side by side; "
@@ -146,8 +140,7 @@ def recommend(workload: Workload, *, max_share: int = MAX_SHARE) -> Recommendati
     return Recommendation(
         workload,
         gpu,
-        Mode.TIME_SLICING,
-        share,
+        TimeSlicing(replicas=share),
         memory_factor,
         busy_factor,
         f"{bound}: {facts}",

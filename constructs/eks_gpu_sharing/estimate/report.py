@@ -9,8 +9,7 @@ from typing import Any, Final
 import yaml
 
 from ..config import load_yaml, parse_config
-from ..pool import GpuPool
-from ..sharing import Mps, NoSharing, TimeSlicing
+from ..config_writer import sharing_document
 from .plan import HOURS_PER_MONTH, Estimate
 from .recommend import BUSY_TARGET, CUDA_CONTEXT_GIB, MEMORY_HEADROOM
 
@@ -199,7 +198,7 @@ def to_data(estimate: Estimate) -> dict[str, Any]:
                 "gpuMemoryGib": r.workload.gpu_memory_gib,
                 "busy": r.workload.busy,
                 "latencySensitive": r.workload.latency_sensitive,
-                "mode": r.mode.value,
+                "mode": r.sharing.estimate_name,
                 "perGpu": r.share,
                 "memoryFactor": r.memory_factor,
                 "busyFactor": r.busy_factor,
@@ -277,7 +276,7 @@ def config_yaml(estimate: Estimate, *, cluster_name: str) -> str:
         entry: dict[str, Any] = {"name": p.pool.name, "gpuNames": list(p.pool.gpu_names)}
         entry["gpuCounts"] = list(p.pool.gpu_counts)
         entry["capacityTypes"] = [c.value for c in p.pool.capacity_types]
-        entry["sharing"] = _sharing(p.pool)
+        entry["sharing"] = sharing_document(p.pool.sharing)
         entry["gpuLimit"] = p.pool.gpu_limit
         pools.append(entry)
     document = {
@@ -301,13 +300,3 @@ def config_yaml(estimate: Estimate, *, cluster_name: str) -> str:
     )
     parse_config(load_yaml(text))  # what we hand out must load
     return text
-
-
-def _sharing(pool: GpuPool) -> dict[str, Any]:
-    sharing = pool.sharing
-    if isinstance(sharing, TimeSlicing):
-        return {"mode": "time-slicing", "replicas": sharing.replicas}
-    if isinstance(sharing, Mps):
-        return {"mode": "mps", "replicas": sharing.replicas}
-    assert isinstance(sharing, NoSharing)
-    return {"mode": "none"}

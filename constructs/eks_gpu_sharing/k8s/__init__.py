@@ -14,11 +14,12 @@ into ``cdk8s synth`` for plain YAML.
 
 from __future__ import annotations
 
+from ..backends import DEVICE_PLUGIN_NAMESPACE
+from ..plan import sample_replicas
 from .common import COMMON_LABELS
 from .device_plugin import (
     CONFIG_HASH_ANNOTATION,
     DEVICE_PLUGIN_CONFIG_MAP,
-    DEVICE_PLUGIN_NAMESPACE,
     DEVICE_PLUGIN_RELEASE,
     DevicePluginConfigChart,
     config_data_hash,
@@ -32,7 +33,6 @@ from .sample_workload import (
     SAMPLE_NUM_BODIES,
     SAMPLE_WORKLOAD_NAMESPACE,
     SampleWorkloadChart,
-    sample_replicas,
     sample_workload_name,
 )
 

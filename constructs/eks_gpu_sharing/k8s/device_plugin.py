@@ -18,10 +18,13 @@ import yaml
 from cdk8s_plus_36 import k8s
 from constructs import Construct
 
+from ..backends import DEVICE_PLUGIN_NAMESPACE
 from ..errors import ConfigurationError
 from ..kubernetes_names import dns_subdomain_error, require_name
-from ..pool import GPU_TAINT_KEY, POOL_LABEL, GpuPool, validate_pools
-from ..sharing import DEFAULT_PROFILE, Mps
+from ..labels import GPU_TAINT_KEY, POOL_LABEL
+from ..plan import plan_pool
+from ..pool import GpuPool, validate_pools
+from ..sharing import DEFAULT_PROFILE
 from .common import CHART_PROPS, PodSecurityLevels, namespace_object
 
 #: Requests and limits of the plugin container. NVIDIA publishes none (the chart's default is
@@ -38,8 +41,6 @@ DEVICE_PLUGIN_POD_SECURITY: Final = PodSecurityLevels(
     enforce="privileged", warn="privileged", audit="privileged"
 )
 
-#: Namespace of the device plugin release and its ConfigMap.
-DEVICE_PLUGIN_NAMESPACE: Final = "nvidia-device-plugin"
 #: Helm release name of the device plugin chart (CDK and the documented `helm` line alike).
 DEVICE_PLUGIN_RELEASE: Final = "nvidia-device-plugin"
 #: Name of the ConfigMap with one key per sharing profile.
@@ -62,8 +63,8 @@ def device_plugin_config_data(pools: Sequence[GpuPool]) -> dict[str, str]:
     """
     data = {DEFAULT_PROFILE.profile_name: _to_yaml(DEFAULT_PROFILE.device_plugin_config())}
     for pool in _daemonset_pools(pools):
-        for spec in pool.node_pools():
-            data[spec.device_plugin_config_key] = _to_yaml(spec.sharing.device_plugin_config())
+        for plan in plan_pool(pool).node_pools:
+            data[plan.device_plugin_config_key] = _to_yaml(plan.sharing.device_plugin_config())
     return dict(sorted(data.items()))
 
 
@@ -153,7 +154,8 @@ def device_plugin_helm_values(
     * ``podAnnotations``: the ConfigMap hash, when given, so a profile change restarts the pods.
     * ``resources`` of the plugin container (:data:`DEVICE_PLUGIN_RESOURCES`): requests so the
       scheduler and Karpenter count it, a memory limit so a leak cannot starve the node.
-    * ``gfd.enabled``: only when a pool uses MPS (its control daemon needs GFD's labels); NFD,
+    * ``gfd.enabled``: only when a pool's sharing needs GPU feature discovery (MPS: its control
+      daemon selects GFD's labels); NFD,
       deployed with GFD, then also gets a toleration for the ``nvidia.com/gpu`` taint.
 
     :param pools: All GPU pools; at least one must be an AL2023 pool.
@@ -208,7 +210,7 @@ def device_plugin_helm_values(
     }
     if config_hash is not None:
         values["podAnnotations"] = {CONFIG_HASH_ANNOTATION: config_hash}
-    if any(isinstance(p.sharing, Mps) for p in served):
+    if any(p.sharing.needs_gpu_feature_discovery for p in served):
         values["gfd"] = {"enabled": True}
         # NFD's worker tolerates nvidia.com/gpu only with value "present"; Karpenter's taint
         # has no value, so without this NFD never labels the GPU nodes and MPS never starts.

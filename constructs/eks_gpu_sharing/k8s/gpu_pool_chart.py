@@ -10,19 +10,23 @@ import cdk8s
 from constructs import Construct
 
 from ..errors import GPU_POOL_EXAMPLE, require_instance
+from ..instance_tags import check_instance_tags
+from ..karpenter_api import (
+    INSTANCE_GPU_COUNT,
+    NODE_CLASS_API_VERSION,
+    NODE_CLASS_GROUP,
+    NODE_CLASS_KIND,
+    NODE_OVERLAY_API_VERSION,
+    NODE_OVERLAY_KIND,
+    NODE_POOL_API_VERSION,
+    NODE_POOL_KIND,
+    NODEPOOL_LABEL,
+)
 from ..karpenter_installation import IKarpenter
-from ..node_pool import NodePoolSpec
-from ..pool import INSTANCE_GPU_COUNT, NODEPOOL_LABEL, AmiFamily, GpuPool
+from ..plan import NodePoolPlan, plan_pool
+from ..pool import AmiFamily, GpuPool
 from .common import CHART_PROPS, api_object
-from .instance_tags import check_instance_tags
 
-#: API group and kind of the EC2NodeClass a NodePool references.
-NODE_CLASS_GROUP: Final = "karpenter.k8s.aws"
-NODE_CLASS_KIND: Final = "EC2NodeClass"
-#: API versions of the Karpenter kinds (checked against the pinned CRDs by the tests).
-NODE_CLASS_API_VERSION: Final = f"{NODE_CLASS_GROUP}/v1"
-NODE_POOL_API_VERSION: Final = "karpenter.sh/v1"
-NODE_OVERLAY_API_VERSION: Final = "karpenter.sh/v1alpha1"
 #: Bottlerocket's OS volume (``/dev/xvda``); its data volume holds images and is sized by the pool.
 BOTTLEROCKET_OS_DEVICE: Final = "/dev/xvda"
 BOTTLEROCKET_OS_VOLUME_GIB: Final = 4
@@ -37,7 +41,7 @@ def overlay_name(pool: GpuPool, gpu_count: int) -> str:
 class NodePoolObjects:
     """The objects of one NodePool of a pool."""
 
-    spec: NodePoolSpec
+    spec: NodePoolPlan
     node_class: cdk8s.ApiObject
     node_pool: cdk8s.ApiObject
     #: The NodeOverlays by GPU count (none for whole GPUs on full instance types).
@@ -48,7 +52,7 @@ class GpuPoolChart(cdk8s.Chart):
     """The Karpenter objects of one GPU pool, all derived from its ``GpuPool``.
 
     Per NodePool of the pool (one, or one per GPU model when the slices per GPU depend on the
-    model: ``GpuPool.node_pools``):
+    model: ``plan.plan_pool``):
 
     * ``EC2NodeClass``: pinned EKS-optimized AMI alias (NVIDIA variant chosen by instance type),
       IMDSv2 only with hop limit 1 (pods cannot reach the node's credentials), encrypted gp3
@@ -88,7 +92,7 @@ class GpuPoolChart(cdk8s.Chart):
         self.instance_tags = tags
         #: The objects of each NodePool, by NodePool name.
         self.node_pools: dict[str, NodePoolObjects] = {}
-        for spec in pool.node_pools():
+        for spec in plan_pool(pool).node_pools:
             prefix = "" if spec.name == pool.name else f"{spec.name}-"
             self.node_pools[spec.name] = NodePoolObjects(
                 spec,
@@ -122,7 +126,7 @@ class GpuPoolChart(cdk8s.Chart):
 
     # -- EC2NodeClass -----------------------------------------------------------------------
 
-    def _node_class(self, node_pool: NodePoolSpec, prefix: str) -> cdk8s.ApiObject:
+    def _node_class(self, node_pool: NodePoolPlan, prefix: str) -> cdk8s.ApiObject:
         pool, karpenter = self.pool, self.karpenter
         discovery = {karpenter.discovery_tag_key: karpenter.discovery_tag_value}
         spec: dict[str, Any] = {
@@ -140,8 +144,9 @@ class GpuPoolChart(cdk8s.Chart):
         }
         if self.instance_tags:
             spec["tags"] = dict(self.instance_tags)
-        if pool.ami_family is AmiFamily.BOTTLEROCKET:
-            spec["userData"] = node_pool.bottlerocket_settings()
+        user_data = node_pool.user_data()
+        if user_data is not None:
+            spec["userData"] = user_data
         return api_object(
             self,
             f"{prefix}node-class",
@@ -174,7 +179,7 @@ class GpuPoolChart(cdk8s.Chart):
 
     # -- NodePool ---------------------------------------------------------------------------
 
-    def _node_pool(self, node_pool: NodePoolSpec, prefix: str) -> cdk8s.ApiObject:
+    def _node_pool(self, node_pool: NodePoolPlan, prefix: str) -> cdk8s.ApiObject:
         pool = self.pool
         spec: dict[str, Any] = {
             "template": {
@@ -197,13 +202,13 @@ class GpuPoolChart(cdk8s.Chart):
         if node_pool.weight is not None:
             spec["weight"] = node_pool.weight
         return api_object(
-            self, f"{prefix}node-pool", NODE_POOL_API_VERSION, "NodePool", node_pool.name, spec
+            self, f"{prefix}node-pool", NODE_POOL_API_VERSION, NODE_POOL_KIND, node_pool.name, spec
         )
 
     # -- NodeOverlays -----------------------------------------------------------------------
 
     def _overlay(
-        self, node_pool: NodePoolSpec, prefix: str, gpu_count: int, capacity: dict[str, str]
+        self, node_pool: NodePoolPlan, prefix: str, gpu_count: int, capacity: dict[str, str]
     ) -> cdk8s.ApiObject:
         spec = {
             "requirements": [
@@ -216,7 +221,7 @@ class GpuPoolChart(cdk8s.Chart):
             self,
             f"{prefix}overlay-gpu-{gpu_count}",
             NODE_OVERLAY_API_VERSION,
-            "NodeOverlay",
+            NODE_OVERLAY_KIND,
             node_pool.overlay_name(gpu_count),
             spec,
         )

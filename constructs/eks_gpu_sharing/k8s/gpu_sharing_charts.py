@@ -8,11 +8,11 @@ from typing import Any
 
 from constructs import Construct
 
+from ..backends import DEVICE_PLUGIN_NAMESPACE
 from ..guardrails import PodGuardrails
 from ..karpenter_installation import IKarpenter
 from ..pool import GpuPool, validate_pools
 from .device_plugin import (
-    DEVICE_PLUGIN_NAMESPACE,
     DevicePluginConfigChart,
     device_plugin_helm_values,
 )

@@ -13,9 +13,10 @@ from constructs import Construct
 
 from ..errors import GPU_POOL_EXAMPLE, ConfigurationError, require_instance
 from ..kubernetes_names import require_name
-from ..pool import POOL_LABEL, GpuPool
+from ..labels import POOL_LABEL
+from ..plan import sample_replicas
+from ..pool import GpuPool
 from ..versions import SAMPLE_WORKLOAD_IMAGE
-from ..vocabulary import vocabulary
 from .common import CHART_PROPS, PodSecurityLevels, namespace_object
 
 #: Pod Security Standard labels of the sample's namespace: enforce and warn ``baseline`` (the
@@ -78,35 +79,6 @@ def sample_script(
             "",
         ]
     )
-
-
-def sample_replicas(pool: GpuPool, replicas: int | None) -> int:
-    """Validate a sample's pod count for ``pool``; None means one node's worth of slices."""
-    if replicas is None:
-        # One node of the smallest admitted instance (a fractional GPU counts as one device).
-        return min(
-            max(count, 1) * spec.slices_per_gpu
-            for spec in pool.node_pools()
-            for count in spec.gpu_counts
-        )
-    words = vocabulary()
-    field = words.field("SampleWorkloadChart", "replicas")
-    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-        raise ConfigurationError(
-            field=field,
-            value=replicas,
-            rule="must be a whole number >= 0",
-            fix="leave it unset to fill one node, or use e.g. " + words.example("replicas", "4"),
-        )
-    if replicas > pool.slice_limit:
-        raise ConfigurationError(
-            field=field,
-            value=replicas,
-            rule=f"pool {pool.name!r} is limited to {pool.slice_limit} slices "
-            f"({words.name('gpu_limit')} x slices per GPU); the other pods would stay Pending",
-            fix=f"use at most {pool.slice_limit} or raise the pool's {words.name('gpu_limit')}",
-        )
-    return replicas
 
 
 class SampleWorkloadChart(cdk8s.Chart):

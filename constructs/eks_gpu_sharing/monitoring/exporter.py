@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from ..errors import ConfigurationError
-from ..pool import GPU_TAINT_KEY, POOL_LABEL, GpuPool
+from ..labels import GPU_TAINT_KEY, POOL_LABEL
+from ..pool import GpuPool
 
 #: The release name, also the chart's ``app.kubernetes.io/name`` label on its Service.
 DCGM_EXPORTER_RELEASE: Final = "dcgm-exporter"

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from ..aws_names import tag_key_error, tag_value_error
-from ..errors import ConfigurationError
+from .aws_names import tag_key_error, tag_value_error
+from .errors import ConfigurationError
 
 # EC2 tag keys Karpenter sets itself; the EC2NodeClass CRD rejects them in spec.tags.
 _RESERVED_TAG_KEYS: Final = frozenset(

@@ -1,0 +1,24 @@
+"""The NVIDIA device plugin's Helm DaemonSet, configured per NodePool by a node label."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from .base import PlannedNodePool, SharingBackend
+
+#: Node label the device plugin's config-manager reads to pick a key of its ConfigMap.
+DEVICE_PLUGIN_CONFIG_LABEL: Final = "nvidia.com/device-plugin.config"
+#: Namespace of the device plugin release and its ConfigMap (the default).
+DEVICE_PLUGIN_NAMESPACE: Final = "nvidia-device-plugin"
+
+
+class DevicePluginBackend(SharingBackend):
+    """AL2023 nodes: the library's device plugin release, whose config-manager reads the
+    NodePool's key (``pool-<nodepool>``) of the sharing ConfigMap through a node label."""
+
+    name = "device-plugin"
+    runs_device_plugin_daemonset = True
+
+    def node_labels(self, plan: PlannedNodePool) -> dict[str, str]:
+        """The config-manager's label, naming the NodePool's ConfigMap key."""
+        return {DEVICE_PLUGIN_CONFIG_LABEL: plan.device_plugin_config_key}
