@@ -14,7 +14,7 @@ export CDK_CLI_TELEMETRY := false
 
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-dev upstream debian-packages synth cdk-synth cdk8s-synth test test-fast lint clean
+.PHONY: setup setup-dev upstream upstream-tests debian-packages synth cdk-synth cdk8s-synth test test-fast lint clean
 
 STEP := scripts/step.sh
 UV := scripts/uv.sh pip install --quiet --python $(BIN)/python
@@ -60,16 +60,21 @@ cdk8s-synth: setup
 upstream: setup
 	$(BIN)/python -m eks_gpu_sharing.upstream
 
+# The program the test suite runs: the same plus the commands only the tests call
+# (testtools_*.go, build tag `testtools`; the wheel and `simulate`'s build leave them out).
+upstream-tests: setup
+	$(BIN)/python -m eks_gpu_sharing.upstream --test-tools
+
 # The whole suite on both cores (pytest-xdist), after the lint and type checks CI runs.
 # Debian's prometheus and promtool for the estimate and monitoring tests (root or sudo).
 debian-packages:
 	scripts/install_debian_packages.sh
 
-test: setup-dev upstream debian-packages lint
+test: setup-dev upstream-tests debian-packages lint
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 # The quick loop: everything but the tests marked slow (whole CDK app synths, doc examples).
-test-fast: setup-dev upstream debian-packages
+test-fast: setup-dev upstream-tests debian-packages
 	$(BIN)/python -m pytest -n auto -m "not slow" $(PYTEST_ARGS)
 
 lint: setup-dev
@@ -77,7 +82,8 @@ lint: setup-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	cd constructs/eks_gpu_sharing/upstream && test -z "$$(gofmt -l .)" \
-		&& GOTOOLCHAIN=auto CGO_ENABLED=0 GOFLAGS=-mod=readonly go vet .
+		&& GOTOOLCHAIN=auto CGO_ENABLED=0 GOFLAGS=-mod=readonly go vet . \
+		&& GOTOOLCHAIN=auto CGO_ENABLED=0 GOFLAGS=-mod=readonly go vet -tags testtools .
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out

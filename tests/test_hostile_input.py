@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -268,8 +268,22 @@ def reader_fields(data: bytes) -> list[str] | None:
     return None
 
 
-def _staging_folders() -> set[str]:
-    return {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("eks-gpu-sharing-")}
+@contextlib.contextmanager
+def _private_temp_folder() -> Iterator[Path]:
+    """A fresh folder that ``tempfile`` (the renderer's staging folder) uses while the block
+    runs, so that another run sharing the system's temporary folder cannot disturb the check."""
+    folder = Path(tempfile.mkdtemp(prefix="hostile-tmp-"))
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(folder)
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = saved
+        shutil.rmtree(folder)
+
+
+def _staging_folders(folder: Path) -> set[str]:
+    return {n for n in os.listdir(folder) if n.startswith("eks-gpu-sharing-")}
 
 
 # -- properties ---------------------------------------------------------------------------------
@@ -304,7 +318,7 @@ def test_the_reader_answers_every_input_with_a_config_or_named_errors(data: byte
 @settings(FUZZ, max_examples=max(EXAMPLES // 3, 20))
 @given(data=config_bytes, setup=st.sampled_from(FOLDER_SETUPS))
 def test_synth_fails_cleanly_or_writes_exactly_its_files(data: bytes, setup: FolderSetup) -> None:
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, _private_temp_folder() as private_tmp:
         workspace = Path(scratch)
         config, out, outside = workspace / "config.yaml", workspace / "out", workspace / "outside"
         outside.mkdir()
@@ -313,7 +327,6 @@ def test_synth_fails_cleanly_or_writes_exactly_its_files(data: bytes, setup: Fol
         config.write_bytes(data)
         before_out, before_outside = snapshot(out), snapshot(outside)
         before_workspace = set(os.listdir(workspace))
-        staging = _staging_folders()
 
         stdout, stderr = io.StringIO(), io.StringIO()
         started = time.perf_counter()
@@ -328,7 +341,7 @@ def test_synth_fails_cleanly_or_writes_exactly_its_files(data: bytes, setup: Fol
         assert "Traceback" not in err
         assert snapshot(outside) == before_outside
         assert set(os.listdir(workspace)) == before_workspace | ({"out"} if status == 0 else set())
-        assert _staging_folders() <= staging
+        assert not _staging_folders(private_tmp)
         assert elapsed < 60
         fields = reader_fields(data)
         if status == 2:

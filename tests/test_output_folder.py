@@ -4,6 +4,9 @@ followed out of the folder, and only files synth wrote are replaced or deleted."
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -15,6 +18,21 @@ from eks_gpu_sharing.output_folder import RECORD, compare_files, write_files
 from tests.folder_snapshot import snapshot
 
 FILES = {"01-a.k8s.yaml": b"a: 1\n", "helm/values.yaml": b"v: 1\n"}
+CONFIG = Path(__file__).resolve().parents[1] / "gpu-sharing.yaml"
+
+
+def _unprivileged() -> list[str] | None:
+    """The command prefix that runs a process bound by file modes: none for a user other than
+    root. Root writes into read-only folders through its capabilities (CAP_DAC_OVERRIDE), so as
+    root util-linux's setpriv drops them all (bounding and inheritable sets); the uid stays 0,
+    so the interpreter under root's 0700 home remains reachable. None: root without setpriv."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--bounding-set=-all", "--inh-caps=-all"] if setpriv else None
+
+
+UNPRIVILEGED = _unprivileged()
 
 
 def test_writes_the_files_and_a_record_kubectl_does_not_read(tmp_path: Path) -> None:
@@ -87,17 +105,33 @@ def test_a_failure_while_writing_leaves_the_folder_byte_identical(
     assert snapshot(out) == before  # no temporary file, no new folder ("sub") left behind
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+@pytest.mark.skipif(
+    UNPRIVILEGED is None,
+    reason="running as root without setpriv (util-linux) to drop the capabilities that let "
+    "root write into read-only folders",
+)
 def test_a_read_only_subfolder_is_an_error_before_anything_changes(tmp_path: Path) -> None:
+    """The console command, run without the power to ignore file modes, on a folder whose
+    ``helm/`` is read-only: exit 2 naming the folder, and nothing changed."""
+    assert UNPRIVILEGED is not None
     out = tmp_path / "out"
-    write_files(out, FILES)
+    synth = [sys.executable, "-m", "eks_gpu_sharing.cli", "synth", "--config", str(CONFIG)]
+    subprocess.run([*synth, "--out", str(out)], check=True, capture_output=True, timeout=300)
+    assert (out / "helm").is_dir()
     before = snapshot(out)
     (out / "helm").chmod(0o500)
     try:
-        with pytest.raises(ConfigurationError, match="cannot be written"):
-            write_files(out, {"01-a.k8s.yaml": b"a: 2\n", "helm/values.yaml": b"v: 2\n"})
+        done = subprocess.run(
+            [*UNPRIVILEGED, *synth, "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         (out / "helm").chmod(0o700)
+    assert done.returncode == 2, done.stderr
+    # The value is cut in the middle when long: its end names the folder.
+    assert "/out/helm': cannot be written (Permission denied)" in done.stderr, done.stderr
     assert snapshot(out) == before
 
 

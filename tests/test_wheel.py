@@ -1,6 +1,7 @@
 """The install path users take (issue 14): build the wheel with build isolation, install it with
 the ``[node]`` extra into a brand-new virtualenv, and run the examples from the installed
-package, never from this checkout."""
+package, never from this checkout. The wheel, and the Go build ``simulate`` makes from it, leave
+out the Go commands only the tests call (issue 18)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from eks_gpu_sharing.upstream.harness import (
+    GO_MODULE_DIR,
+    TEST_TOOLS_TAG,
+    _go_environment,
+    _is_test_tool,
+    _source_files,
+    go_command,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -91,8 +101,68 @@ def test_the_wheel_carries_its_data(wheel: Path) -> None:
     assert not any(n.startswith(("tests/", "constructs/")) for n in names)
 
 
+def test_the_wheel_leaves_the_test_only_go_commands_out(wheel: Path) -> None:
+    """The commands only the tests call (build tag ``testtools``) are not shipped: the wheel
+    holds exactly the Go files of the program ``simulate`` builds."""
+    go_files = {p.name for p in GO_MODULE_DIR.glob("*.go")}
+    test_tools = {name for name in go_files if _is_test_tool(GO_MODULE_DIR / name)}
+    # pyproject.toml excludes testtools_*.go: every tagged file, and only those, is named so.
+    assert test_tools == {p.name for p in GO_MODULE_DIR.glob("testtools_*.go")}
+    assert {
+        "testtools_podsecurity.go",
+        "testtools_policy.go",
+        "testtools_prune.go",
+        "testtools_deviceplugin.go",
+    } <= test_tools
+    prefix = "eks_gpu_sharing/upstream/"
+    shipped = {
+        n.removeprefix(prefix)
+        for n in zipfile.ZipFile(wheel).namelist()
+        if n.startswith(prefix) and n.endswith(".go")
+    }
+    assert shipped == go_files - test_tools
+
+
+def _go_list(template: str, *tags: str) -> list[str]:
+    go = go_command()
+    if go is None:
+        pytest.fail("the upstream checks need Go: see eks_gpu_sharing.upstream")
+    listed = subprocess.run(
+        [go, "list", *tags, "-deps", "-f", template, "."],
+        cwd=GO_MODULE_DIR,
+        env=_go_environment(),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return listed.stdout.split()
+
+
+@pytest.mark.parametrize("test_tools", [False, True])
+def test_the_build_compiles_exactly_the_files_its_cache_key_covers(test_tools: bool) -> None:
+    """Go's own file selection for each build is what harness.py hashes; the user's build
+    (``simulate``, ``estimate``) links neither the device plugin's Go code nor the Pod Security
+    evaluator, which only the test tools use (the device plugin's chart is read as files)."""
+    tags = ("-tags", TEST_TOOLS_TAG) if test_tools else ()
+    main_files = _go_list('{{if eq .Name "main"}}{{join .GoFiles " "}}{{end}}', *tags)
+    keyed = {p.name for p in _source_files(test_tools=test_tools)} - {"go.mod", "go.sum"}
+    assert set(main_files) == keyed
+    packages = _go_list("{{if not .Standard}}{{.ImportPath}}{{end}}", *tags)
+    test_only = [
+        p
+        for p in packages
+        if p.startswith(("github.com/NVIDIA/k8s-device-plugin/", "k8s.io/pod-security-admission/"))
+    ]
+    assert bool(test_only) == test_tools, test_only
+
+
 def _user_env(venv: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "VIRTUAL_ENV", "EKS_GPU_SHARING_TEST_TOOLS")
+    }
     # The user's PATH: their virtualenv (with the [node] extra's Node.js) and the system.
     env["PATH"] = f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin"
     env["CDK_DISABLE_VERSION_CHECK"] = "true"

@@ -19,6 +19,9 @@ import (
 var (
 	karpenterModuleDir    string
 	devicePluginModuleDir string
+	// devicePluginVersion is the version of devicePluginModuleDir. Only the test tools link
+	// the module's Go code, so without them the build info does not name it (moduleVersions).
+	devicePluginVersion string
 )
 
 // chartPath maps the chart names the library deploys to their folders in the pinned modules.

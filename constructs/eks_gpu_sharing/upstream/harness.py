@@ -19,6 +19,13 @@ from typing import Any, Final
 
 #: The Go module (go.mod, go.sum, *.go) shipped inside the package.
 GO_MODULE_DIR: Final = Path(__file__).resolve().parent
+#: The build tag of the commands only the test suite calls (``testtools_*.go``: pod-security,
+#: evaluate-policy, prune-allowlist, parse-device-plugin-config). The wheel leaves those files
+#: out, and the program ``simulate`` and ``estimate`` build compiles none of them.
+TEST_TOOLS_TAG: Final = "testtools"
+#: Set to ``1`` (the test suite's conftest does) to build the program with the test tools
+#: whenever :func:`upstream` is not told either way, ``simulate`` and ``estimate`` included.
+TEST_TOOLS_ENV: Final = "EKS_GPU_SHARING_TEST_TOOLS"
 #: Modules whose files (charts) the program reads at run time from the Go module cache.
 KARPENTER_MODULE: Final = "github.com/aws/karpenter-provider-aws"
 DEVICE_PLUGIN_MODULE: Final = "github.com/NVIDIA/k8s-device-plugin"
@@ -71,8 +78,21 @@ def _go_environment() -> dict[str, str]:
     return env
 
 
-def _source_files() -> list[Path]:
-    return sorted([GO_MODULE_DIR / "go.mod", GO_MODULE_DIR / "go.sum", *GO_MODULE_DIR.glob("*.go")])
+def _source_files(*, test_tools: bool = False) -> list[Path]:
+    """What ``go build`` compiles (with or without the test tools): the cache key's inputs."""
+    sources = [p for p in GO_MODULE_DIR.glob("*.go") if test_tools or not _is_test_tool(p)]
+    return sorted([GO_MODULE_DIR / "go.mod", GO_MODULE_DIR / "go.sum", *sources])
+
+
+def _is_test_tool(path: Path) -> bool:
+    """Whether a Go file builds only with the test tools (its ``//go:build testtools`` line)."""
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("package "):
+                return False
+            if line.strip() == f"//go:build {TEST_TOOLS_TAG}":
+                return True
+    return False
 
 
 @contextlib.contextmanager
@@ -147,7 +167,8 @@ class Upstream:
         return self.call("render-chart", **request)
 
     def parse_device_plugin_configs(self, configs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-        """Load each ConfigMap value with the device plugin's api/config/v1 loader."""
+        """Load each ConfigMap value with the device plugin's api/config/v1 loader (test tools:
+        ``upstream(test_tools=True)``)."""
         results: dict[str, dict[str, Any]] = self.call(
             "parse-device-plugin-config", configs=dict(configs)
         )["results"]
@@ -179,7 +200,7 @@ class Upstream:
     ) -> dict[str, Any]:
         """Pod Security admission's evaluator on pod templates (name -> ``{metadata, spec}``) in
         a namespace with ``namespace_labels``: ``policy`` (mode -> level:version), ``errors``
-        (bad labels) and, per pod, ``forbidden`` (mode -> why)."""
+        (bad labels) and, per pod, ``forbidden`` (mode -> why). Test tools only."""
         request = [
             {"name": name, "metadata": t.get("metadata", {}), "spec": t["spec"]}
             for name, t in pods.items()
@@ -191,7 +212,8 @@ class Upstream:
     ) -> dict[str, list[str]]:
         """What a ValidatingAdmissionPolicy's validations decide for each pod being created
         (compiled and evaluated as kube-apiserver's policy plugin does; matching is not
-        evaluated): pod name -> the messages of the validations it fails (empty: admitted)."""
+        evaluated): pod name -> the messages of the validations it fails (empty: admitted).
+        Test tools only."""
         answer = self.call("evaluate-policy", policy=dict(policy), pods=[dict(p) for p in pods])
         return {v["name"]: v["denied"] for v in answer["verdicts"]}
 
@@ -199,7 +221,8 @@ class Upstream:
         """The kinds ``kubectl apply --prune`` deletes when they leave the applied set: kubectl's
         default allowlist (what aws-cdk-lib's kubectl handler uses), or ``allowlist`` as kubectl
         parses ``--prune-allowlist`` values. Each: ``group``, ``version``, ``kind``,
-        ``namespaced``. Raises UpstreamError with kubectl's message if it refuses a value."""
+        ``namespaced``. Raises UpstreamError with kubectl's message if it refuses a value.
+        Test tools only."""
         answer = self.call("prune-allowlist", allowlist=list(allowlist))
         if answer.get("error"):
             raise UpstreamError(f"kubectl refuses the prune allowlist: {answer['error']}")
@@ -211,13 +234,29 @@ class Upstream:
         return self.call("simulate", **request)
 
 
-@cache
-def upstream(log: Callable[[str], None] | None = None) -> Upstream:
+def upstream(
+    log: Callable[[str], None] | None = None, *, test_tools: bool | None = None
+) -> Upstream:
     """Build the upstream program if needed (minutes the first time, cached after) and return it.
 
     :param log: Called with a progress line before a build starts. Default: silent.
+    :param test_tools: Also build the commands only the tests call (a source checkout's
+        ``testtools_*.go``; the wheel has none). Default: ``$EKS_GPU_SHARING_TEST_TOOLS`` is 1.
     :raises UpstreamUnavailable: without a Go toolchain, or when the build fails.
     """
+    if test_tools is None:
+        test_tools = os.environ.get(TEST_TOOLS_ENV) == "1"
+    return _upstream(log, test_tools)
+
+
+@cache
+def _upstream(log: Callable[[str], None] | None, test_tools: bool) -> Upstream:
+    sources = _source_files(test_tools=test_tools)
+    if test_tools and sources == _source_files():
+        raise UpstreamUnavailable(
+            f"the test tools (testtools_*.go) are not in {GO_MODULE_DIR}: they come with a "
+            "source checkout, not with the wheel"
+        )
     go = go_command()
     if go is None:
         raise UpstreamUnavailable(
@@ -229,7 +268,9 @@ def upstream(log: Callable[[str], None] | None = None) -> Upstream:
     except UpstreamUnavailable as error:
         raise UpstreamUnavailable(f"{error}; {GO_INSTALL_HINT}") from None
     digest = hashlib.sha256(" ".join(go_version).encode())
-    for path in _source_files():
+    if test_tools:
+        digest.update(f" -tags {TEST_TOOLS_TAG}".encode())
+    for path in sources:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     directory = cache_dir()
     binary = directory / f"upstream-{digest.hexdigest()[:20]}"
@@ -250,11 +291,13 @@ def upstream(log: Callable[[str], None] | None = None) -> Upstream:
                 "-s -w",
                 f"-X main.karpenterModuleDir={modules[KARPENTER_MODULE]['Dir']}",
                 f"-X main.devicePluginModuleDir={modules[DEVICE_PLUGIN_MODULE]['Dir']}",
+                f"-X main.devicePluginVersion={modules[DEVICE_PLUGIN_MODULE]['Version']}",
             ]
         )
+        tags = ["-tags", TEST_TOOLS_TAG] if test_tools else []
         with tempfile.TemporaryDirectory(dir=directory) as staging:
             staged = Path(staging) / binary.name
-            _run([go, "build", "-ldflags", flags, "-o", str(staged), "."], env=env)
+            _run([go, "build", *tags, "-ldflags", flags, "-o", str(staged), "."], env=env)
             os.replace(staged, binary)
         versions = {name: module["Version"] for name, module in modules.items()}
         dirs = [module["Dir"] for module in modules.values()]
@@ -310,8 +353,10 @@ def _run(command: Sequence[str], *, env: Mapping[str, str]) -> str:
 
 
 def main() -> None:  # pragma: no cover - a command
-    """``python -m eks_gpu_sharing.upstream``: build now, print the binary and versions."""
-    built = upstream(log=lambda line: print(line, file=sys.stderr))
+    """``python -m eks_gpu_sharing.upstream [--test-tools]``: build now (with the commands only
+    the tests call), print the binary and versions."""
+    test_tools = "--test-tools" in sys.argv[1:] or None
+    built = upstream(log=lambda line: print(line, file=sys.stderr), test_tools=test_tools)
     print(built.binary)
     for name, version in sorted(built.call("versions")["modules"].items()):
         print(f"  {name} {version}")

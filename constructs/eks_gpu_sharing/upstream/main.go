@@ -4,14 +4,18 @@
 //
 //	{"command": "validate", ...}                    API server create path for Karpenter objects
 //	{"command": "render-chart", ...}                Helm (client-only) on the pinned charts
-//	{"command": "parse-device-plugin-config", ...}  NVIDIA's api/config/v1 parser
 //	{"command": "instance-types", ...}              the AWS provider's instance-type code
 //	{"command": "simulate", ...}                    Karpenter's provisioner, one scheduling round
-//	{"command": "prune-allowlist", ...}             the kinds kubectl apply --prune deletes
 //	{"command": "karpenter-crds"}                   the CRDs Karpenter's code embeds
+//	{"command": "versions"}                         the pinned module versions
+//
+// and, built with -tags testtools (the files testtools_*.go, which only the test suite needs:
+// they are not in the wheel, and the program `simulate` and `estimate` build leaves them out):
+//
+//	{"command": "parse-device-plugin-config", ...}  NVIDIA's api/config/v1 parser
+//	{"command": "prune-allowlist", ...}             the kinds kubectl apply --prune deletes
 //	{"command": "pod-security", ...}                Pod Security admission's evaluator
 //	{"command": "evaluate-policy", ...}             a ValidatingAdmissionPolicy's CEL on pods
-//	{"command": "versions"}                         the pinned module versions
 //
 // Errors in the input (an invalid object, a config the plugin rejects) are data in the response;
 // only a broken request makes the process exit non-zero, with {"error": "..."}.
@@ -30,17 +34,14 @@ import (
 
 type command func(raw []byte) (any, error)
 
+// commands are the requests this program answers; the testtools_*.go files add theirs in init.
 var commands = map[string]command{
-	"validate":                   runValidate,
-	"render-chart":               runRenderChart,
-	"parse-device-plugin-config": runParseDevicePluginConfig,
-	"instance-types":             runInstanceTypes,
-	"simulate":                   runSimulate,
-	"prune-allowlist":            runPruneAllowlist,
-	"karpenter-crds":             runKarpenterCRDs,
-	"pod-security":               runPodSecurity,
-	"evaluate-policy":            runEvaluatePolicy,
-	"versions":                   runVersions,
+	"validate":       runValidate,
+	"render-chart":   runRenderChart,
+	"instance-types": runInstanceTypes,
+	"simulate":       runSimulate,
+	"karpenter-crds": runKarpenterCRDs,
+	"versions":       runVersions,
 }
 
 func main() {

@@ -30,6 +30,9 @@ func moduleVersions() map[string]string {
 		return versions
 	}
 	versions["go"] = info.GoVersion
+	if devicePluginVersion != "" {
+		versions["github.com/NVIDIA/k8s-device-plugin"] = devicePluginVersion
+	}
 	for _, dep := range info.Deps {
 		module := dep
 		if dep.Replace != nil {

@@ -1,3 +1,8 @@
+//go:build testtools
+
+// Test-only: built with -tags testtools (upstream(test_tools=True)), left out of the wheel
+// and of the program `simulate` and `estimate` build (see main.go).
+
 package main
 
 import (
@@ -10,6 +15,8 @@ import (
 	spec "github.com/NVIDIA/k8s-device-plugin/api/config/v1"
 	cli "github.com/urfave/cli/v2"
 )
+
+func init() { commands["parse-device-plugin-config"] = runParseDevicePluginConfig }
 
 type parseDevicePluginConfigRequest struct {
 	Command string            `json:"command"`

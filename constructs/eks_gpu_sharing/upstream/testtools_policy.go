@@ -1,3 +1,8 @@
+//go:build testtools
+
+// Test-only: built with -tags testtools (upstream(test_tools=True)), left out of the wheel
+// and of the program `simulate` and `estimate` build (see main.go).
+
 package main
 
 import (
@@ -16,6 +21,8 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/cel/environment"
 )
+
+func init() { commands["evaluate-policy"] = runEvaluatePolicy }
 
 // evaluatePolicyRequest asks what a ValidatingAdmissionPolicy decides for pods being created:
 // the policy's variables and validations compiled and evaluated the way kube-apiserver's

@@ -1,3 +1,8 @@
+//go:build testtools
+
+// Test-only: built with -tags testtools (upstream(test_tools=True)), left out of the wheel
+// and of the program `simulate` and `estimate` build (see main.go).
+
 package main
 
 import (
@@ -13,6 +18,8 @@ import (
 	awsapis "github.com/aws/karpenter-provider-aws/pkg/apis"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 )
+
+func init() { commands["prune-allowlist"] = runPruneAllowlist }
 
 // pruneRequest asks which kinds `kubectl apply --prune` deletes when they leave a manifest:
 // with no allowlist, kubectl's default (what aws-cdk-lib's kubectl handler runs: `kubectl apply

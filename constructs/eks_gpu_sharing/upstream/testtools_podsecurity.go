@@ -1,3 +1,8 @@
+//go:build testtools
+
+// Test-only: built with -tags testtools (upstream(test_tools=True)), left out of the wheel
+// and of the program `simulate` and `estimate` build (see main.go).
+
 package main
 
 import (
@@ -8,6 +13,8 @@ import (
 	"k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 )
+
+func init() { commands["pod-security"] = runPodSecurity }
 
 // podSecurityRequest asks the Pod Security admission's own evaluator whether pod templates meet
 // the levels a namespace's pod-security.kubernetes.io labels set.
