@@ -13,6 +13,8 @@ Checks out ``--base`` into a temporary git worktree and, in the same session:
   ``eks-gpu-sharing synth`` output of ``gpu-sharing.yaml``, ``examples/sharing-modes.yaml`` and
   the ``init`` starter, and ``estimate --arithmetic --write-config`` of
   ``examples/workloads.yaml``;
+* times ``import eks_gpu_sharing`` and ``import eks_gpu_sharing.sharing`` (``-X importtime``,
+  fresh processes, alternating, medians) and says whether each loads jsii (which starts Node);
 * counts non-blank lines of the package (generated code excepted) and of the tests.
 
     .venv/bin/python scripts/compare_revisions.py --base main --outputs-only
@@ -105,6 +107,27 @@ def render(checkout: Path, outdir: Path) -> None:
     )
 
 
+#: Modules whose import cost the comparison reports.
+IMPORTED = ("eks_gpu_sharing", "eks_gpu_sharing.sharing")
+_LOADS_JSII = "import sys, {module}; print('jsii' in sys.modules)"
+
+
+def import_time(checkout: Path, module: str) -> tuple[int, bool]:
+    """Microseconds ``import module`` takes in a fresh process, and whether it loads jsii."""
+    env = _env(checkout)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # cached bytecode, as a user's second run has
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", _LOADS_JSII.format(module=module)],
+        cwd=checkout,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    line = [x for x in result.stderr.splitlines() if x.rstrip().endswith(f"| {module}")][-1]
+    return int(line.split("|")[1]), result.stdout.strip().endswith("True")
+
+
 def differing(left: Path, right: Path, pattern: str) -> list[str]:
     names = {p.relative_to(left) for p in left.rglob(pattern) if p.is_file()}
     names |= {p.relative_to(right) for p in right.rglob(pattern) if p.is_file()}
@@ -171,6 +194,22 @@ def main() -> None:
                 if not n.endswith(("manifest.json", "tree.json", "metadata.json"))
             ]
             print(f"example outputs differing (YAML, templates): {out_diff or 'none'}")
+            for module in IMPORTED:
+                samples: dict[str, list[int]] = {"base": [], "head": []}
+                jsii: dict[str, bool] = {}
+                for run in range(args.runs + 1):  # the first writes the bytecode, untimed
+                    for label, checkout in (("base", base), ("head", ROOT)):
+                        micros, jsii[label] = import_time(checkout, module)
+                        if run:
+                            samples[label].append(micros)
+                medians = {label: statistics.median(v) / 1e6 for label, v in samples.items()}
+                print(
+                    f"import {module}, median of {args.runs} fresh processes: base "
+                    f"{medians['base']:.3f} s (jsii {'loaded' if jsii['base'] else 'not loaded'}),"
+                    f" head {medians['head']:.3f} s (jsii "
+                    f"{'loaded' if jsii['head'] else 'not loaded'}), ratio "
+                    f"{medians['head'] / medians['base']:.2f}"
+                )
             for label, checkout in (("base", base), ("head", ROOT)):
                 print(
                     f"{label}: package {lines(checkout, 'constructs', 'k8s/imports')} lines "

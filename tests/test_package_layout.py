@@ -32,7 +32,10 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            candidates = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            # ``from pkg import sub`` depends on the submodule; ``from pkg import name`` on pkg.
+            submodules = [f"{base}.{alias.name}" for alias in node.names]
+            attributes = [alias for alias in node.names if f"{base}.{alias.name}" not in modules]
+            candidates = submodules + ([base] if attributes else [])
         elif isinstance(node, ast.Import):
             candidates = [alias.name for alias in node.names]
         else:

@@ -18,6 +18,14 @@ from .k8s import (
     sample_chart_id,
 )
 from .k8s.common import MANAGED_BY_LABEL
+from .karpenter_api import (
+    NODE_CLASS_API_VERSION,
+    NODE_CLASS_KIND,
+    NODE_OVERLAY_API_VERSION,
+    NODE_OVERLAY_KIND,
+    NODE_POOL_API_VERSION,
+    NODE_POOL_KIND,
+)
 from .monitoring import DCGM_EXPORTER_RELEASE, dcgm_exporter_values, prometheus_scrape_config
 from .monitoring.chart import DASHBOARD_FILE, MonitoringChart
 from .monitoring.dashboard import dashboard_json
@@ -157,9 +165,9 @@ PRUNE_ALLOWLIST: Final = (
     "core/v1/ConfigMap",
     "apps/v1/Deployment",
     "batch/v1/Job",
-    "karpenter.k8s.aws/v1/EC2NodeClass",
-    "karpenter.sh/v1/NodePool",
-    "karpenter.sh/v1alpha1/NodeOverlay",
+    f"{NODE_CLASS_API_VERSION}/{NODE_CLASS_KIND}",
+    f"{NODE_POOL_API_VERSION}/{NODE_POOL_KIND}",
+    f"{NODE_OVERLAY_API_VERSION}/{NODE_OVERLAY_KIND}",
 )
 #: The label selector of everything ``synth`` writes.
 PRUNE_SELECTOR: Final = f"{MANAGED_BY_LABEL}=eks-gpu-sharing"

@@ -282,23 +282,16 @@ class _SetupCheck:
                     pool, version, kubernetes_version_field=self.field("kubernetes_version")
                 )
         self._sample(pools)
+        for name, kind in (("monitoring", Monitoring), ("pod_guardrails", PodGuardrails)):
+            value = getattr(setup, name)
+            if value is not None:
+                with self.collect():
+                    require_instance(
+                        value, kind, field=self.field(name), fix=f"use {kind.__name__}()"
+                    )
         if setup.monitoring is not None:
             with self.collect():
-                require_instance(
-                    setup.monitoring,
-                    Monitoring,
-                    field=self.field("monitoring"),
-                    fix="use Monitoring()",
-                )
                 check_monitored_pools(pools, field=self.field("monitoring"))
-        if setup.pod_guardrails is not None:
-            with self.collect():
-                require_instance(
-                    setup.pod_guardrails,
-                    PodGuardrails,
-                    field=self.field("pod_guardrails"),
-                    fix="use PodGuardrails()",
-                )
         self.problems.raise_if_any()
 
     def _cluster_name(self) -> None:

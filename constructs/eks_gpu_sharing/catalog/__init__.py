@@ -20,6 +20,8 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+from .. import karpenter_api as api
+
 _CATALOG_FILE = "gpu_instance_types.json"
 _MIG_FILE = "mig_profiles.json"
 
@@ -84,17 +86,16 @@ class GpuInstanceType:
     @property
     def labels(self) -> dict[str, str]:
         """The Karpenter well-known labels a node of this type carries (those pools select on)."""
-        prefix = "karpenter.k8s.aws/instance-"
         return {
-            f"{prefix}category": self.category,
-            f"{prefix}family": self.family,
-            f"{prefix}size": self.size,
-            f"{prefix}gpu-name": self.gpu_name,
-            f"{prefix}gpu-count": str(self.gpu_count),
-            f"{prefix}gpu-memory": str(self.gpu_memory_mib),
-            f"{prefix}gpu-manufacturer": "nvidia",
-            "kubernetes.io/arch": self.architecture,
-            "kubernetes.io/os": "linux",
+            api.INSTANCE_CATEGORY: self.category,
+            api.INSTANCE_FAMILY: self.family,
+            api.INSTANCE_SIZE: self.size,
+            api.INSTANCE_GPU_NAME: self.gpu_name,
+            api.INSTANCE_GPU_COUNT: str(self.gpu_count),
+            api.INSTANCE_GPU_MEMORY: str(self.gpu_memory_mib),
+            api.INSTANCE_GPU_MANUFACTURER: "nvidia",
+            api.ARCH: self.architecture,
+            api.OS: "linux",
         }
 
     @property
