@@ -29,7 +29,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from eks_gpu_sharing import ConfigurationError, GpuSharingCluster, SpotServiceLinkedRole
-from eks_gpu_sharing.cdk.nag import EksInternalsAcknowledgments
+from eks_gpu_sharing.cdk.nag import acknowledge_eks_internals
 from eks_gpu_sharing.cdk.zoned_stack import ZonedStack
 from eks_gpu_sharing.config import load_config
 from eks_gpu_sharing.versions import KUBERNETES_VERSION
@@ -77,13 +77,14 @@ def build_app(outdir: str | None = None, context: dict[str, Any] | None = None) 
         sample_workload=False,
         **config.options(),
     )
-    # Acknowledge cdk-nag findings on aws-cdk-lib's own EKS resources (opt-in: it finds them by
-    # aws-cdk-lib's private construct ids, and tolerates their absence).
-    cdk.Aspects.of(app).add(EksInternalsAcknowledgments())
     if config.sample_workload is not None:
         gpu_slicing.gpu_sharing.add_sample_workload(
             config.sample_workload.pool, replicas=config.sample_workload.replicas
         )
+    # Acknowledge cdk-nag findings on aws-cdk-lib's own EKS resources (opt-in: it finds them by
+    # aws-cdk-lib's private construct ids, and tolerates their absence). A direct call once
+    # every manifest is added: an aspect would cost a Node-to-Python call per construct.
+    acknowledge_eks_internals(gpu_slicing.reference_cluster.cluster)
     return app
 
 

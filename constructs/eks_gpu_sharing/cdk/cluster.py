@@ -287,7 +287,7 @@ class ReferenceCluster(Construct):
         one wildcard resource. Everything this construct decides itself (VPC flow logs, KMS key
         rotation, control-plane logging) is compliant instead of acknowledged. Resources only
         reachable by aws-cdk-lib's private construct ids are left to the opt-in
-        ``nag.EksInternalsAcknowledgments`` aspect.
+        ``nag.acknowledge_eks_internals`` (or the ``nag.EksInternalsAcknowledgments`` aspect).
         """
         stack = cdk.Stack.of(self)
         cluster = self.cluster

@@ -4,11 +4,16 @@
 kubectl/Helm Lambda role, and two provider nested stacks. cdk-nag's AwsSolutions pack reports
 their AWS managed policies and wildcards. Acknowledging them means finding them by aws-cdk-lib's
 *private* construct ids, which a minor aws-cdk-lib release may change, so it is not done inside
-the constructs: apply :class:`EksInternalsAcknowledgments` where you run cdk-nag (the reference
-app does). Every lookup tolerates a missing child: a renamed one leaves its finding reported,
-never a broken synth.
+the constructs: call :func:`acknowledge_eks_internals` on your cluster once its manifests are
+added (the reference app does), or apply the :class:`EksInternalsAcknowledgments` aspect. Every
+lookup tolerates a missing child: a renamed one leaves its finding reported, never a broken
+synth.
 
-    cdk.Aspects.of(app).add(EksInternalsAcknowledgments())
+    acknowledge_eks_internals(cluster)             # direct: no cost at synth
+    cdk.Aspects.of(app).add(EksInternalsAcknowledgments())  # or: every construct visited
+
+The aspect makes Node call back into Python once per construct of the app at synth (about one
+second for the reference app on two cores); the direct call costs a few lookups.
 """
 
 from __future__ import annotations
@@ -35,6 +40,14 @@ _PROVIDER_REASON: Final = (
 
 def _aws_managed(name: str) -> str:
     return f"Policy::arn:{_PARTITION}:iam::aws:policy/{name}"
+
+
+def acknowledge_eks_internals(cluster: eks.Cluster) -> None:
+    """Acknowledge the findings on ``cluster``'s kubectl Lambda role and on the provider nested
+    stacks of its stack. Call it after the cluster's manifests and charts are added (the
+    kubectl provider is created with the first of them)."""
+    _acknowledge_cluster(cluster)
+    _acknowledge_providers(cdk.Stack.of(cluster))
 
 
 @jsii.implements(cdk.IAspect)
