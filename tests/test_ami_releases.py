@@ -1,4 +1,4 @@
-"""AMI pins (issue 10, item 3): a per-pool override, a well-formed release for its family, and
+"""AMI pins (ami_releases.py): a per-pool override, a well-formed release for its family, and
 a release that has NVIDIA AMIs for the cluster's Kubernetes version (the pin moves with every
 minor upgrade), checked at synth time on both paths."""
 

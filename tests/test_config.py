@@ -1,37 +1,41 @@
-"""The config file, the `eks-gpu-sharing` command and the committed manifests/ folder."""
+"""The config file's reader (config.py): what a valid file means, and every way a file can be
+wrong, each refused with errors that name the field, the value and the fix in the file's words.
+
+The loader's own refusals (alias bombs, duplicate keys) run through ``eks-gpu-sharing synth``,
+as a user meets them. The command's exit statuses for every other bad input are in
+test_cli.py; what a valid file renders to is in test_render.py."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import time
+import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from eks_gpu_sharing import AmiFamily, CapacityType, ConfigurationError, TimeSlicing
-from eks_gpu_sharing.cli import main
+from eks_gpu_sharing import (
+    AmiFamily,
+    CapacityType,
+    ConfigurationError,
+    ExistingKarpenter,
+    GpuPool,
+    Mps,
+    TimeSlicing,
+)
 from eks_gpu_sharing.config import load_config, parse_config
-from eks_gpu_sharing.render import DEVICE_PLUGIN_VALUES_FILE, render
-from eks_gpu_sharing.upstream import Upstream
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = ROOT / "gpu-sharing.yaml"
-MINIMAL = {
-    "clusterName": "demo",
-    "karpenter": {"nodeRoleName": "KarpenterNodeRole-demo", "nodeOverlayEnabled": True},
-    "pools": [{"name": "inference", "sharing": {"mode": "time-slicing", "replicas": 4}}],
-}
-
-
-def _with(path: list[str | int], value: object) -> dict:
-    """MINIMAL with one value replaced (or added) at ``path``."""
-    document = yaml.safe_load(yaml.safe_dump(MINIMAL))
-    target = document
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
-    return document
+from eks_gpu_sharing.errors import shown
+from tests.config_inputs import (
+    CONFIG_TEXT,
+    DEFAULT_CONFIG,
+    INJECTED,
+    MINIMAL,
+    document,
+    problems,
+    run_cli,
+    with_value,
+)
 
 
 def test_default_config_describes_the_reference_pools() -> None:
@@ -99,7 +103,7 @@ def test_config_errors_name_the_location_value_and_fix(
     path: list, value: object, field: str, fix_fragment: str
 ) -> None:
     with pytest.raises(ConfigurationError) as info:
-        parse_config(_with(path, value), source="cfg.yaml")
+        parse_config(with_value(path, value), source="cfg.yaml")
     message = str(info.value)
     assert message.startswith("cfg.yaml: "), message
     assert info.value.field == field, info.value.field
@@ -123,7 +127,7 @@ def test_feature_gate_must_be_confirmed_for_shared_pools() -> None:
 
 
 def test_node_overlay_minimum_applies_on_older_kubernetes() -> None:
-    document = _with(["kubernetesVersion"], "1.33")
+    document = with_value(["kubernetesVersion"], "1.33")
     document["karpenter"]["version"] = "1.6.3"  # fine for 1.33, but has no NodeOverlay
     with pytest.raises(ConfigurationError) as info:
         parse_config(document)
@@ -133,7 +137,7 @@ def test_node_overlay_minimum_applies_on_older_kubernetes() -> None:
 
 
 def test_mps_rejects_time_slicing_only_keys() -> None:
-    document = _with(
+    document = with_value(
         ["pools", 0, "sharing"], {"mode": "mps", "replicas": 4, "failRequestsGreaterThanOne": False}
     )
     with pytest.raises(ConfigurationError, match="unknown key"):
@@ -141,7 +145,7 @@ def test_mps_rejects_time_slicing_only_keys() -> None:
 
 
 def test_duplicate_pool_names_are_rejected() -> None:
-    document = _with(["pools"], [{"name": "a"}, {"name": "a"}])
+    document = with_value(["pools"], [{"name": "a"}, {"name": "a"}])
     with pytest.raises(ConfigurationError, match=r"pools\[1\].name='a': pools\[0\] has the same"):
         parse_config(document)
 
@@ -155,145 +159,172 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
         load_config(broken)
 
 
-def test_render_writes_every_kind_and_a_helm_values_file(tmp_path: Path) -> None:
-    files = render(load_config(DEFAULT_CONFIG), tmp_path)
-    names = [str(f.relative_to(tmp_path)) for f in files]
-    assert DEVICE_PLUGIN_VALUES_FILE in names
-    kinds = {
-        doc["kind"]
-        for f in files
-        if f.name.endswith(".k8s.yaml")
-        for doc in yaml.safe_load_all(f.read_text())
-        if doc
-    }
-    assert {"EC2NodeClass", "NodePool", "NodeOverlay", "ConfigMap", "Job"} <= kinds
-    values_text = (tmp_path / DEVICE_PLUGIN_VALUES_FILE).read_text()
-    assert "helm upgrade --install nvidia-device-plugin" in values_text
-    values = yaml.safe_load(values_text)
-    assert values["config"]["name"] == "nvidia-device-plugin-config"
+# -- values that would change the meaning of a file written from them --------------------------
 
 
-def test_render_replaces_only_its_own_files(tmp_path: Path) -> None:
-    # A folder written before the file record existed: our old files carry the managed-by label.
-    (tmp_path / "99-old-pool.k8s.yaml").write_text(
-        "metadata:\n  labels:\n    app.kubernetes.io/managed-by: eks-gpu-sharing\n"
-    )
-    (tmp_path / "98-someone-else.k8s.yaml").write_text("kind: ConfigMap\n")
-    (tmp_path / "kustomization.yaml").write_text("resources: []\n")
-    render(load_config(DEFAULT_CONFIG), tmp_path)
-    assert not (tmp_path / "99-old-pool.k8s.yaml").exists()
-    assert (tmp_path / "98-someone-else.k8s.yaml").exists()
-    assert (tmp_path / "kustomization.yaml").exists()
+def test_1_a_namespace_with_a_newline_is_refused_in_the_file() -> None:
+    [(field, rule)] = problems(document(devicePlugin={"namespace": INJECTED}))
+    assert field == "devicePlugin.namespace" and "DNS label" in rule
 
 
-def test_cli_synth_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "out"
-    assert main(["synth", "--config", str(DEFAULT_CONFIG), "--out", str(out)]) == 0
-    assert main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(out)]) == 0
-    (out / DEVICE_PLUGIN_VALUES_FILE).write_text("edited: by hand\n")
-    assert main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(out)]) == 1
-    assert "stale" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"pool_name": "batch\n"}, "pools[0].name"),
+        ({"pool_labels": {"team": "ml\n"}}, "pools[0].labels"),
+        ({"pool_labels": {"team\n": "ml"}}, "pools[0].labels"),
+        ({"pool_taints": [{"key": "gpu\n", "effect": "NoSchedule"}]}, "pools[0].taints[0].key"),
+        ({"pool_disruption": {"consolidateAfter": "5m\n"}}, "pools[0].disruption.consolidateAfter"),
+        ({"pool_instanceFamilies": ["g5\n"]}, "pools[0].instanceFamilies"),
+        ({"clusterName": "demo\n"}, "clusterName"),
+        ({"karpenter": {**MINIMAL["karpenter"], "version": "1.14.1\n"}}, "karpenter.version"),
+    ],
+)
+def test_5_a_trailing_newline_passes_no_pattern_in_the_file(
+    changes: dict[str, Any], field: str
+) -> None:
+    assert any(found.startswith(field) for found, _ in problems(document(**changes)))
 
 
-def test_check_compares_only_files_synth_owns(
+# -- YAML the loader refuses: alias bombs, duplicate keys --------------------------------------
+
+
+ALIAS_BOMB = (
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+    "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\nclusterName: *f\n"
+)
+
+
+def test_4_an_alias_bomb_is_refused_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "out"
-    assert main(["synth", "--config", str(DEFAULT_CONFIG), "--out", str(out)]) == 0
-    (out / "helm" / "other-values.yaml").write_text("mine: true\n")
-    (out / "kustomization.yaml").write_text("resources: []\n")
-    assert main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(out)]) == 0
-    (out / "01-pool-inference.k8s.yaml").unlink()
-    assert main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(out)]) == 1
-    assert f"--config {DEFAULT_CONFIG}" in capsys.readouterr().err
+    assert len(ALIAS_BOMB) < 400
+    started = time.perf_counter()
+    tracemalloc.start()
+    try:
+        status, err = run_cli(tmp_path, ALIAS_BOMB, capsys)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert status == 2 and "aliases (*name) are not allowed" in err and "line 2" in err
+    assert time.perf_counter() - started < 5 and peak < 20_000_000
+    assert not (tmp_path / "out").exists()
 
 
-def test_render_error_leaves_the_folder_untouched(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "text",
+    [
+        "clusterName: a\nclusterName: b\n",
+        CONFIG_TEXT.replace("gpuLimit: 4 ", "gpuLimit: 4\n    gpuLimit: 8 ", 1),
+        "clusterName: a\n? clusterName\n: b\n",
+    ],
+)
+def test_8_duplicate_keys_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
 ) -> None:
-    import eks_gpu_sharing.render as render_module
-
-    render(load_config(DEFAULT_CONFIG), tmp_path)
-    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-
-    def broken(*args: object, **kwargs: object) -> None:
-        raise ConfigurationError(field="f", value="v", rule="r", fix="x")
-
-    monkeypatch.setattr(render_module, "build_gpu_sharing_charts", broken)
-    with pytest.raises(ConfigurationError):
-        render(load_config(DEFAULT_CONFIG), tmp_path)
-    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    status, err = run_cli(tmp_path, text, capsys)
+    assert status == 2 and "duplicate key" in err and "the last would win" in err
 
 
-def test_cli_reports_config_errors_with_exit_code_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump(_with(["pools", 0, "sharing", "replicas"], 1)))
-    assert main(["synth", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err
-    assert "pools[0].sharing.replicas=1" in err and ">= 2" in err
-    assert not (tmp_path / "o").exists()  # nothing half-written
+# -- error messages: bounded, in the file's words, all at once ---------------------------------
 
 
-def test_console_command_is_installed() -> None:
-    # `pip install .` declares the script in pyproject.toml; run it as a module here so the
-    # test also works from a source checkout.
-    result = subprocess.run(
-        [sys.executable, "-m", "eks_gpu_sharing.cli", "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
+def test_4_long_values_are_cut_in_messages() -> None:
+    nested: list[Any] = ["lol"] * 9
+    for _ in range(8):  # 9**9 leaves if expanded
+        nested = [nested] * 9
+    assert len(shown(nested)) <= 120
+    assert len(shown("x" * 10_000)) < 100
+    assert "clusterName" in [field for field, _ in problems(document(clusterName="x" * 10_000))]
+    with pytest.raises(ConfigurationError) as info:
+        parse_config(document(clusterName="x" * 10_000))
+    assert all(len(str(problem)) < 400 for problem in info.value.problems)
+
+
+def test_10_file_errors_use_yaml_keys_and_api_errors_python_names() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        parse_config(document(pool_amiFamily="al2023"))
+    message = str(info.value)
+    assert "pools[0].amiFamily='al2023'" in message and "AL2023, Bottlerocket" in message
+    with pytest.raises(ConfigurationError) as info:
+        parse_config(document(sampleWorkload={"pool": "inference", "replicas": 999}))
+    message += str(info.value)
+    assert "sampleWorkload.replicas=999" in message
+    for python in ("ami_family", "AmiFamily.", "SampleWorkloadChart", "replicas=999)"):
+        assert python not in message, message
+    with pytest.raises(ConfigurationError) as info:
+        GpuPool("a", ami_family="al2023")  # type: ignore[arg-type]
+    assert info.value.field == "GpuPool('a').ami_family"
+
+
+def test_11_every_problem_of_a_file_is_reported_at_once() -> None:
+    bad = document(
+        clusterName="Demo!",
+        pool_gpuLimit=0,
+        pool_labels={"team": "ml\n"},
+        devicePlugin={"namespace": "NVIDIA"},
     )
-    assert "synth" in result.stdout and "check" in result.stdout
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    assert 'eks-gpu-sharing = "eks_gpu_sharing.cli:main"' in pyproject
+    fields = [field for field, _ in problems(bad)]
+    assert set(fields) == {
+        "clusterName",
+        "pools[0].gpuLimit",
+        "pools[0].labels",
+        "devicePlugin.namespace",
+    }, fields
 
 
-def test_committed_manifests_match_the_code() -> None:
-    """manifests/ is committed for kubectl/GitOps users; it must be what the code produces."""
-    assert (
-        main(["check", "--config", str(DEFAULT_CONFIG), "--out", str(ROOT / "manifests")]) == 0
-    ), "manifests/ is stale: run `make synth` (or `eks-gpu-sharing synth`) and commit the result"
+# -- values the consumers would refuse: bounds, impossible pools, names ------------------------
 
 
-def test_device_plugin_values_use_only_keys_the_chart_has(harness: Upstream) -> None:
-    """Helm ignores a misspelt key silently: every key must be one of the chart's values.yaml
-    (as Helm loads it from the pinned module). The rendering itself is tested in
-    test_upstream_charts.py."""
-    known = harness.render_chart(
-        "nvidia-device-plugin", release="nvidia-device-plugin", namespace="n", values={}
-    )["defaults"]
-    values = yaml.safe_load((ROOT / "manifests" / DEVICE_PLUGIN_VALUES_FILE).read_text())
-    assert set(values) <= set(known), set(values) - set(known)
-    assert set(values["config"]) <= set(known["config"])
-    assert set(values["gfd"]) <= set(known["gfd"])
+def test_6_numbers_are_bounded_by_their_consumers() -> None:
+    assert ("pools[0].sharing.replicas", "at most 256 per GPU") in problems(
+        document(pool_sharing={"mode": "time-slicing", "replicas": 10**60})
+    )
+    for key, value in [("gpuLimit", 10**60), ("rootVolumeGiB", 10**9), ("weight", 101)]:
+        assert f"pools[0].{key}" in [f for f, _ in problems(document(**{f"pool_{key}": value}))]
+    with pytest.raises(ConfigurationError, match="at most 48"):
+        Mps(replicas=49)
 
 
-def test_init_writes_the_commented_starter_and_never_overwrites(tmp_path: Path) -> None:
-    target = tmp_path / "gpu-sharing.yaml"
-    assert main(["init", "--config", str(target)]) == 0
-    # The starter is the repository's reference file, comments and all, and it loads.
-    assert target.read_text() == DEFAULT_CONFIG.read_text()
-    assert load_config(target).pools
-    target.write_text("mine\n")
-    assert main(["init", "--config", str(target)]) == 2
-    assert target.read_text() == "mine\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu-sharing.yaml"]
-
-
-@pytest.mark.parametrize("command", ["synth", "check", "simulate", "init", "estimate"])
-def test_every_subcommand_help_has_examples_exit_codes_and_the_docs(
-    command: str, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("changes", "field", "hint"),
+    [
+        ({"pool_gpuNames": ["a100x"]}, "pools[0].gpuNames", "a100"),
+        ({"pool_instanceFamilies": ["m5"]}, "pools[0].instanceFamilies", "g6"),
+        ({"pool_instanceFamilies": ["inf2"]}, "pools[0].instanceFamilies", "p5"),
+        (
+            {"pool_instanceFamilies": ["g5"], "pool_gpuNames": ["h100"]},
+            "pools[0].gpuNames",
+            "a10g",
+        ),
+        (
+            {"pool_architectures": ["arm64"], "pool_gpuNames": ["a10g"]},
+            "pools[0].gpuNames",
+            "t4g",
+        ),
+    ],
+)
+def test_9_pools_that_can_never_launch_are_refused_with_the_valid_names(
+    changes: dict[str, Any], field: str, hint: str
 ) -> None:
-    with pytest.raises(SystemExit) as done:
-        main([command, "--help"])
-    assert done.value.code == 0
-    text = capsys.readouterr().out
-    assert f"eks-gpu-sharing {command}" in text and "examples:" in text
-    assert "exit status:" in text and "docs/configuration.md" in text
+    with pytest.raises(ConfigurationError) as info:
+        parse_config(document(**changes))
+    found = {problem.field: problem for problem in info.value.problems}
+    assert field in found, found
+    assert hint in found[field].rule + found[field].fix
 
 
-def test_bare_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 0
-    assert "COMMAND" in capsys.readouterr().out
+def test_13_names_and_versions_the_cluster_refuses() -> None:
+    assert [f for f, _ in problems(document(devicePlugin={"namespace": "NVIDIA"}))] == [
+        "devicePlugin.namespace"
+    ]
+    for version in ("v1.14.1", "1.14", "1.14.1 ", "latest"):
+        fields = [
+            f for f, _ in problems(document(karpenter={**MINIMAL["karpenter"], "version": version}))
+        ]
+        assert fields == ["karpenter.version"], (version, fields)
+        with pytest.raises(ConfigurationError) as info:
+            ExistingKarpenter(node_role_name="r", discovery_tag_value="demo", version=version)
+        assert info.value.field == "ExistingKarpenter.version"

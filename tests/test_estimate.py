@@ -1,5 +1,5 @@
-"""`eks-gpu-sharing estimate` (issue 12): the packing rules, the costs (Karpenter's scheduler and
-the arithmetic agree), the reports, and measured input read from a real Prometheus."""
+"""`eks-gpu-sharing estimate` (estimate/): the packing rules, the costs (Karpenter's scheduler
+and the arithmetic agree), the reports, and measured input read from a real Prometheus."""
 
 from __future__ import annotations
 

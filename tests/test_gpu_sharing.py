@@ -1,4 +1,4 @@
-"""GpuSharing on an imported cluster (issue: existing clusters), with and without Karpenter."""
+"""``GpuSharing`` (cdk/gpu_sharing.py) on an imported cluster, with and without Karpenter."""
 
 from __future__ import annotations
 

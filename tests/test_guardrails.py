@@ -1,6 +1,7 @@
-"""Admission guardrails (issue 10, item 10): the ValidatingAdmissionPolicy is admitted by
-kube-apiserver's own validation (which compiles its CEL), and its validations, compiled and
-evaluated the way the API server's policy plugin does, decide as documented on sample pods."""
+"""Admission guardrails (guardrails.py, and the chart in k8s/guardrails.py): the
+ValidatingAdmissionPolicy is admitted by kube-apiserver's own validation (which compiles its
+CEL), and its validations, compiled and evaluated the way the API server's policy plugin does,
+decide as documented on sample pods."""
 
 from __future__ import annotations
 

@@ -1,19 +1,25 @@
-"""The cdk8s charts: Karpenter objects, device plugin config and Helm values, sample workload.
+"""The cdk8s charts (k8s/): Karpenter objects, device plugin config and Helm values, sample
+workload, the Pod Security levels of their namespaces, and the device plugin beside an existing
+release of it.
 
 Every expectation is read back from the synthesized JSON (what ``kubectl apply`` would get),
 and where the charts must agree with each other (profile label vs ConfigMap key, affinity vs
-pools, overlay counts vs NodePool requirement) the test reads both sides from the output.
+pools, overlay counts vs NodePool requirement) the test reads both sides from the output. Where
+a consumer decides, its own code does: Helm's chart defaults for the values' keys, the Pod
+Security admission's evaluator (k8s.io/pod-security-admission, pinned) for the namespaces, and
+Helm's render of the pinned chart with Karpenter's DaemonSet fit for an existing release.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import re
 import subprocess
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +32,7 @@ from hypothesis import strategies as st
 from eks_gpu_sharing import (
     ConfigurationError,
     GpuPool,
+    Mps,
     Taint,
     TaintEffect,
     TimeSlicing,
@@ -51,12 +58,24 @@ from eks_gpu_sharing.karpenter_api import INSTANCE_GPU_COUNT
 from eks_gpu_sharing.karpenter_installation import ExistingKarpenter
 from eks_gpu_sharing.labels import POOL_LABEL, SHARING_LABEL
 from eks_gpu_sharing.plan import plan_pool
+from eks_gpu_sharing.render import DEVICE_PLUGIN_VALUES_FILE
+from eks_gpu_sharing.setup import GpuSharingSetup
+from eks_gpu_sharing.simulation import (
+    device_plugin_daemon_sets,
+    karpenter_controller_env,
+    run_simulation,
+    simulation_input,
+)
+from eks_gpu_sharing.upstream import Upstream
 from eks_gpu_sharing.versions import (
     AL2023_AMI_VERSION,
     BOTTLEROCKET_AMI_VERSION,
+    KUBERNETES_VERSION,
     SAMPLE_WORKLOAD_IMAGE,
 )
 from tests.pools import BATCH, DEDICATED, INFERENCE, KARPENTER, MPS, RENAMED, TRAINING
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -526,6 +545,19 @@ def test_helm_values_need_an_al2023_pool() -> None:
         device_plugin_helm_values([BATCH])
 
 
+def test_device_plugin_values_use_only_keys_the_chart_has(harness: Upstream) -> None:
+    """Helm ignores a misspelt key silently: every key must be one of the chart's values.yaml
+    (as Helm loads it from the pinned module). The rendering itself is tested in
+    test_upstream_charts.py."""
+    known = harness.render_chart(
+        "nvidia-device-plugin", release="nvidia-device-plugin", namespace="n", values={}
+    )["defaults"]
+    values = yaml.safe_load((ROOT / "manifests" / DEVICE_PLUGIN_VALUES_FILE).read_text())
+    assert set(values) <= set(known), set(values) - set(known)
+    assert set(values["config"]) <= set(known["config"])
+    assert set(values["gfd"]) <= set(known["gfd"])
+
+
 # -- sample workload ---------------------------------------------------------------------------
 
 
@@ -672,6 +704,199 @@ def test_sample_accepts_digest_pinned_image(app: cdk8s.App) -> None:
     image = "registry.example.com:5000/cuda-sample@sha256:" + "a" * 64
     job = only(SampleWorkloadChart(app, "s", pool=INFERENCE, image=image).to_json(), "Job")
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] == image
+
+
+# -- Pod Security levels of the namespaces -----------------------------------------------------
+
+# Each namespace the library creates gets the strictest level its pods pass, as the Pod Security
+# admission's own evaluator decides on the pods that run there: the sample Job's, and every pod
+# template Helm renders from the device plugin chart with the library's values.
+
+POOLS = [
+    GpuPool("inference", sharing=TimeSlicing(replicas=4)),
+    GpuPool("mps", sharing=Mps(replicas=4), gpu_names=["l4"]),
+]
+
+
+def namespace_labels(objects: list[dict[str, Any]]) -> dict[str, str]:
+    (namespace,) = [o for o in objects if o["kind"] == "Namespace"]
+    labels: dict[str, str] = namespace["metadata"]["labels"]
+    return labels
+
+
+def pod_templates(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        f"{o['kind']}/{o['metadata']['name']}": o["spec"]["template"]
+        for o in objects
+        if o["kind"] in ("DaemonSet", "Deployment", "Job")
+    }
+
+
+def test_the_sample_namespace_enforces_baseline_and_the_job_passes(harness: Upstream) -> None:
+    chart = SampleWorkloadChart(cdk8s.App(), "sample", pool=POOLS[0])
+    objects = chart.to_json()
+    answer = harness.pod_security(namespace_labels(objects), pod_templates(objects))
+    version = f"v{KUBERNETES_VERSION}"
+    assert answer["errors"] == []
+    assert answer["policy"] == {
+        "enforce": f"baseline:{version}",
+        "warn": f"baseline:{version}",
+        "audit": f"restricted:{version}",
+    }
+    (verdict,) = answer["verdicts"]
+    # Allowed and no warning; restricted (audit only) refuses it for running as root, the one
+    # thing the CUDA sample image needs.
+    assert set(verdict["forbidden"]) == {"audit"}
+    assert "runAsNonRoot" in verdict["forbidden"]["audit"]
+
+
+@pytest.mark.parametrize("pools", [POOLS[:1], POOLS], ids=["time-slicing", "with-mps"])
+def test_the_device_plugin_namespace_is_privileged_because_its_pods_need_it(
+    harness: Upstream, pools: list[GpuPool]
+) -> None:
+    chart = DevicePluginConfigChart(cdk8s.App(), "config", pools=pools)
+    labels = namespace_labels(chart.to_json())
+    rendered = harness.render_chart(
+        "nvidia-device-plugin",
+        release="nvidia-device-plugin",
+        namespace=chart.namespace,
+        values=device_plugin_helm_values(pools),
+    )
+    pods = pod_templates(rendered["objects"])
+    assert "DaemonSet/nvidia-device-plugin" in pods
+    answer = harness.pod_security(labels, pods)
+    assert answer["errors"] == []
+    assert answer["policy"]["enforce"] == f"privileged:v{KUBERNETES_VERSION}"
+    assert all(v["forbidden"] == {} for v in answer["verdicts"])
+    # No lower level would do: baseline refuses the plugin (it mounts the kubelet's
+    # device-plugin folder from the host).
+    baseline = harness.pod_security({"pod-security.kubernetes.io/enforce": "baseline"}, pods)
+    refused = {v["name"]: v["forbidden"].get("enforce", "") for v in baseline["verdicts"]}
+    assert "hostPath" in refused["DaemonSet/nvidia-device-plugin"]
+
+
+# -- beside an existing device plugin release --------------------------------------------------
+
+# An existing release with the chart's default affinity selects nodes labelled
+# ``nvidia.com/gpu.present=true`` or, where NFD runs,
+# ``feature.node.kubernetes.io/pci-10de.present``. On a pool node it would be a second plugin
+# registering ``nvidia.com/gpu``. Karpenter's own DaemonSet fit (which DaemonSets it expects on a
+# pool's new nodes) and Helm's render of the pinned chart decide here, on the pool's NodePool
+# template:
+#
+# * the pools do not carry ``nvidia.com/gpu.present``, so the default release stays off them
+#   where no NFD runs;
+# * where NFD labels the node, only the exclusion values the guide gives the existing release
+#   keep it off; they keep it on every other GPU node.
+
+GUIDE = ROOT / "docs" / "gpu-sharing-on-eks.md"
+
+
+POOL = GpuPool("inference", sharing=TimeSlicing(replicas=4), gpu_names=["t4"], gpu_limit=8)
+
+
+NFD_LABEL = "feature.node.kubernetes.io/pci-10de.present"
+
+
+EXISTING_RELEASE = "existing-plugin"
+
+
+def guide_exclusion_values() -> dict[str, Any]:
+    """The ```yaml block under the guide's "Beside an existing device plugin release"."""
+    text = GUIDE.read_text()
+    section = text[text.index("### Beside an existing device plugin release") :]
+    block = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    assert block, "the guide lost its exclusion values"
+    values: dict[str, Any] = yaml.safe_load(block.group(1))
+    return values
+
+
+def expected_daemon_sets(
+    harness: Upstream,
+    existing_values: Mapping[str, Any],
+    *,
+    node_labels: Mapping[str, str] = {},
+    pools: Sequence[GpuPool] = (POOL,),
+) -> dict[str, tuple[str, ...]]:
+    """Per pool, the DaemonSets Karpenter expects on a new node, with an existing release of the
+    device plugin chart (rendered by Helm with ``existing_values``) in kube-system."""
+    inputs = simulation_input(GpuSharingSetup.for_pools(pools))
+    objects = copy.deepcopy(list(inputs.karpenter_objects))
+    for obj in objects:
+        if obj["kind"] == "NodePool":
+            obj["spec"]["template"]["metadata"]["labels"].update(node_labels)
+    existing = device_plugin_daemon_sets(harness, existing_values, "kube-system", EXISTING_RELEASE)
+    ours = device_plugin_daemon_sets(harness, inputs.device_plugin_values, "nvidia-device-plugin")
+    run = run_simulation(
+        harness,
+        label="coexistence",
+        karpenter_objects=objects,
+        pod_templates=inputs.pod_templates,
+        resource_names=inputs.resource_names,
+        pods={pool.name: 1 for pool in pools},
+        controller_env=karpenter_controller_env(
+            harness, cluster_name="test", node_overlay_enabled=True
+        ),
+        daemon_sets=[*existing, *ours],
+    )
+    return dict(run.daemon_sets)
+
+
+def existing(daemon_sets: Mapping[str, tuple[str, ...]]) -> set[str]:
+    return {name for names in daemon_sets.values() for name in names if "kube-system/" in name}
+
+
+def test_a_default_release_stays_off_the_pools_without_nfd(harness: Upstream) -> None:
+    fit = expected_daemon_sets(harness, {})
+    assert existing(fit) == set()
+    # Ours is there: the pool label selects it.
+    assert any(name.startswith("nvidia-device-plugin/") for name in fit["inference"])
+
+
+def test_control_with_the_label_earlier_releases_set_it_is_a_second_plugin(
+    harness: Upstream, existing_name: str
+) -> None:
+    fit = expected_daemon_sets(harness, {}, node_labels={"nvidia.com/gpu.present": "true"})
+    assert existing(fit) == {f"kube-system/{existing_name}"}
+
+
+def test_the_guides_exclusion_values_keep_it_off_where_nfd_runs(
+    harness: Upstream, existing_name: str
+) -> None:
+    assert existing(expected_daemon_sets(harness, {}, node_labels={NFD_LABEL: "true"})) == {
+        f"kube-system/{existing_name}"
+    }
+    values = guide_exclusion_values()
+    for labels in ({NFD_LABEL: "true"}, {"nvidia.com/gpu.present": "true"}, {}):
+        assert existing(expected_daemon_sets(harness, values, node_labels=labels)) == set()
+
+
+def test_the_exclusion_values_keep_every_selector_of_the_chart(harness: Upstream) -> None:
+    """The values add `eks-gpu-sharing.io/pool DoesNotExist` to each of the chart's default
+    terms and change nothing else, so the existing release still runs on its own GPU nodes."""
+    defaults = harness.render_chart(
+        "nvidia-device-plugin", release="x", namespace="kube-system", values={}
+    )["defaults"]
+    chart_terms = defaults["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]["nodeSelectorTerms"]
+    ours = guide_exclusion_values()["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]["nodeSelectorTerms"]
+    exclusion = {"key": "eks-gpu-sharing.io/pool", "operator": "DoesNotExist"}
+    assert ours == [
+        {"matchExpressions": [*term["matchExpressions"], exclusion]} for term in chart_terms
+    ]
+
+
+@pytest.fixture
+def existing_name(harness: Upstream) -> str:
+    """The existing release's DaemonSet, as Helm names it (not the library's)."""
+    rendered = device_plugin_daemon_sets(harness, {}, "kube-system", EXISTING_RELEASE)
+    names = [d["metadata"]["name"] for d in rendered]
+    # The plugin, and the MPS control daemon, which runs only on nodes GFD marks MPS-capable.
+    assert names == [f"{EXISTING_RELEASE}-nvidia-device-plugin", *names[1:]]
+    return str(names[0])
 
 
 # -- Karpenter installation and instance tags -------------------------------------------------

@@ -1,7 +1,9 @@
-"""The value objects: sharing modes and GPU pools, their validation and derived values."""
+"""The value objects: sharing modes and GPU pools, their validation and derived values, and the
+names every API takes (pools, taints, Karpenter, the reference cluster) matched whole."""
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 import pytest
 import yaml
 from hypothesis import given
@@ -12,9 +14,11 @@ from eks_gpu_sharing import (
     CapacityType,
     ConfigurationError,
     Disruption,
+    ExistingKarpenter,
     GpuPool,
     Mps,
     NoSharing,
+    ReferenceCluster,
     Taint,
     TimeSlicing,
 )
@@ -337,6 +341,35 @@ def test_names_and_labels_are_matched_whole() -> None:
     assert _error(lambda: Disruption(consolidate_after="5m\n")).field == (
         "Disruption.consolidate_after"
     )
+
+
+def test_5_a_trailing_newline_passes_no_pattern_in_the_api() -> None:
+    for build, field in [
+        (lambda: GpuPool("batch\n"), ".name"),
+        (lambda: GpuPool("a", labels={"team": "ml\n"}), "GpuPool('a').labels"),
+        (lambda: Taint(key="gpu\n"), "Taint.key"),
+        (lambda: Disruption(consolidate_after="5m\n"), "Disruption.consolidate_after"),
+        (
+            lambda: ExistingKarpenter(
+                node_role_name="r", discovery_tag_value="demo\n", version="1.14.1"
+            ),
+            "discovery_tag_value",
+        ),
+        (lambda: ReferenceCluster(cdk.Stack(), "C", cluster_name="demo\n"), "cluster_name"),
+        (
+            lambda: ReferenceCluster(
+                cdk.Stack(), "C", admin_role_arn="arn:aws:iam::123456789012:role/Admin\n"
+            ),
+            "admin_role_arn",
+        ),
+        (
+            lambda: ReferenceCluster(cdk.Stack(), "C", system_node_instance_types=["m7i.large\n"]),
+            "system_node_instance_types",
+        ),
+    ]:
+        with pytest.raises(ConfigurationError) as info:
+            build()
+        assert field in info.value.field, (field, info.value.field)
 
 
 def test_names_never_published_left_without_an_alias() -> None:

@@ -1,4 +1,4 @@
-"""Opt-in monitoring (issue 12): DCGM exporter values on exactly the AL2023 pools, a scrape
+"""Opt-in monitoring (monitoring/): DCGM exporter values on exactly the AL2023 pools, a scrape
 configuration whose relabelling a real Prometheus applies, and a Grafana dashboard built with
 Grafana's SDK whose every query a real Prometheus answers."""
 

@@ -1,5 +1,5 @@
-"""The output folder (issue 9, items 2 and 3): a failed synth changes nothing, no link is
-followed out of the folder, and only files synth wrote are replaced or deleted."""
+"""The output folder (output_folder.py): a failed synth changes nothing, no link is followed
+out of the folder, and only files synth wrote are replaced or deleted."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_a_record_never_leads_out_of_the_folder(tmp_path: Path) -> None:
 def test_a_failure_while_writing_leaves_the_folder_byte_identical(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_call: int
 ) -> None:
-    """Item 2: a full disk or a read-only subfolder at any staged file changes nothing."""
+    """A full disk or a read-only subfolder at any staged file changes nothing."""
     out = tmp_path / "out"
     write_files(out, FILES)
     (out / "kustomization.yaml").write_bytes(b"resources: []\n")
@@ -136,7 +136,7 @@ def test_a_read_only_subfolder_is_an_error_before_anything_changes(tmp_path: Pat
 
 
 def test_a_file_where_a_folder_goes_is_an_error_before_anything_changes(tmp_path: Path) -> None:
-    """Item 2, reproduced: `helm` is a file."""
+    """`helm` is a file where synth writes a folder."""
     out = tmp_path / "out"
     write_files(out, {"01-a.k8s.yaml": b"a: 1\n"})
     (out / "helm").write_bytes(b"not a folder\n")
@@ -149,7 +149,7 @@ def test_a_file_where_a_folder_goes_is_an_error_before_anything_changes(tmp_path
 
 @pytest.mark.parametrize("link", ["helm", "helm/values.yaml", RECORD])
 def test_links_inside_the_folder_are_never_followed(tmp_path: Path, link: str) -> None:
-    """Item 3: out/helm -> ../elsewhere must not make synth write or delete in elsewhere/."""
+    """out/helm -> ../elsewhere must not make synth write or delete in elsewhere/."""
     out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
     write_files(out, FILES)
     elsewhere.mkdir()

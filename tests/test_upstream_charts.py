@@ -10,6 +10,7 @@ Karpenter's own scheduling code (the simulator's DaemonSet fit), not by reading 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,8 +34,9 @@ from eks_gpu_sharing.simulation import (
 )
 from eks_gpu_sharing.upstream import Upstream
 from tests.pools import ALL_POOLS, BATCH, DEDICATED, INFERENCE, MPS
-from tests.test_upstream_validation import ROOT
 from tests.upstream_checks import admission_errors
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PLUGIN = f"{DEVICE_PLUGIN_NAMESPACE}/{DEVICE_PLUGIN_RELEASE}"
 GFD = f"{PLUGIN}-gpu-feature-discovery"

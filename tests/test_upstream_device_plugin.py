@@ -20,7 +20,7 @@ from eks_gpu_sharing.plan import plan_pool
 from eks_gpu_sharing.sharing import GPU_RESOURCE
 from eks_gpu_sharing.upstream import Upstream
 from tests.pools import ALL_POOLS
-from tests.test_upstream_validation import manifest_objects
+from tests.upstream_checks import manifest_objects
 
 
 def parsed(harness: Upstream, data: dict[str, str]) -> dict[str, dict[str, Any]]:

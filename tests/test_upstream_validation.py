@@ -10,12 +10,10 @@ negative tests show each layer refusing what the real API server refuses.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import cdk8s
 import pytest
-import yaml
 
 from eks_gpu_sharing import GpuPool, TimeSlicing
 from eks_gpu_sharing.k8s import (
@@ -25,18 +23,7 @@ from eks_gpu_sharing.k8s import (
 )
 from eks_gpu_sharing.upstream import Upstream
 from tests.pools import ALL_POOLS, INFERENCE, KARPENTER
-from tests.upstream_checks import admission_errors, stored
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def manifest_objects() -> list[dict[str, Any]]:
-    return [
-        doc
-        for path in sorted((ROOT / "manifests").glob("*.k8s.yaml"))
-        for doc in yaml.safe_load_all(path.read_text())
-        if doc
-    ]
+from tests.upstream_checks import admission_errors, manifest_objects, stored
 
 
 def scenario_objects() -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
-"""The install path users take (issue 14): build the wheel with build isolation, install it with
-the ``[node]`` extra into a brand-new virtualenv, and run the examples from the installed
-package, never from this checkout. The wheel, and the Go build ``simulate`` makes from it, leave
-out the Go commands only the tests call (issue 18)."""
+"""The install path users take (cross-cutting: packaging, pyproject.toml and the upstream
+build): build the wheel with build isolation, install it with the ``[node]`` extra into a
+brand-new virtualenv, and run the examples from the installed package, never from this
+checkout. The wheel, and the Go build ``simulate`` makes from it, leave out the Go commands only
+the tests call."""
 
 from __future__ import annotations
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import yaml
 
 from eks_gpu_sharing.upstream import Upstream
 from eks_gpu_sharing.versions import KUBERNETES_VERSION
 
 _KARPENTER_GROUPS = ("karpenter.sh/", "karpenter.k8s.aws/")
+_ROOT = Path(__file__).resolve().parents[1]
 
 
 def admission_errors(harness: Upstream, objects: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -44,3 +47,13 @@ def stored(harness: Upstream, obj: Mapping[str, Any]) -> dict[str, Any]:
     (result,) = harness.validate([obj])
     assert result["errors"] == [], result["errors"]
     return dict(result["stored"])
+
+
+def manifest_objects() -> list[dict[str, Any]]:
+    """The objects of the committed manifests/ folder, as ``kubectl apply -f`` reads them."""
+    return [
+        doc
+        for path in sorted((_ROOT / "manifests").glob("*.k8s.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]

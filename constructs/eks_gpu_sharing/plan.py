@@ -11,7 +11,7 @@ EC2NodeClass per GPU model it admits, ``<pool>-<gpu>``, each restricted to that 
 takes NodePools in order of weight, equal weights by name descending (kubernetes-sigs/karpenter
 ``utils/nodepool.OrderByWeight``), and uses the first that fits a pod, so the NodePools of one
 pool are weighted by their cheapest on-demand price per slice: the cheapest per slice is tried
-first (``tests/test_sharing_modes.py`` runs Karpenter's scheduler to check). All NodePools of a
+first (``tests/test_sharing.py`` runs Karpenter's scheduler to check). All NodePools of a
 pool share its ``eks-gpu-sharing.io/pool`` label, so pods and the device plugin select the pool
 as before; each has its own ``gpu_limit`` (the limit applies per GPU model).
 """

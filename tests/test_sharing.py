@@ -1,8 +1,12 @@
-"""Every way to share a GPU (issue 13): MIG, MPS on Bottlerocket, fractional-GPU instances and
-slices sized by memory. For each: the objects pass the API server's create path, the device
-plugin loads its config (Bottlerocket's user data is valid TOML with the documented keys), and
-Karpenter's own scheduler launches the physical minimum of nodes for N pods, on the cheapest
-node per slice."""
+"""The sharing modes (sharing/), each through every consumer: MIG, MPS on Bottlerocket,
+fractional-GPU instances and slices sized by memory. For each: the objects pass the API server's
+create path, the device plugin loads its config (Bottlerocket's user data is valid TOML with the
+documented keys), Karpenter's own scheduler launches the physical minimum of nodes for N pods, on
+the cheapest node per slice, and the config file, plain YAML and CDK all take it. Bad
+combinations are errors that name the fix; every profile label fits a label value.
+
+The modes' value objects alone are in test_models.py; the seam a new mode plugs into is in
+test_sharing_protocol.py."""
 
 from __future__ import annotations
 
@@ -454,3 +458,14 @@ def test_every_mode_deploys_with_cdk_and_runs_the_sample() -> None:
     assert mig_job["parallelism"] == 8 * 7
     limits = mig_job["template"]["spec"]["containers"][0]["resources"]["limits"]
     assert limits["nvidia.com/gpu"] == "1"
+
+
+# -- profile labels ----------------------------------------------------------------------------
+
+
+def test_6_profile_labels_fit_a_label_value_at_every_bound() -> None:
+    for sharing in (
+        TimeSlicing(replicas=256, rename_by_default=True, fail_requests_greater_than_one=True),
+        Mps(replicas=48),
+    ):
+        assert len(sharing.profile_name) <= 63, sharing.profile_name

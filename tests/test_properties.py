@@ -1,4 +1,5 @@
-"""Property-based suite over the config reader, the renderer and the CLI (issue 9).
+"""Property-based suite over the config reader, the renderer and the CLI together (cross-cutting:
+config.py, render.py, output_folder.py and cli.py on the same generated inputs).
 
 For every generated input, whatever the config file and the state of the output folder:
 

@@ -1,4 +1,5 @@
-"""Day two (issue 10, item 1): every change to the pools converges.
+"""Updates converge (cross-cutting: the CDK constructs and the plain-YAML renderer, both over
+the same cluster model and the same table of changes): every change to the pools converges.
 
 For each kind of change, the cluster after the update (what CloudFormation and aws-cdk-lib's
 kubectl handler, or ``kubectl apply -f`` plus the commands ``synth`` prints, leave there: see
