@@ -154,7 +154,6 @@ class GpuSharingSetup:
         cluster_name: str,
         karpenter: IKarpenter,
         kubernetes_version: str = KUBERNETES_VERSION,
-        sample_workload: SampleWorkloadSettings | None = None,
         **options: Unpack[GpuSharingOptions],
     ) -> GpuSharingSetup:
         """The setup a construct's props describe, its errors named ``<error_owner>.<prop>``."""
@@ -176,7 +175,6 @@ class GpuSharingSetup:
             karpenter=karpenter,
             pools=options["pools"],  # type: ignore[arg-type]  # checked as a sequence inside
             device_plugin=DevicePluginSettings(namespace),
-            sample_workload=sample_workload,
             pod_guardrails=options.get("pod_guardrails"),
             monitoring=options.get("monitoring"),
             kubernetes_version=kubernetes_version,
