@@ -164,7 +164,13 @@ def test_7_exit_codes_are_documented(capsys: pytest.CaptureFixture[str]) -> None
         main(["--help"])
     assert info.value.code == 0
     help_text = capsys.readouterr().out
-    for line in ("0  success", "1  check: the folder differs", "2  invalid input", "3  simulate"):
+    for line in (
+        "0  success",
+        "1  check: the folder differs",
+        "2  invalid input",
+        "3  simulate",
+        "4  simulate",
+    ):
         assert line in help_text
 
 

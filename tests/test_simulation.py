@@ -11,8 +11,9 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,7 +66,7 @@ def run(
 ) -> SimulationRun:
     inputs = simulation_input(GpuSharingSetup.for_pools(pools))
     objects = [o for o in inputs.karpenter_objects if overlays or o["kind"] != "NodeOverlay"]
-    return run_simulation(
+    result = run_simulation(
         harness,
         label="test",
         karpenter_objects=objects,
@@ -76,6 +77,11 @@ def run(
             harness, cluster_name="test", node_overlay_enabled=gate
         ),
     )
+    # Every figure below holds only if every pending pod came back placed or refused.
+    assert result.complete, result.unaccounted_pods
+    for outcome in result.pools:
+        assert outcome.scheduled_pods + outcome.unschedulable_pods == outcome.pending_pods
+    return result
 
 
 @pytest.mark.parametrize("pods", [1, 4, 5, 8, 40])
@@ -290,3 +296,69 @@ def test_the_benchmark_script_runs(harness: Upstream) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "| 1-GPU types | 8 | 2, $1.05 (1.00x) | 8, $4.21 (4.00x)" in result.stdout
+
+
+# -- no silent answers: Karpenter's Solve deadline ----------------------------------------------
+
+#: Enough pending pods that Karpenter cannot try them all before the deadline the tests set.
+_MANY_PODS = 2000
+_SHORT_DEADLINE_S = 0.3
+
+
+def _short_deadline(real: Callable[..., SimulationRun]) -> Callable[..., SimulationRun]:
+    def run_with_short_deadline(*args: Any, **kwargs: Any) -> SimulationRun:
+        return real(*args, **kwargs, solve_deadline_seconds=_SHORT_DEADLINE_S)
+
+    return run_with_short_deadline
+
+
+def test_a_round_cut_short_by_the_deadline_counts_the_pods_it_never_tried(
+    harness: Upstream,
+) -> None:
+    """Karpenter's provisioner ignores Solve's deadline error; the pods it had not tried are
+    neither in its results nor in its errors. The run says so instead of reporting fewer pods."""
+    big = GpuPool("big", sharing=TimeSlicing(replicas=4), gpu_names=["l4"], gpu_limit=1000)
+    inputs = simulation_input(GpuSharingSetup.for_pools([big]))
+    result = run_simulation(
+        harness,
+        label="test",
+        karpenter_objects=inputs.karpenter_objects,
+        pod_templates=inputs.pod_templates,
+        resource_names=inputs.resource_names,
+        pods={"big": _MANY_PODS},
+        controller_env=karpenter_controller_env(
+            harness, cluster_name="test", node_overlay_enabled=True
+        ),
+        solve_deadline_seconds=_SHORT_DEADLINE_S,
+    )
+    outcome = result.pool("big")
+    assert result.deadline_exceeded and not result.complete
+    assert 0 < outcome.unaccounted_pods < _MANY_PODS
+    assert outcome.scheduled_pods + outcome.unschedulable_pods + outcome.unaccounted_pods == (
+        _MANY_PODS
+    )
+    # Karpenter's own log line is what tells the deadline apart from a lost pod.
+    assert any(e.message == "scheduling simulation timed out" for e in result.logs)
+
+
+def test_simulate_exits_4_and_names_the_pools_a_cut_round_left_out(
+    harness: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The command, with the real scheduler and a deadline short enough to hit on 2,000 pods."""
+    import eks_gpu_sharing.simulation as simulation
+    from eks_gpu_sharing.cli import EXIT_INCOMPLETE, main
+
+    monkeypatch.setattr(simulation, "run_simulation", _short_deadline(simulation.run_simulation))
+    config = tmp_path / "gpu-sharing.yaml"
+    config.write_text(
+        "clusterName: c\n"
+        "karpenter: {nodeRoleName: KarpenterNodeRole-c, nodeOverlayEnabled: true}\n"
+        "pools:\n"
+        "  - {name: big, gpuNames: [l4], gpuLimit: 1000,"
+        " sharing: {mode: time-slicing, replicas: 4}}\n"
+    )
+    status = main(["simulate", "--config", str(config), "--pods", f"big={_MANY_PODS}"])
+    out = capsys.readouterr().out
+    assert status == EXIT_INCOMPLETE == 4
+    assert "INCOMPLETE: Karpenter's scheduling deadline" in out
+    assert "(big " in out

@@ -33,6 +33,7 @@ EXIT_OK: Final = 0
 EXIT_STALE: Final = 1
 EXIT_INVALID: Final = 2
 EXIT_UPSTREAM: Final = 3
+EXIT_INCOMPLETE: Final = 4
 
 _EPILOG: Final = """examples:
   eks-gpu-sharing init
@@ -48,6 +49,8 @@ exit status:
   2  invalid input: the config file, an option, a file that exists or the output folder
      (the error names which)
   3  simulate: Go or the pinned upstream modules are not available, or they failed
+  4  simulate: Karpenter's scheduling deadline ended a round before every pod was placed or
+     refused (the output names the pools); the figures are incomplete
 
 Every key of gpu-sharing.yaml: docs/configuration.md. The guide: docs/gpu-sharing-on-eks.md.
 """
@@ -103,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
         help="pending one-slice pods for a pool; repeat per pool, e.g. --pods inference=40",
     )
     simulate.add_argument("--format", choices=("table", "json"), default="table")
+    simulate.add_argument(
+        "--verbose", action="store_true", help="print every line Karpenter logged, not only errors"
+    )
     init = _command(
         commands,
         "init",
@@ -202,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _report_leftovers(result.leftovers, args.out)
             return EXIT_OK
         if args.command == "simulate":
-            return _simulate(config, args.pods, args.format)
+            return _simulate(config, args.pods, args.format, verbose=args.verbose)
         return _check(config, args.config, args.out)
     except ConfigurationError as error:
         print(f"eks-gpu-sharing: error: {error}", file=sys.stderr)
@@ -246,7 +252,9 @@ def _check(config: GpuSharingSetup, config_path: str, outdir: str) -> int:
     return EXIT_OK
 
 
-def _simulate(config: GpuSharingSetup, pod_args: Sequence[str], output: str) -> int:
+def _simulate(
+    config: GpuSharingSetup, pod_args: Sequence[str], output: str, *, verbose: bool = False
+) -> int:
     from .simulation import simulate
 
     pods: dict[str, int] = {}
@@ -261,8 +269,8 @@ def _simulate(config: GpuSharingSetup, pod_args: Sequence[str], output: str) -> 
             )
         pods[name.strip()] = int(count)
     report = simulate(config, pods, log=lambda line: print(line, file=sys.stderr))
-    print(report.to_json() if output == "json" else report.format_table())
-    return EXIT_OK
+    print(report.to_json() if output == "json" else report.format_table(verbose=verbose))
+    return EXIT_OK if report.complete else EXIT_INCOMPLETE
 
 
 def _init(path: str) -> int:

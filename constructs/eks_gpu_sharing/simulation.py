@@ -43,8 +43,12 @@ LIMITS: Final = (
     "Every catalog instance type is assumed offered in three zones of the price region; spot "
     "is priced like on-demand (Karpenter's static table has no spot prices) and types without "
     "a static price are unavailable, as in Karpenter before its first price update.",
-    "DaemonSet overhead counts what this library deploys (the NVIDIA device plugin and, with "
-    "MPS, its control daemon), not your cluster's other DaemonSets.",
+    "DaemonSet overhead counts the NVIDIA device plugin this library deploys and, with MPS, GPU "
+    "and node feature discovery; not the MPS control daemon (it selects nodes by GFD's "
+    "nvidia.com/mps.capable label, which a new node's template lacks) nor your cluster's other "
+    "DaemonSets.",
+    "Every pending pod is accounted for: placed, refused with Karpenter's reason, or, when "
+    "Karpenter's one-minute scheduling deadline ends the round first, reported as INCOMPLETE.",
 )
 #: Most pods one simulation takes per pool (bounded time and memory).
 MAX_PODS_PER_POOL: Final = 5000
@@ -105,6 +109,32 @@ class PoolOutcome:
         """Pods Karpenter could not place."""
         return sum(count for _, count in self.unschedulable)
 
+    @property
+    def unaccounted_pods(self) -> int:
+        """Pods neither placed nor refused: Karpenter's scheduling deadline ended the round
+        before it tried them (``SimulationRun.deadline_exceeded``)."""
+        return max(0, self.pending_pods - self.scheduled_pods - self.unschedulable_pods)
+
+
+@dataclass(frozen=True)
+class KarpenterLogEntry:
+    """One line Karpenter logged during the round (``level`` 0 or 1, as logr's V-levels)."""
+
+    level: int
+    message: str
+    error: str = ""
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_error(self) -> bool:
+        """Logged as an error."""
+        return bool(self.error)
+
+    def __str__(self) -> str:
+        details = ", ".join(f"{k}={v}" for k, v in sorted(self.values.items()))
+        text = self.message + (f": {self.error}" if self.error else "")
+        return text + (f" ({details})" if details else "")
+
 
 @dataclass(frozen=True)
 class SimulationRun:
@@ -120,6 +150,22 @@ class SimulationRun:
     #: Per pool, the DaemonSets (namespace/name) Karpenter counts on its new nodes.
     daemon_sets: Mapping[str, tuple[str, ...]]
     schedule_seconds: float
+    #: Whether Karpenter's one-minute Solve deadline ended the round (the provisioner ignores
+    #: it: pods not yet tried are neither placed nor refused; see ``unaccounted_pods``).
+    deadline_exceeded: bool = False
+    #: What Karpenter logged at V(0) and V(1), up to 2,000 lines (``logs_dropped`` beyond).
+    logs: tuple[KarpenterLogEntry, ...] = ()
+    logs_dropped: int = 0
+
+    @property
+    def unaccounted_pods(self) -> int:
+        """Pods of all pools neither placed nor refused."""
+        return sum(p.unaccounted_pods for p in self.pools)
+
+    @property
+    def complete(self) -> bool:
+        """Every pending pod came back placed or refused."""
+        return not self.deadline_exceeded and self.unaccounted_pods == 0
 
     def pool(self, name: str) -> PoolOutcome:
         """The outcome for pool ``name``."""
@@ -148,6 +194,11 @@ class SimulationReport:
     advice: tuple[str, ...] = ()
     limits: tuple[str, ...] = field(default=LIMITS)
 
+    @property
+    def complete(self) -> bool:
+        """Both rounds accounted for every pending pod (placed or refused)."""
+        return self.with_overlays.complete and self.without_overlays.complete
+
     def to_json(self) -> str:
         """The report as JSON, with the same figures as the table."""
 
@@ -160,12 +211,15 @@ class SimulationReport:
                     "pricePerHour": p.price_per_hour,
                     "scheduledPods": p.scheduled_pods,
                     "unschedulablePods": p.unschedulable_pods,
+                    "unaccountedPods": p.unaccounted_pods,
                     "unschedulable": [{"reason": r, "pods": n} for r, n in p.unschedulable],
                 }
                 for p in r.pools
             ]
             data["nodes"] = r.nodes
             data["pricePerHour"] = r.price_per_hour
+            data["unaccountedPods"] = r.unaccounted_pods
+            data["complete"] = r.complete
             return data
 
         return json.dumps(
@@ -176,12 +230,15 @@ class SimulationReport:
                 "versions": dict(self.versions),
                 "advice": list(self.advice),
                 "limits": list(self.limits),
+                "complete": self.complete,
             },
             indent=2,
         )
 
-    def format_table(self) -> str:
-        """A terminal table: per pool, both runs side by side, then details and limits."""
+    def format_table(self, *, verbose: bool = False) -> str:
+        """A terminal table: per pool, both runs side by side, then details and limits.
+
+        What Karpenter logged as errors is shown; with ``verbose`` every line it logged."""
         ours, control = self.with_overlays, self.without_overlays
         header = (
             f"{'pool':<16} {'pods':>5} | {'nodes':>5} {'slices/node':>11} {'$/hour':>9} "
@@ -232,10 +289,40 @@ class SimulationReport:
             for name, kind_type, status, message in run.conditions:
                 if status != "True":
                     lines.append(f"  {name} {kind_type}={status}: {message}")
+            lines += _incomplete_lines(run)
+            shown = [e for e in run.logs if verbose or e.is_error]
+            if shown:
+                lines.append("  Karpenter logged:")
+                lines += [f"    {_printable(str(entry))}" for entry in shown]
+                if verbose and run.logs_dropped:
+                    lines.append(f"    ... and {run.logs_dropped} more lines")
         if self.advice:
             lines += ["", "Advice:", *(f"  - {text}" for text in self.advice)]
         lines += ["", "Limits:", *(f"  - {text}" for text in self.limits)]
         return "\n".join(lines)
+
+
+def _incomplete_lines(run: SimulationRun) -> list[str]:
+    """Say, per pool, which pods the round never reached (none when it is complete)."""
+    if run.complete:
+        return []
+    missing = ", ".join(f"{p.pool} {p.unaccounted_pods}" for p in run.pools if p.unaccounted_pods)
+    cause = (
+        "Karpenter's scheduling deadline (one minute per round, sigs.k8s.io/karpenter "
+        "provisioner.go) ended the round"
+        if run.deadline_exceeded
+        else "Karpenter returned"
+    )
+    return [
+        f"  INCOMPLETE: {cause} before {run.unaccounted_pods} pending pod(s) were placed or "
+        f"refused ({missing or 'no pool named'}); the figures count only the pods it reached. "
+        "Simulate fewer pods per run."
+    ]
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters shown escaped (log values come from pod names)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)[:500]
 
 
 @dataclass(frozen=True)
@@ -330,9 +417,12 @@ def run_simulation(
     controller_env: Mapping[str, str],
     daemon_sets: Sequence[Mapping[str, Any]] = (),
     catalog: InstanceCatalog | None = None,
+    solve_deadline_seconds: float | None = None,
 ) -> SimulationRun:
     """One provisioning round of Karpenter on ``karpenter_objects`` and the pending pods.
 
+    :param solve_deadline_seconds: End the round earlier than Karpenter's own one-minute
+        deadline (tests). Default: Karpenter's.
     :raises ConfigurationError: when the API server would refuse one of the objects.
     """
     catalog = catalog or load_catalog()
@@ -351,6 +441,7 @@ def run_simulation(
             for pool, count in pods.items()
             if count > 0
         ],
+        solveDeadlineSeconds=solve_deadline_seconds or 0,
     )
     if answer["invalidObjects"]:
         first = answer["invalidObjects"][0]
@@ -429,6 +520,17 @@ def _run_from_answer(
         capacities=capacities,
         daemon_sets=_by_pool(answer["daemonSetFit"], pools_of),
         schedule_seconds=answer["scheduleSeconds"],
+        deadline_exceeded=answer["deadlineExceeded"],
+        logs=tuple(
+            KarpenterLogEntry(
+                level=entry["level"],
+                message=entry["message"],
+                error=entry.get("error", ""),
+                values=dict(entry.get("values") or {}),
+            )
+            for entry in answer["logs"]
+        ),
+        logs_dropped=answer["logsDropped"],
     )
 
 

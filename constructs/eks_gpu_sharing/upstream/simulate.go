@@ -9,6 +9,7 @@ import (
 	v1 "github.com/aws/karpenter-provider-aws/pkg/apis/v1"
 	awscloudprovider "github.com/aws/karpenter-provider-aws/pkg/cloudprovider"
 	"github.com/awslabs/operatorpkg/status"
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/apis/v1alpha1"
@@ -49,6 +51,9 @@ type simulateRequest struct {
 	DaemonSets    []map[string]any  `json:"daemonSets"`
 	ControllerEnv map[string]string `json:"controllerEnv"`
 	Pods          []podGroup        `json:"pods"`
+	// SolveDeadlineSeconds, when set, ends the scheduling round earlier than the controller's
+	// own one-minute deadline (Solve inherits the earlier deadline): how the tests reach it.
+	SolveDeadlineSeconds float64 `json:"solveDeadlineSeconds"`
 }
 
 type simulatedNodeClaim struct {
@@ -111,8 +116,14 @@ type simulateResponse struct {
 	PoolTypes       map[string][]poolInstanceType `json:"poolInstanceTypes"`
 	DaemonSetFit    map[string][]string           `json:"daemonSetFit"`
 	ScheduleSeconds float64                       `json:"scheduleSeconds"`
-	Catalog         map[string]string             `json:"catalog"`
-	Modules         map[string]string             `json:"modules"`
+	// PendingPods is how many pods the round was given; every one must come back placed or
+	// with an error, unless DeadlineExceeded says Solve stopped before trying them.
+	PendingPods      int               `json:"pendingPods"`
+	DeadlineExceeded bool              `json:"deadlineExceeded"`
+	Logs             []logEntry        `json:"logs"`
+	LogsDropped      int               `json:"logsDropped"`
+	Catalog          map[string]string `json:"catalog"`
+	Modules          map[string]string `json:"modules"`
 }
 
 func runSimulate(raw []byte) (any, error) {
@@ -132,6 +143,9 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Keep what Karpenter logs (warnings, errors, the scheduler's timeout) for the caller.
+	recorder := newLogRecorder()
+	ctx = ctrllog.IntoContext(ctx, logr.New(recorder))
 	gates := options.FeatureGates
 	resp := &simulateResponse{
 		InvalidObjects: []validationResult{},
@@ -148,6 +162,7 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 		DaemonSetFit: map[string][]string{},
 		Catalog:      req.Catalog.Source,
 		Modules:      moduleVersions(),
+		Logs:         []logEntry{},
 	}
 	objects, invalid, err := admitKarpenterObjects(req.Objects)
 	if err != nil {
@@ -171,6 +186,7 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 	for _, pod := range pods {
 		objects = append(objects, pod)
 	}
+	resp.PendingPods = len(pods)
 
 	kubeClient := fake.NewClientBuilder().
 		WithScheme(scheme.Scheme).
@@ -187,10 +203,10 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 		return nil, err
 	}
 	store := nodeoverlay.NewInstanceTypeStore()
-	recorder := events.NewRecorder(&record.FakeRecorder{})
+	eventRecorder := events.NewRecorder(&record.FakeRecorder{})
 	// The wiring of the provider's cmd/controller/main.go: the overlay decorator wraps the
 	// metrics-decorated AWS cloud provider; the NodeOverlay controller sees the undecorated one.
-	awsCloudProvider := awscloudprovider.New(itProvider, nil, recorder, kubeClient, nil, nil, nil, nil, store, nil)
+	awsCloudProvider := awscloudprovider.New(itProvider, nil, eventRecorder, kubeClient, nil, nil, nil, nil, store, nil)
 	undecorated := metrics.Decorate(awsCloudProvider)
 	cloudProvider := overlay.Decorate(undecorated, kubeClient, store)
 	cluster := state.NewCluster(clk, kubeClient, cloudProvider)
@@ -214,11 +230,18 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 		return nil, err
 	}
 
-	provisioner := provisioning.NewProvisioner(kubeClient, recorder, cloudProvider, cluster, clk,
+	provisioner := provisioning.NewProvisioner(kubeClient, eventRecorder, cloudProvider, cluster, clk,
 		deviceallocation.NewController(kubeClient), virtualpods.NewVirtualPodCache(kubeClient))
+	scheduleCtx := ctx
+	if req.SolveDeadlineSeconds > 0 {
+		var cancel context.CancelFunc
+		scheduleCtx, cancel = context.WithTimeout(ctx, time.Duration(req.SolveDeadlineSeconds*float64(time.Second)))
+		defer cancel()
+	}
 	start := time.Now()
-	results, err := provisioner.Schedule(ctx)
+	results, err := provisioner.Schedule(scheduleCtx)
 	resp.ScheduleSeconds = time.Since(start).Seconds()
+	resp.Logs, resp.LogsDropped, resp.DeadlineExceeded = recorder.snapshot()
 	if err != nil {
 		return nil, fmt.Errorf("scheduling: %w", err)
 	}
