@@ -3,6 +3,7 @@
 
     .venv/bin/python scripts/benchmark_simulation.py            # node/cost table + timings
     .venv/bin/python scripts/benchmark_simulation.py --build    # also cold/warm Go build times
+    .venv/bin/python scripts/benchmark_simulation.py --scale    # 1,000-5,000 pods, under load
 
 For N = 8, 40 and 200 pending one-slice pods on a 4-way time-sliced pool of 1-GPU types and on
 one that also admits 4-GPU types, Karpenter's own provisioner (the pinned release) decides:
@@ -17,7 +18,10 @@ one that also admits 4-GPU types, Karpenter's own provisioner (the pinned releas
 Each figure is also given as a ratio to the minimum. Then Karpenter's scheduling time for 200 and
 1,000 pending pods with and without the overlays (median of --runs rounds, ratio), and with
 --build the Go build: cold (empty module and build caches, modules downloaded from the proxy)
-and warm (caches kept, binary removed).
+and warm (caches kept, binary removed). With --scale, how far one round reaches before
+Karpenter's one-minute deadline: 1,000, 2,000 and 5,000 pending pods with and without the
+overlays, while a second process keeps one CPU busy, each pod counted as placed, refused or
+never tried.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from eks_gpu_sharing import GpuPool, TimeSlicing  # noqa: E402
 from eks_gpu_sharing.catalog import load_catalog  # noqa: E402
 from eks_gpu_sharing.setup import GpuSharingSetup  # noqa: E402
 from eks_gpu_sharing.simulation import (  # noqa: E402
+    MAX_PODS_PER_POOL,
     SimulationRun,
     karpenter_controller_env,
     run_simulation,
@@ -161,6 +166,38 @@ def timing_table(
     return lines
 
 
+def scale_table(
+    harness: Upstream, env: Mapping[str, str], sizes: Sequence[int] = (1000, 2000, 5000)
+) -> list[str]:
+    """One round per size and variant with a CPU-bound process beside it (2 cores: one left)."""
+    pool = GpuPool(
+        "scale", sharing=TimeSlicing(replicas=4), gpu_names=["t4"], gpu_limit=MAX_PODS_PER_POOL
+    )
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        lines = [
+            "| pending pods | overlays | placed | refused | never tried | deadline | round s "
+            "| pods tried per s |",
+            "|---:|---|---:|---:|---:|---|---:|---:|",
+        ]
+        for pods in sizes:
+            for variant in ("ours", "none"):
+                result = simulate(harness, pool, pods, variant, env)
+                outcome = result.pool(pool.name)
+                tried = outcome.scheduled_pods + outcome.unschedulable_pods
+                lines.append(
+                    f"| {pods} | {'with' if variant == 'ours' else 'without'} | "
+                    f"{outcome.scheduled_pods} | {outcome.unschedulable_pods} | "
+                    f"{outcome.unaccounted_pods} | {'hit' if result.deadline_exceeded else '-'} | "
+                    f"{result.schedule_seconds:.1f} | {tried / result.schedule_seconds:.0f} |"
+                )
+                print(lines[-1], file=sys.stderr, flush=True)  # a line a minute at most
+        return lines
+    finally:
+        busy.kill()
+        busy.wait()
+
+
 def build_times() -> list[str]:
     go = go_command()
     if go is None:
@@ -198,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="8 pods and 20-pod timings only (the tests' smoke run)"
     )
+    parser.add_argument(
+        "--scale", action="store_true", help="only the 1,000-5,000-pod table, one CPU kept busy"
+    )
     args = parser.parse_args(argv)
     harness = upstream(lambda line: print(line, file=sys.stderr))
     env = karpenter_controller_env(harness, cluster_name="benchmark", node_overlay_enabled=True)
@@ -206,6 +246,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"Karpenter {versions['github.com/aws/karpenter-provider-aws']}; "
         f"prices: {load_catalog().price_note}; {os.cpu_count()} CPUs\n"
     )
+    if args.scale:
+        print("\n".join(scale_table(harness, env)))
+        return
     print("\n".join(placement_table(harness, env, (8,) if args.quick else SIZES)))
     print()
     print("\n".join(timing_table(harness, env, args.runs, (20,) if args.quick else (200, 1000))))

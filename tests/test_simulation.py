@@ -362,3 +362,23 @@ def test_simulate_exits_4_and_names_the_pools_a_cut_round_left_out(
     assert status == EXIT_INCOMPLETE == 4
     assert "INCOMPLETE: Karpenter's scheduling deadline" in out
     assert "(big " in out
+
+
+def test_a_cut_control_round_is_a_lower_bound_not_a_failure() -> None:
+    """Above about 1,800 pods the control without overlays cannot finish a round on two cores;
+    the report still counts as complete when the library's own round is, and says why."""
+    from eks_gpu_sharing.simulation import PoolOutcome, SimulatedNodeClaim, SimulationReport
+
+    claim = SimulatedNodeClaim("p", 4, ("g4dn.xlarge",), "g4dn.xlarge", "on-demand", 0.526, 4)
+
+    def round_of(placed_claims: int, *, cut: bool) -> SimulationRun:
+        outcome = PoolOutcome("p", 8, (claim,) * placed_claims, ())
+        return SimulationRun("r", True, (outcome,), (), {}, {}, 1.0, deadline_exceeded=cut)
+
+    ours, control = round_of(2, cut=False), round_of(1, cut=True)
+    assert ours.complete and not control.complete and control.unaccounted_pods == 4
+    report = SimulationReport(ours, control, "prices", {})
+    assert report.complete
+    table = report.format_table()
+    assert table.count("INCOMPLETE: ") == 1 and "a lower bound" in table
+    assert not SimulationReport(control, ours, "prices", {}).complete

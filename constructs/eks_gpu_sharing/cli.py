@@ -49,8 +49,8 @@ exit status:
   2  invalid input: the config file, an option, a file that exists or the output folder
      (the error names which)
   3  simulate: Go or the pinned upstream modules are not available, or they failed
-  4  simulate: Karpenter's scheduling deadline ended a round before every pod was placed or
-     refused (the output names the pools); the figures are incomplete
+  4  simulate: Karpenter's scheduling deadline ended the round with this library's objects
+     before every pod was placed or refused (the output names the pools)
 
 Every key of gpu-sharing.yaml: docs/configuration.md. The guide: docs/gpu-sharing-on-eks.md.
 """
