@@ -6,6 +6,7 @@ and the library or its docs change.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from eks_gpu_sharing import CapacityType, GpuPool, Mps, TimeSlicing
+from eks_gpu_sharing import CapacityType, ExistingKarpenter, GpuPool, Mps, TimeSlicing
 from eks_gpu_sharing.config import load_config
 from eks_gpu_sharing.errors import ConfigurationError
 from eks_gpu_sharing.plan import plan_pool
@@ -206,6 +207,23 @@ def test_simulate_the_reference_config(harness: Upstream) -> None:
     assert data["withOverlays"]["nodes"] == ours.nodes
     assert data["withoutOverlays"]["pricePerHour"] == control.price_per_hour
     assert data["versions"]["github.com/aws/karpenter-provider-aws"] == "v1.14.1"
+    assert report.notes == () and data["notes"] == []  # the file's Karpenter is the pinned one
+
+
+def test_simulate_says_when_the_setups_karpenter_is_another_release(harness: Upstream) -> None:
+    config = dataclasses.replace(
+        load_config(ROOT / "gpu-sharing.yaml"),
+        karpenter=ExistingKarpenter(
+            node_role_name="KarpenterNodeRole-gpu-slicing",
+            discovery_tag_value="gpu-slicing",
+            version="1.13.0",
+            node_overlay_enabled=True,
+        ),
+    )
+    report = simulate(config, {"inference": 4}, harness=harness)
+    (note,) = report.notes
+    assert "Your setup's Karpenter is 1.13.0" in note and "scheduler of 1.14.1" in note
+    assert "Note:" in report.format_table() and json.loads(report.to_json())["notes"] == [note]
 
 
 def test_pod_counts_are_checked() -> None:

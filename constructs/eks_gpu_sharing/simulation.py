@@ -33,6 +33,7 @@ from .labels import POOL_LABEL
 from .pool import GpuPool
 from .setup import GpuSharingSetup
 from .upstream import Upstream, UpstreamError, upstream
+from .upstream.harness import KARPENTER_MODULE
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
 
 #: What a simulated figure does not include; shown with every report.
@@ -192,6 +193,8 @@ class SimulationReport:
     versions: Mapping[str, str]
     #: What to reconsider in the setup (eks_gpu_sharing.advice), e.g. mixed GPU counts.
     advice: tuple[str, ...] = ()
+    #: What makes this answer differ from your cluster's (e.g. another Karpenter version).
+    notes: tuple[str, ...] = ()
     limits: tuple[str, ...] = field(default=LIMITS)
 
     @property
@@ -232,6 +235,7 @@ class SimulationReport:
                 "prices": self.prices,
                 "versions": dict(self.versions),
                 "advice": list(self.advice),
+                "notes": list(self.notes),
                 "limits": list(self.limits),
                 "complete": self.complete,
             },
@@ -299,6 +303,8 @@ class SimulationReport:
                 lines += [f"    {_printable(str(entry))}" for entry in shown]
                 if verbose and run.logs_dropped:
                     lines.append(f"    ... and {run.logs_dropped} more lines")
+        if self.notes:
+            lines += ["", "Note:", *(f"  - {text}" for text in self.notes)]
         if self.advice:
             lines += ["", "Advice:", *(f"  - {text}" for text in self.advice)]
         lines += ["", "Limits:", *(f"  - {text}" for text in self.limits)]
@@ -631,5 +637,22 @@ def simulate(
     )
     versions = harness.call("versions")["modules"]
     return SimulationReport(
-        ours, control, load_catalog().price_note, versions, tuple(file_advice(config.pools))
+        ours,
+        control,
+        load_catalog().price_note,
+        versions,
+        tuple(file_advice(config.pools)),
+        notes=tuple(version_notes(config.karpenter.version, versions)),
     )
+
+
+def version_notes(configured: str, versions: Mapping[str, str]) -> list[str]:
+    """Say so when the setup's Karpenter differs from the release whose scheduler ran."""
+    simulated = versions.get(KARPENTER_MODULE, "").removeprefix("v")
+    if not simulated or configured == simulated:
+        return []
+    return [
+        f"Your setup's Karpenter is {configured}; this simulation ran the scheduler of "
+        f"{simulated} (the pinned release). Scheduling changes between releases, so your "
+        "cluster's Karpenter may launch differently."
+    ]
