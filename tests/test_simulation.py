@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -208,6 +209,22 @@ def test_simulate_the_reference_config(harness: Upstream) -> None:
     assert data["withoutOverlays"]["pricePerHour"] == control.price_per_hour
     assert data["versions"]["github.com/aws/karpenter-provider-aws"] == "v1.14.1"
     assert report.notes == () and data["notes"] == []  # the file's Karpenter is the pinned one
+    assert data["schemaVersion"] == 1 and data["complete"] is True
+    # One key style, Kubernetes' camelCase, for every key that is not a name.
+    names = ("versions", "capacities", "daemonSets", "values")
+
+    def keys(value: Any, parent: str = "") -> list[str]:
+        if parent in names:
+            return []  # below here the keys are names (and what they map to)
+        if isinstance(value, dict):
+            return list(value) + [k for key, v in value.items() for k in keys(v, key)]
+        if isinstance(value, list):
+            return [k for v in value for k in keys(v, parent)]
+        return []
+
+    found = keys(data)
+    assert "nodeClaims" in found and "scheduleSeconds" in found
+    assert [k for k in found if not re.fullmatch(r"[a-z][A-Za-z]*", k)] == []
 
 
 def test_simulate_says_when_the_setups_karpenter_is_another_release(harness: Upstream) -> None:

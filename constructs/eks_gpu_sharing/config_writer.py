@@ -39,31 +39,33 @@ def sharing_document(sharing: SharingMode) -> dict[str, Any]:
     return {"mode": sharing.yaml_name, **to_document(sharing)}
 
 
-def to_document(value: Any) -> Any:
-    """A dataclass (and what it holds) as YAML-ready data: camelCase keys, defaults left out."""
+def to_document(value: Any, *, keep_defaults: bool = False) -> Any:
+    """A dataclass (and what it holds) as YAML- or JSON-ready data: camelCase keys, as
+    Kubernetes writes them; fields at their default left out unless ``keep_defaults``. Keys of
+    mappings are names (labels, instance types, modules) and stay as they are."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _fields(value)
+        return _fields(value, keep_defaults)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Mapping):
-        return {str(k): to_document(v) for k, v in value.items()}
+        return {str(k): to_document(v, keep_defaults=keep_defaults) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [to_document(v) for v in value]
+        return [to_document(v, keep_defaults=keep_defaults) for v in value]
     return value
 
 
-def _fields(value: Any) -> dict[str, Any]:
+def _fields(value: Any, keep_defaults: bool) -> dict[str, Any]:
     document: dict[str, Any] = {}
     for spec in dataclasses.fields(value):
         if not spec.init:
             continue
         current = getattr(value, spec.name)
-        if _is_default(spec, current):
+        if not keep_defaults and _is_default(spec, current):
             continue
         if isinstance(current, SharingMode):
             document[yaml_key(spec.name)] = sharing_document(current)
         else:
-            document[yaml_key(spec.name)] = to_document(current)
+            document[yaml_key(spec.name)] = to_document(current, keep_defaults=keep_defaults)
     return document
 
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import cdk8s
 
 from .advice import file_advice
 from .catalog import InstanceCatalog, load_catalog
+from .config_writer import to_document
 from .errors import ConfigurationError
 from .k8s import (
     DEVICE_PLUGIN_RELEASE,
@@ -51,6 +52,9 @@ LIMITS: Final = (
     "Every pending pod is accounted for: placed, refused with Karpenter's reason, or, when "
     "Karpenter's one-minute scheduling deadline ends the round first, reported as INCOMPLETE.",
 )
+#: Version of ``simulate --format json``'s layout (docs/simulation.md lists its keys); a change
+#: that removes or renames a key raises it.
+JSON_SCHEMA_VERSION: Final = 1
 #: Most pods one simulation takes per pool (bounded time and memory).
 MAX_PODS_PER_POOL: Final = 5000
 _SIMULATED_NAMESPACE: Final = "simulated"
@@ -209,10 +213,10 @@ class SimulationReport:
         """The report as JSON, with the same figures as the table."""
 
         def run(r: SimulationRun) -> dict[str, Any]:
-            data = asdict(r)
+            data: dict[str, Any] = to_document(r, keep_defaults=True)
             data["pools"] = [
                 {
-                    **asdict(p),
+                    **to_document(p, keep_defaults=True),
                     "nodes": p.nodes,
                     "pricePerHour": p.price_per_hour,
                     "scheduledPods": p.scheduled_pods,
@@ -230,6 +234,7 @@ class SimulationReport:
 
         return json.dumps(
             {
+                "schemaVersion": JSON_SCHEMA_VERSION,
                 "withOverlays": run(self.with_overlays),
                 "withoutOverlays": run(self.without_overlays),
                 "prices": self.prices,

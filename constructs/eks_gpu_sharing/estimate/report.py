@@ -176,6 +176,11 @@ def format_markdown(estimate: Estimate) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Version of ``estimate --format json``'s layout (docs/gpu-sharing-on-eks.md lists its keys);
+#: a change that removes or renames a key raises it.
+JSON_SCHEMA_VERSION: Final = 1
+
+
 def to_data(estimate: Estimate) -> dict[str, Any]:
     """The report as plain data (``--format json``)."""
 
@@ -189,6 +194,7 @@ def to_data(estimate: Estimate) -> dict[str, Any]:
         }
 
     return {
+        "schemaVersion": JSON_SCHEMA_VERSION,
         "workloads": [
             {
                 "name": r.workload.name,
