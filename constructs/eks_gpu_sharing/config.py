@@ -87,7 +87,7 @@ def read_yaml_file(path: str | Path, *, option: str, what: str) -> Any:
 def load_yaml(text: str, *, source: str = "config") -> Any:
     """Parse one YAML document safely: no aliases, no duplicate keys, bounded depth."""
     try:
-        documents = list(yaml.load_all(text, Loader=_StrictLoader))
+        documents = list(yaml.load_all(text, Loader=StrictLoader))
     except yaml.YAMLError as error:
         raise _file_error(
             source,
@@ -397,7 +397,7 @@ class _Collect:
 # -- loading ------------------------------------------------------------------------------------
 
 
-class _StrictLoader(yaml.SafeLoader):
+class StrictLoader(yaml.SafeLoader):
     """PyYAML's safe loader, minus what a config file never needs and an attacker might use."""
 
     def __init__(self, stream: Any) -> None:

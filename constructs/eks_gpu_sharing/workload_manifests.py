@@ -1,0 +1,290 @@
+"""Workloads as users keep them: Kubernetes manifests in, the pods they make out.
+
+``read_workload_manifests`` takes files, folders or ``-`` (standard input) holding
+Deployments, StatefulSets, ReplicaSets, Jobs, CronJobs (their job template), bare Pods, and
+``kind: List`` as ``kubectl get -o yaml`` prints it, in multi-document YAML or JSON. Each
+workload becomes its pod template and the pods its controller would run at once: ``replicas``
+(default 1) for Deployments, StatefulSets and ReplicaSets, ``parallelism`` (default 1, at most
+``completions``) for Jobs and CronJobs, one for a Pod (Kubernetes' defaults: the apps/v1 and
+batch/v1 API types). Objects that are not workloads (Services, ConfigMaps...) are counted and
+skipped.
+
+:func:`device_plugin_refusals` says which workloads the NVIDIA device plugin would refuse at
+``Allocate`` on every pool that could take them: a container asking for more than one shared
+slice where the plugin fails such requests (``failRequestsGreaterThanOne``), or for
+``nvidia.com/gpu.shared`` where no pool renames its slices. Karpenter would place those pods
+and the plugin would then refuse them, so ``simulate`` reports them before scheduling.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from .config import StrictLoader
+from .errors import ConfigurationError, shown
+from .setup import GpuSharingSetup
+from .sharing import GPU_RESOURCE, SHARED_GPU_RESOURCE
+
+#: Largest manifest file read (a cluster's `kubectl get -o yaml` of workloads is a few MiB).
+MAX_MANIFEST_BYTES: Final = 16 * 1024 * 1024
+#: Most pods the manifests may make together (``simulate``'s bound per pool, five pools).
+MAX_WORKLOAD_PODS: Final = 25_000
+#: Manifest files read from a folder.
+MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
+_REPLICATED: Final = ("Deployment", "StatefulSet", "ReplicaSet")
+
+
+@dataclass(frozen=True)
+class WorkloadPods:
+    """The pods one workload runs at once.
+
+    :param kind: Its kind (``Deployment``, ``Job``, ``Pod``...).
+    :param namespace: Its namespace (``default`` when the manifest names none).
+    :param name: Its name.
+    :param pods: Pods it runs at once (replicas, or a Job's parallelism).
+    :param template: The pod template (``metadata`` and ``spec``) every pod is made from.
+    :param source: Where it was read: ``<file>`` and the document's position.
+    """
+
+    kind: str
+    namespace: str
+    name: str
+    pods: int
+    template: Mapping[str, Any]
+    source: str
+
+    def gpu_requests(self) -> dict[str, int]:
+        """Per container, the largest request of a GPU resource: ``{container: n}`` for
+        ``nvidia.com/gpu`` and ``nvidia.com/gpu.shared`` together (limits count where no
+        request is given, as the API server defaults extended resources)."""
+        found = {}
+        spec = self.template.get("spec") or {}
+        for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+            resources = container.get("resources") or {}
+            for resource in (GPU_RESOURCE, SHARED_GPU_RESOURCE):
+                amount = (resources.get("requests") or {}).get(resource)
+                if amount is None:
+                    amount = (resources.get("limits") or {}).get(resource)
+                if amount is not None:
+                    found[f"{container.get('name', '?')}/{resource}"] = _count(amount)
+        return found
+
+
+@dataclass(frozen=True)
+class WorkloadManifests:
+    """What the manifests hold: the workloads, and the objects skipped, counted by kind."""
+
+    workloads: tuple[WorkloadPods, ...]
+    skipped: Mapping[str, int]
+
+    @property
+    def pods(self) -> int:
+        """Pods of all workloads."""
+        return sum(w.pods for w in self.workloads)
+
+
+def read_workload_manifests(paths: Sequence[str], *, stdin: Any = None) -> WorkloadManifests:
+    """The workloads in ``paths``: files, folders (their ``*.yaml``, ``*.yml``, ``*.json``,
+    not recursive) or ``-`` for standard input. Raises ``ConfigurationError`` naming the file
+    and document of anything that is not what a Kubernetes API server would accept as such."""
+    workloads: list[WorkloadPods] = []
+    skipped: Counter[str] = Counter()
+    for source, text in _texts(paths, stdin):
+        for index, document in enumerate(_documents(text, source)):
+            if document is None:
+                continue
+            _collect(document, f"{source} document {index + 1}", workloads, skipped)
+    if not workloads:
+        raise ConfigurationError(
+            field="--workloads",
+            value=", ".join(paths),
+            rule="holds no workload (Deployment, StatefulSet, ReplicaSet, Job, CronJob or Pod)"
+            + (f"; skipped {_described(skipped)}" if skipped else ""),
+            fix="pass the manifests of the workloads to simulate, e.g. kubectl get deployments "
+            "-A -o yaml > workloads.yaml",
+        )
+    result = WorkloadManifests(tuple(workloads), dict(sorted(skipped.items())))
+    if result.pods > MAX_WORKLOAD_PODS:
+        raise ConfigurationError(
+            field="--workloads",
+            value=f"{result.pods} pods",
+            rule=f"at most {MAX_WORKLOAD_PODS} pods are simulated at once",
+            fix="simulate fewer workloads or replicas per run",
+        )
+    return result
+
+
+def device_plugin_refusals(
+    manifests: WorkloadManifests, setup: GpuSharingSetup
+) -> list[tuple[WorkloadPods, str]]:
+    """Workloads the NVIDIA device plugin would refuse on every pool offering what they ask
+    for, each with the plugin's reason."""
+    refusals = []
+    for workload in manifests.workloads:
+        for where, amount in workload.gpu_requests().items():
+            resource = where.split("/", 1)[1]
+            pools = [p for p in setup.pools if p.resource_name == resource]
+            if not pools:
+                if resource == SHARED_GPU_RESOURCE:
+                    refusals.append(
+                        (
+                            workload,
+                            f"{where}: no pool advertises {resource} (only pools with "
+                            "rename_by_default do); the pod would never start",
+                        )
+                    )
+                continue
+            if amount > 1 and all(p.sharing.fail_requests_greater_than_one for p in pools):
+                names = ", ".join(p.name for p in pools)
+                refusals.append(
+                    (
+                        workload,
+                        f"{where}={amount}: the device plugin refuses a request for more than "
+                        f"one shared slice (failRequestsGreaterThanOne) on {names}",
+                    )
+                )
+    return refusals
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _texts(paths: Sequence[str], stdin: Any) -> Iterable[tuple[str, str]]:
+    for given in paths:
+        if given == "-":
+            stream = stdin if stdin is not None else sys.stdin
+            text = stream.read(MAX_MANIFEST_BYTES + 1)
+            yield "standard input", _bounded(text, "standard input")
+            continue
+        path = Path(given)
+        files = (
+            sorted(p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES and p.is_file())
+            if path.is_dir()
+            else [path]
+        )
+        for file in files:
+            yield str(file), _read(file)
+
+
+def _read(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as error:
+        raise ConfigurationError(
+            field="--workloads",
+            value=str(path),
+            rule=f"cannot be read ({error.strerror or error})",
+            fix="pass a manifest file, a folder of them, or - for standard input",
+        ) from None
+    try:
+        return _bounded(data.decode("utf-8"), str(path))
+    except UnicodeDecodeError as error:
+        raise ConfigurationError(
+            field="--workloads",
+            value=str(path),
+            rule=f"is not UTF-8 text (byte {error.start})",
+            fix="pass the YAML or JSON manifests",
+        ) from None
+
+
+def _bounded(text: str, source: str) -> str:
+    if len(text) > MAX_MANIFEST_BYTES:
+        raise ConfigurationError(
+            field="--workloads",
+            value=source,
+            rule=f"is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB",
+            fix="split the manifests over several files",
+        )
+    return text
+
+
+def _documents(text: str, source: str) -> list[Any]:
+    try:
+        return list(yaml.load_all(text, Loader=StrictLoader))
+    except (yaml.YAMLError, RecursionError, ValueError) as error:
+        raise ConfigurationError(
+            field="--workloads",
+            value=source,
+            rule=f"is not valid YAML or JSON ({shown(str(error).splitlines()[0])})",
+            fix="pass manifests as kubectl writes them",
+        ) from None
+
+
+def _collect(
+    document: Any, where: str, workloads: list[WorkloadPods], skipped: Counter[str]
+) -> None:
+    if not isinstance(document, dict) or not isinstance(document.get("kind"), str):
+        raise _bad(where, "kind", document, "a manifest is a mapping with apiVersion and kind")
+    kind = document["kind"]
+    if kind == "List" or (kind.endswith("List") and isinstance(document.get("items"), list)):
+        for index, item in enumerate(document.get("items") or []):
+            _collect(item, f"{where} item {index + 1}", workloads, skipped)
+        return
+    if kind not in (*_REPLICATED, "Job", "CronJob", "Pod"):
+        skipped[kind] += 1
+        return
+    metadata = document.get("metadata") or {}
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name:
+        raise _bad(where, "metadata.name", name, f"a {kind} has a name")
+    namespace = metadata.get("namespace") or "default"
+    spec = document.get("spec")
+    if not isinstance(spec, dict):
+        raise _bad(where, "spec", spec, f"a {kind} has a spec")
+    if kind == "Pod":
+        template: Any = {"metadata": metadata, "spec": spec}
+        pods = 1
+    elif kind in _REPLICATED:
+        template = spec.get("template")
+        pods = _whole(where, "spec.replicas", spec.get("replicas", 1))
+    else:
+        job = spec if kind == "Job" else (spec.get("jobTemplate") or {}).get("spec")
+        if not isinstance(job, dict):
+            raise _bad(where, "spec.jobTemplate.spec", job, "a CronJob has a job template")
+        prefix = "spec" if kind == "Job" else "spec.jobTemplate.spec"
+        template = job.get("template")
+        pods = _whole(where, f"{prefix}.parallelism", job.get("parallelism", 1))
+        completions = job.get("completions")
+        if completions is not None:
+            pods = min(pods, _whole(where, f"{prefix}.completions", completions))
+    if not isinstance(template, dict) or not isinstance(template.get("spec"), dict):
+        raise _bad(where, "spec.template", template, f"a {kind} has a pod template with a spec")
+    containers = template["spec"].get("containers")
+    if not isinstance(containers, list) or not containers:
+        raise _bad(where, "spec.template.spec.containers", containers, "a pod has containers")
+    workloads.append(WorkloadPods(kind, namespace, name, pods, template, where))
+
+
+def _whole(where: str, field: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _bad(where, field, value, "a whole number >= 0")
+    return value
+
+
+def _count(amount: Any) -> int:
+    """A GPU quantity as a count (extended resources are whole numbers: ``1``, ``"2"``)."""
+    try:
+        return int(str(amount))
+    except ValueError:
+        return 0  # the API server would refuse it; not the device plugin's concern
+
+
+def _bad(where: str, field: str, value: Any, rule: str) -> ConfigurationError:
+    return ConfigurationError(
+        field=f"{where}: {field}",
+        value=value,
+        rule=rule,
+        fix="pass manifests the Kubernetes API server accepts (kubectl apply --dry-run=server)",
+    )
+
+
+def _described(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
