@@ -136,6 +136,12 @@ def test_no_workload_at_all_is_an_error_that_says_what_was_skipped(tmp_path: Pat
         read_workload_manifests([str(path)])
     with pytest.raises(ConfigurationError, match="not valid YAML"):
         read_workload_manifests(["-"], stdin=io.StringIO("a: [b"))
+    with pytest.raises(ConfigurationError, match="does not exist") as caught:
+        read_workload_manifests([str(tmp_path / "missing.yaml")])
+    assert caught.value.field == "--workloads"
+    (tmp_path / "latin1.yaml").write_bytes("name: caf\xe9".encode("latin-1"))
+    with pytest.raises(ConfigurationError, match="not UTF-8"):
+        read_workload_manifests([str(tmp_path / "latin1.yaml")])
 
 
 SHARED = GpuPool("shared", gpu_names=["l4"], sharing=TimeSlicing(replicas=4))

@@ -51,37 +51,51 @@ def load_config(path: str | Path) -> GpuSharingSetup:
 def read_yaml_file(path: str | Path, *, option: str, what: str) -> Any:
     """The one YAML document of a small UTF-8 file, or a ``ConfigurationError`` saying why not
     (``option`` and ``what`` word the fix: ``pass --config with the path of ...``)."""
+    return load_yaml(read_text_file(path, option=option, what=what), source=str(path))
+
+
+def read_text_file(
+    path: str | Path,
+    *,
+    option: str,
+    what: str,
+    max_bytes: int = MAX_FILE_BYTES,
+    field: str = "config file",
+    too_large_fix: str | None = None,
+) -> str:
+    """The UTF-8 text of a file of at most ``max_bytes``, or a ``ConfigurationError`` (named
+    ``field``) saying why not: missing, a folder, unreadable, too large, not UTF-8."""
     path = Path(path)
     try:
         if path.is_dir():
             raise IsADirectoryError(path)
         with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+            data = handle.read(max_bytes + 1)
     except FileNotFoundError:
         raise _file_error(
-            path, "the file does not exist", f"pass {option} with the path of {what}"
+            path, "the file does not exist", f"pass {option} with the path of {what}", field
         ) from None
     except IsADirectoryError:
-        raise _file_error(path, "is a folder, not a file", "pass the YAML file itself") from None
+        raise _file_error(
+            path, "is a folder, not a file", "pass the YAML file itself", field
+        ) from None
     except OSError as error:
         raise _file_error(
             path,
             f"cannot be read ({error.strerror or error})",
             "check the path and its permissions",
+            field,
         ) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise _file_error(
-            path,
-            f"is larger than {MAX_FILE_BYTES // 1024} KiB",
-            f"{what} is a few KiB: pass the right file",
-        )
+    if len(data) > max_bytes:
+        size = f"{max_bytes // 1024} KiB" if max_bytes < 1024 * 1024 else f"{max_bytes >> 20} MiB"
+        fix = too_large_fix or f"{what} is a few KiB: pass the right file"
+        raise _file_error(path, f"is larger than {size}", fix, field)
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise _file_error(
-            path, f"is not UTF-8 text (byte {error.start})", "save the file as UTF-8"
+            path, f"is not UTF-8 text (byte {error.start})", "save the file as UTF-8", field
         ) from None
-    return load_yaml(text, source=str(path))
 
 
 def load_yaml(text: str, *, source: str = "config") -> Any:
@@ -440,8 +454,10 @@ class StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _file_error(source: str | Path, rule: str, fix: str) -> ConfigurationError:
-    return ConfigurationError(field="config file", value=str(source), rule=rule, fix=fix)
+def _file_error(
+    source: str | Path, rule: str, fix: str, field: str = "config file"
+) -> ConfigurationError:
+    return ConfigurationError(field=field, value=str(source), rule=rule, fix=fix)
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import yaml
 
-from .config import StrictLoader
+from .config import StrictLoader, read_text_file
 from .errors import ConfigurationError, shown
 from .setup import GpuSharingSetup
 from .sharing import GPU_RESOURCE, SHARED_GPU_RESOURCE
@@ -174,25 +174,14 @@ def _texts(paths: Sequence[str], stdin: Any) -> Iterable[tuple[str, str]]:
 
 
 def _read(path: Path) -> str:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_MANIFEST_BYTES + 1)
-    except OSError as error:
-        raise ConfigurationError(
-            field="--workloads",
-            value=str(path),
-            rule=f"cannot be read ({error.strerror or error})",
-            fix="pass a manifest file, a folder of them, or - for standard input",
-        ) from None
-    try:
-        return _bounded(data.decode("utf-8"), str(path))
-    except UnicodeDecodeError as error:
-        raise ConfigurationError(
-            field="--workloads",
-            value=str(path),
-            rule=f"is not UTF-8 text (byte {error.start})",
-            fix="pass the YAML or JSON manifests",
-        ) from None
+    return read_text_file(
+        path,
+        option="--workloads",
+        what="your workload manifests",
+        max_bytes=MAX_MANIFEST_BYTES,
+        field="--workloads",
+        too_large_fix="split the manifests over several files",
+    )
 
 
 def _bounded(text: str, source: str) -> str:
