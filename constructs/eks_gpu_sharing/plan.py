@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cache
 
-from .backends import SharingBackend, backend_for
+from .backends import SharingBackend
 from .catalog import GpuInstanceType, GpuModel
 from .errors import ConfigurationError
 from .karpenter_api import INSTANCE_GPU_MEMORY, INSTANCE_GPU_NAME, Requirement
@@ -65,7 +65,7 @@ class NodePoolPlan:
     @property
     def backend(self) -> SharingBackend:
         """How the sharing reaches the nodes (device plugin DaemonSet or Bottlerocket)."""
-        return backend_for(self.pool.ami_family)
+        return self.pool.backend
 
     @property
     def resource_name(self) -> str:

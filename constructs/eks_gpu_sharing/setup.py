@@ -18,7 +18,7 @@ import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import InitVar, dataclass, field
-from typing import TypedDict, Unpack
+from typing import TypedDict, Unpack, cast
 
 from .aws_names import is_cdk_token
 from .backends import DEVICE_PLUGIN_NAMESPACE
@@ -97,6 +97,12 @@ class GpuSharingOptions(TypedDict, total=False):
 def option_names(options: type) -> frozenset[str]:
     """The keys of an options ``TypedDict`` (its own and inherited)."""
     return frozenset(options.__required_keys__ | options.__optional_keys__)  # type: ignore[attr-defined]
+
+
+def setup_options(props: Mapping[str, object]) -> GpuSharingOptions:
+    """The props among ``props`` that describe the setup (the rest are a construct's own)."""
+    known = option_names(GpuSharingOptions)
+    return cast(GpuSharingOptions, {k: v for k, v in props.items() if k in known})
 
 
 def check_option_names(owner: str, given: Mapping[str, object], options: type) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Final, Unpack, cast
+from typing import Any, Final, Unpack
 
 import cdk8s
 from aws_cdk import Annotations, RemovalPolicy
@@ -31,7 +31,7 @@ from ..monitoring import (
 from ..monitoring.chart import MonitoringChart
 from ..pool import GpuPool
 from ..pool_options import SpotServiceLinkedRole
-from ..setup import GpuSharingOptions, GpuSharingSetup, check_option_names, option_names
+from ..setup import GpuSharingOptions, GpuSharingSetup, check_option_names, setup_options
 from ..versions import (
     DCGM_EXPORTER_CHART_NAME,
     DCGM_EXPORTER_CHART_REPOSITORY,
@@ -137,7 +137,6 @@ class GpuSharing(Construct):
         check_option_names("GpuSharing", options, GpuSharingCdkOptions)
         spot_service_linked_role = options.get("spot_service_linked_role")
         device_plugin_values = options.get("device_plugin_values")
-        setup_options = {k: v for k, v in options.items() if k in option_names(GpuSharingOptions)}
         if spot_service_linked_role is not None:
             require_instance(
                 spot_service_linked_role,
@@ -162,7 +161,7 @@ class GpuSharing(Construct):
             # then one of the library's version stands in for it.
             karpenter=karpenter or INSTALLED_KARPENTER,
             kubernetes_version=kubernetes_version,
-            **cast(GpuSharingOptions, setup_options),
+            **setup_options(options),
         )
         self.pools = self.setup.pools
         super().__init__(scope, id)

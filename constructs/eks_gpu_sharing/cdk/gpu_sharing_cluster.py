@@ -8,7 +8,7 @@ from typing import Unpack, cast
 from aws_cdk import aws_eks as eks
 from constructs import Construct
 
-from ..setup import GpuSharingOptions, GpuSharingSetup, check_option_names, option_names
+from ..setup import GpuSharingSetup, check_option_names, setup_options
 from .cluster import ReferenceCluster
 from .gpu_sharing import INSTALLED_KARPENTER, GpuSharing, GpuSharingCdkOptions
 from .karpenter import Karpenter
@@ -51,12 +51,11 @@ class GpuSharingCluster(Construct):
         # (tens of MB) into cdk.out as soon as it is created. GpuSharing builds the same setup
         # again from the same props once the cluster exists.
         check_option_names("GpuSharingCluster", options, GpuSharingCdkOptions)
-        setup_options = {k: v for k, v in options.items() if k in option_names(GpuSharingOptions)}
         GpuSharingSetup.from_options(
             error_owner="GpuSharingCluster",
             cluster_name=cluster_name,
             karpenter=INSTALLED_KARPENTER,
-            **cast(GpuSharingOptions, setup_options),
+            **setup_options(options),
         )
         super().__init__(scope, id)
         self.reference_cluster = ReferenceCluster(
