@@ -28,6 +28,7 @@ from eks_gpu_sharing.plan import plan_pool
 from eks_gpu_sharing.setup import GpuSharingSetup
 from eks_gpu_sharing.sharing import (
     GPU_RESOURCE,
+    MPS_CAPABLE_LABEL,
     SHARED_GPU_RESOURCE,
     Mig,
 )
@@ -145,6 +146,20 @@ def test_pool_derives_labels_requirements_and_limits() -> None:
     assert requirements["karpenter.k8s.aws/instance-gpu-count"].values == ("1",)
     assert "karpenter.k8s.aws/instance-category" not in requirements
     assert pool.node_taints()[0] == {"key": "nvidia.com/gpu", "effect": "NoSchedule"}
+
+
+def test_only_mps_pools_on_al2023_carry_gfds_mps_label() -> None:
+    """GFD sets nvidia.com/mps.capable=true on MPS nodes; on the template, Karpenter counts the
+    MPS control daemon that selects it. Nowhere else may it appear (the daemon would follow)."""
+    mps = GpuPool("m", sharing=Mps(replicas=4), gpu_names=["l4"])
+    assert plan_pool(mps).only().node_labels()[MPS_CAPABLE_LABEL] == "true"
+    for other in (
+        GpuPool("t", sharing=TimeSlicing(replicas=4), gpu_names=["l4"]),
+        GpuPool("b", sharing=Mps(replicas=4), gpu_names=["l4"], ami_family=AmiFamily.BOTTLEROCKET),
+    ):
+        assert MPS_CAPABLE_LABEL not in plan_pool(other).only().node_labels()
+    with pytest.raises(ConfigurationError, match="reserved"):
+        GpuPool("t", gpu_names=["l4"], labels={MPS_CAPABLE_LABEL: "true"})
 
 
 def test_pool_without_selection_admits_the_g_category() -> None:

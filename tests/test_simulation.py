@@ -247,7 +247,7 @@ def test_pod_counts_are_checked() -> None:
     pools = [T4_POOL]
     with pytest.raises(ConfigurationError, match="names no pool"):
         check_pod_counts(pools, {"nope": 1})
-    with pytest.raises(ConfigurationError, match="0 to 5000"):
+    with pytest.raises(ConfigurationError, match="0 to 4000"):
         check_pod_counts(pools, {"t4": 10**9})
     with pytest.raises(ConfigurationError, match="say how many"):
         check_pod_counts(pools, {})
@@ -400,7 +400,7 @@ def test_simulate_exits_4_and_names_the_pools_a_cut_round_left_out(
 
 
 def test_a_cut_control_round_is_a_lower_bound_not_a_failure() -> None:
-    """Above about 1,800 pods the control without overlays cannot finish a round on two cores;
+    """Above about 1,700 pods the control without overlays cannot finish a round on two cores;
     the report still counts as complete when the library's own round is, and says why."""
     from eks_gpu_sharing.simulation import PoolOutcome, SimulatedNodeClaim, SimulationReport
 

@@ -126,7 +126,7 @@ def test_bad_manifests_name_file_document_and_field(
     path = _write(tmp_path / "bad.yaml", DEPLOYMENT, document)
     with pytest.raises(ConfigurationError) as caught:
         read_workload_manifests([str(path)])
-    assert caught.value.field.startswith(f"{path} document 2: ")
+    assert caught.value.field.startswith(f"--workloads {path} document 2: ")
     assert field in caught.value.field
 
 

@@ -5,6 +5,7 @@ eks-gpu-sharing init                                                # writes gpu
 eks-gpu-sharing synth --config gpu-sharing.yaml --out manifests/
 eks-gpu-sharing check --config gpu-sharing.yaml --out manifests/   # exit 1 if stale
 eks-gpu-sharing simulate --config gpu-sharing.yaml --pods inference=40   # Go: Karpenter's code
+eks-gpu-sharing simulate --config gpu-sharing.yaml --workloads k8s/ --cluster cluster.yaml
 eks-gpu-sharing estimate --workloads workloads.yaml                 # or --prometheus URL
 """
 
@@ -40,6 +41,7 @@ _EPILOG: Final = """examples:
   eks-gpu-sharing synth --config gpu-sharing.yaml --out manifests/
   eks-gpu-sharing check --config gpu-sharing.yaml --out manifests/
   eks-gpu-sharing simulate --config gpu-sharing.yaml --pods inference=40
+  eks-gpu-sharing simulate --config gpu-sharing.yaml --workloads k8s/ --cluster cluster.yaml
   eks-gpu-sharing estimate --workloads workloads.yaml --format markdown
   eks-gpu-sharing estimate --prometheus http://localhost:9090 --write-config gpu-sharing.yaml
 
@@ -90,10 +92,12 @@ def _parser() -> argparse.ArgumentParser:
     simulate = _command(
         commands,
         "simulate",
-        "show what Karpenter would launch for N pending pods per pool, and its price",
+        "show what Karpenter would launch for your workloads (or N pods per pool), and its price",
         "Run Karpenter's own scheduler (the pinned release, built with Go on first "
-        "use) on the objects this config generates and N pending one-slice pods per pool, with "
-        "and without the NodeOverlays. One scheduling round: nothing is launched.",
+        "use) on the objects this config generates and pending pods: every replica of the "
+        "workloads in --workloads with their real requests and constraints, and N one-slice "
+        "pods per pool with --pods; with --cluster, in your cluster as it runs. With and "
+        "without the NodeOverlays. One scheduling round: nothing is launched.",
     )
     simulate.add_argument(
         "--config", default="gpu-sharing.yaml", help="setup file (default: gpu-sharing.yaml)"
@@ -104,6 +108,20 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="POOL=N",
         help="pending one-slice pods for a pool; repeat per pool, e.g. --pods inference=40",
+    )
+    simulate.add_argument(
+        "--workloads",
+        nargs="+",
+        metavar="PATH",
+        help="Kubernetes manifests (Deployments, StatefulSets, Jobs, CronJobs, ReplicaSets, "
+        "Pods, Lists): files, folders, or - for standard input",
+    )
+    simulate.add_argument(
+        "--cluster",
+        nargs="+",
+        metavar="PATH",
+        help="a dump of your cluster: kubectl get nodes,pods,daemonsets,deployments,namespaces,"
+        "nodepools,nodeclaims,nodeoverlays,ec2nodeclasses -A -o yaml > cluster.yaml",
     )
     simulate.add_argument("--format", choices=("table", "json"), default="table")
     simulate.add_argument(
@@ -208,7 +226,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             _report_leftovers(result.leftovers, args.out)
             return EXIT_OK
         if args.command == "simulate":
-            return _simulate(config, args.pods, args.format, verbose=args.verbose)
+            return _simulate(
+                config,
+                args.pods,
+                args.format,
+                workload_paths=args.workloads,
+                cluster_paths=args.cluster,
+                verbose=args.verbose,
+            )
         return _check(config, args.config, args.out)
     except ConfigurationError as error:
         print(f"eks-gpu-sharing: error: {error}", file=sys.stderr)
@@ -253,9 +278,28 @@ def _check(config: GpuSharingSetup, config_path: str, outdir: str) -> int:
 
 
 def _simulate(
-    config: GpuSharingSetup, pod_args: Sequence[str], output: str, *, verbose: bool = False
+    config: GpuSharingSetup,
+    pod_args: Sequence[str],
+    output: str,
+    *,
+    workload_paths: Sequence[str] | None = None,
+    cluster_paths: Sequence[str] | None = None,
+    verbose: bool = False,
 ) -> int:
+    from .cluster_dump import read_cluster_dump
     from .simulation import simulate
+    from .workload_manifests import read_workload_manifests
+
+    if workload_paths and cluster_paths and "-" in workload_paths and "-" in cluster_paths:
+        raise ConfigurationError(
+            field="--cluster",
+            value="-",
+            rule="standard input can be read once, and --workloads reads it",
+            fix="write the cluster dump to a file and pass its path",
+        )
+    # Everything is read and checked before Go starts (minutes on first use).
+    workloads = read_workload_manifests(workload_paths) if workload_paths else None
+    cluster = read_cluster_dump(cluster_paths) if cluster_paths else None
 
     pods: dict[str, int] = {}
     for item in pod_args:
@@ -268,7 +312,13 @@ def _simulate(
                 fix="e.g. --pods inference=40",
             )
         pods[name.strip()] = int(count)
-    report = simulate(config, pods, log=lambda line: print(line, file=sys.stderr))
+    report = simulate(
+        config,
+        pods,
+        workloads=workloads,
+        cluster=cluster,
+        log=lambda line: print(line, file=sys.stderr),
+    )
     print(report.to_json() if output == "json" else report.format_table(verbose=verbose))
     return EXIT_OK if report.complete else EXIT_INCOMPLETE
 

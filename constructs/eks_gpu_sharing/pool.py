@@ -45,7 +45,7 @@ from .pool_options import (
     TaintEffect,
     check_enum,
 )
-from .sharing import NoSharing, PoolFacts, Sharing, SharingMode
+from .sharing import MPS_CAPABLE_LABEL, NoSharing, PoolFacts, Sharing, SharingMode
 from .vocabulary import vocabulary
 
 __all__ = [
@@ -472,7 +472,7 @@ class _PoolCheck:
             )
 
     def _labels(self) -> None:
-        managed = {POOL_LABEL, SHARING_LABEL, DEVICE_PLUGIN_CONFIG_LABEL}
+        managed = {POOL_LABEL, SHARING_LABEL, DEVICE_PLUGIN_CONFIG_LABEL, MPS_CAPABLE_LABEL}
         for key, value in self.pool.labels.items():
             if reason := label_key_error(key):
                 self.add("labels", key, reason, "use a key such as example.com/team")

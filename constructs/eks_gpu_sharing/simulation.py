@@ -22,6 +22,7 @@ import cdk8s
 
 from .advice import file_advice
 from .catalog import InstanceCatalog, load_catalog
+from .cluster_dump import ClusterDump, ClusterObjects
 from .config_writer import to_document
 from .errors import ConfigurationError
 from .k8s import (
@@ -36,6 +37,7 @@ from .setup import GpuSharingSetup
 from .upstream import Upstream, UpstreamError, upstream
 from .upstream.harness import KARPENTER_MODULE
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
+from .workload_manifests import WorkloadManifests, WorkloadPods, device_plugin_refusals
 
 #: What a simulated figure does not include; shown with every report.
 LIMITS: Final = (
@@ -45,18 +47,28 @@ LIMITS: Final = (
     "Every catalog instance type is assumed offered in three zones of the price region; spot "
     "is priced like on-demand (Karpenter's static table has no spot prices) and types without "
     "a static price are unavailable, as in Karpenter before its first price update.",
-    "DaemonSet overhead counts the NVIDIA device plugin this library deploys and, with MPS, GPU "
-    "and node feature discovery; not the MPS control daemon (it selects nodes by GFD's "
-    "nvidia.com/mps.capable label, which a new node's template lacks) nor your cluster's other "
-    "DaemonSets.",
+    "DaemonSet overhead on a new node counts every DaemonSet Karpenter would count there: the "
+    "NVIDIA device plugin this library deploys, with MPS also GPU and node feature discovery and "
+    "the MPS control daemon, and with --cluster your cluster's own DaemonSets. Without "
+    "--cluster the cluster is empty: no existing node, DaemonSet, NodePool or NodeOverlay of "
+    "yours takes part.",
+    "Pods come from --workloads as their controllers would create them at once (replicas, a "
+    "Job's parallelism); autoscalers, PodDisruptionBudgets and volume topology (no "
+    "PersistentVolumeClaims are read) are not simulated. --pods makes one-slice sample pods "
+    "(250m CPU, 256Mi): real requests can need larger, costlier nodes.",
     "Every pending pod is accounted for: placed, refused with Karpenter's reason, or, when "
     "Karpenter's one-minute scheduling deadline ends the round first, reported as INCOMPLETE.",
 )
 #: Version of ``simulate --format json``'s layout (docs/simulation.md lists its keys); a change
 #: that removes or renames a key raises it.
 JSON_SCHEMA_VERSION: Final = 1
-#: Most pods one simulation takes per pool (bounded time and memory).
-MAX_PODS_PER_POOL: Final = 5000
+#: Most pending pods one round takes, all pools and workloads together. Measured on two cores
+#: with one kept busy (docs/simulation.md): 5,000 one-slice pods with a zone spread took 57 s
+#: of Karpenter's one-minute deadline (scripts/benchmark_workloads.py --scale), and the time
+#: grows faster than the pods; 4,000 leave a margin for slower machines and constraints.
+MAX_PENDING_PODS: Final = 4000
+#: Most pods ``--pods`` takes for one pool (the round's bound).
+MAX_PODS_PER_POOL: Final = MAX_PENDING_PODS
 _SIMULATED_NAMESPACE: Final = "simulated"
 
 
@@ -93,6 +105,8 @@ class PoolOutcome:
     node_claims: tuple[SimulatedNodeClaim, ...]
     #: Karpenter's reason per pod it could not place, counted: ((reason, pods), ...).
     unschedulable: tuple[tuple[str, int], ...]
+    #: Pods placed on nodes that already run (``--cluster``), not on new ones.
+    existing_node_pods: int = 0
 
     @property
     def nodes(self) -> int:
@@ -118,7 +132,71 @@ class PoolOutcome:
     def unaccounted_pods(self) -> int:
         """Pods neither placed nor refused: Karpenter's scheduling deadline ended the round
         before it tried them (``SimulationRun.deadline_exceeded``)."""
-        return max(0, self.pending_pods - self.scheduled_pods - self.unschedulable_pods)
+        placed = self.scheduled_pods + self.existing_node_pods
+        return max(0, self.pending_pods - placed - self.unschedulable_pods)
+
+
+#: Where the report counts pods placed on a node that already runs and belongs to no NodePool.
+EXISTING_NODES: Final = "existing nodes"
+
+
+@dataclass(frozen=True)
+class PodGroup:
+    """Pending pods made from one template: a workload's replicas, or a pool's sample pods.
+
+    :param name: Prefix of its pods' names (``<name>-<i>``), unique in its namespace.
+    :param namespace: Namespace of its pods.
+    :param count: How many pods.
+    :param template: The pod template (``metadata``, ``spec``).
+    :param label: How the report names it: ``Deployment ml/chat`` (or the pool's name).
+    :param pool: The pool it was made for (``--pods``); empty where Karpenter decides.
+    """
+
+    name: str
+    namespace: str
+    count: int
+    template: Mapping[str, Any]
+    label: str
+    pool: str = ""
+
+
+@dataclass(frozen=True)
+class WorkloadOutcome:
+    """Where one group's pending pods went."""
+
+    label: str
+    pending_pods: int
+    #: Pods placed, by pool (new nodes and that pool's existing ones) or EXISTING_NODES.
+    placed: Mapping[str, int]
+    #: Karpenter's reason per pod it could not place, counted: ((reason, pods), ...).
+    unschedulable: tuple[tuple[str, int], ...] = ()
+    #: The pool the pods were made for (``--pods``); empty for a workload.
+    pool: str = ""
+
+    @property
+    def placed_pods(self) -> int:
+        """Pods placed anywhere."""
+        return sum(self.placed.values())
+
+    @property
+    def unschedulable_pods(self) -> int:
+        """Pods Karpenter could not place."""
+        return sum(count for _, count in self.unschedulable)
+
+    @property
+    def unaccounted_pods(self) -> int:
+        """Pods neither placed nor refused (the round's deadline ended first)."""
+        return max(0, self.pending_pods - self.placed_pods - self.unschedulable_pods)
+
+
+@dataclass(frozen=True)
+class ExistingNodeUse:
+    """A node that already runs and took pending pods."""
+
+    name: str
+    pool: str
+    instance_type: str
+    pods: int
 
 
 @dataclass(frozen=True)
@@ -161,10 +239,16 @@ class SimulationRun:
     #: What Karpenter logged at V(0) and V(1), up to 2,000 lines (``logs_dropped`` beyond).
     logs: tuple[KarpenterLogEntry, ...] = ()
     logs_dropped: int = 0
+    #: Per pod group (workload, or a pool's sample pods), where its pods went.
+    workloads: tuple[WorkloadOutcome, ...] = ()
+    #: Nodes that already run and took pending pods (``--cluster``).
+    existing_nodes: tuple[ExistingNodeUse, ...] = ()
 
     @property
     def unaccounted_pods(self) -> int:
-        """Pods of all pools neither placed nor refused."""
+        """Pending pods neither placed nor refused."""
+        if self.workloads:
+            return sum(w.unaccounted_pods for w in self.workloads)
         return sum(p.unaccounted_pods for p in self.pools)
 
     @property
@@ -173,8 +257,8 @@ class SimulationRun:
         return not self.deadline_exceeded and self.unaccounted_pods == 0
 
     def pool(self, name: str) -> PoolOutcome:
-        """The outcome for pool ``name``."""
-        return next(p for p in self.pools if p.pool == name)
+        """The outcome for pool ``name`` (an empty one where the round used none of it)."""
+        return next((p for p in self.pools if p.pool == name), PoolOutcome(name, 0, (), ()))
 
     @property
     def nodes(self) -> int:
@@ -200,12 +284,15 @@ class SimulationReport:
     #: What makes this answer differ from your cluster's (e.g. another Karpenter version).
     notes: tuple[str, ...] = ()
     limits: tuple[str, ...] = field(default=LIMITS)
+    #: Workloads not simulated because the NVIDIA device plugin would refuse them at
+    #: Allocate: ((workload, the plugin's reason), ...).
+    refused: tuple[tuple[str, str], ...] = ()
 
     @property
     def complete(self) -> bool:
         """The round with this library's objects accounted for every pending pod (placed or
         refused). The control without overlays may not: it tracks one NodeClaim per pod and
-        reaches about 1,800 pods before the deadline on two cores (docs/simulation.md); its
+        reaches about 1,700 pods before the deadline on two busy cores (docs/simulation.md); its
         figures are then a lower bound, which only understates what sharing saves."""
         return self.with_overlays.complete
 
@@ -226,6 +313,16 @@ class SimulationReport:
                 }
                 for p in r.pools
             ]
+            data["workloads"] = [
+                {
+                    **to_document(w, keep_defaults=True),
+                    "placedPods": w.placed_pods,
+                    "unschedulablePods": w.unschedulable_pods,
+                    "unaccountedPods": w.unaccounted_pods,
+                    "unschedulable": [{"reason": r, "pods": n} for r, n in w.unschedulable],
+                }
+                for w in r.workloads
+            ]
             data["nodes"] = r.nodes
             data["pricePerHour"] = r.price_per_hour
             data["unaccountedPods"] = r.unaccounted_pods
@@ -242,6 +339,7 @@ class SimulationReport:
                 "advice": list(self.advice),
                 "notes": list(self.notes),
                 "limits": list(self.limits),
+                "refused": [{"workload": w, "reason": r} for w, r in self.refused],
                 "complete": self.complete,
             },
             indent=2,
@@ -264,8 +362,8 @@ class SimulationReport:
             header,
             "-" * len(header),
         ]
-        for pool in ours.pools:
-            other = control.pool(pool.pool)
+        names = sorted({p.pool for p in ours.pools} | {p.pool for p in control.pools})
+        for pool, other in ((ours.pool(name), control.pool(name)) for name in names):
             slices = sorted({c.slices for c in pool.node_claims})
             lines.append(
                 f"{pool.pool:<16} {pool.pending_pods:>5} | {pool.nodes:>5} "
@@ -298,6 +396,7 @@ class SimulationReport:
                     )
                 for reason, count in pool.unschedulable:
                     lines.append(f"  {pool.pool}: {count} pod(s) not placed: {reason}")
+            lines += _workload_lines(run)
             for name, kind_type, status, message in run.conditions:
                 if status != "True":
                     lines.append(f"  {name} {kind_type}={status}: {message}")
@@ -308,12 +407,36 @@ class SimulationReport:
                 lines += [f"    {_printable(str(entry))}" for entry in shown]
                 if verbose and run.logs_dropped:
                     lines.append(f"    ... and {run.logs_dropped} more lines")
+        if self.refused:
+            lines += ["", "Refused by the NVIDIA device plugin at Allocate (not simulated):"]
+            lines += [f"  - {_printable(w)}: {_printable(r)}" for w, r in self.refused]
         if self.notes:
-            lines += ["", "Note:", *(f"  - {text}" for text in self.notes)]
+            lines += ["", "Note:", *(f"  - {_printable(text)}" for text in self.notes)]
         if self.advice:
             lines += ["", "Advice:", *(f"  - {text}" for text in self.advice)]
         lines += ["", "Limits:", *(f"  - {text}" for text in self.limits)]
         return "\n".join(lines)
+
+
+def _workload_lines(run: SimulationRun) -> list[str]:
+    """Where each workload's pods went (sample pods of ``--pods`` are in the pool lines), and
+    the existing nodes that took pods."""
+    lines = []
+    for workload in run.workloads:
+        if workload.pool:
+            continue
+        where = ", ".join(f"{pool} {n}" for pool, n in workload.placed.items()) or "nowhere"
+        lines.append(
+            f"  {_printable(workload.label)}: {workload.pending_pods} pod(s); placed: {where}"
+        )
+        for reason, count in workload.unschedulable:
+            lines.append(f"    {count} pod(s) not placed: {_printable(reason)}")
+    for node in run.existing_nodes:
+        lines.append(
+            f"  existing node {_printable(node.name)} ({_printable(node.pool)}, "
+            f"{_printable(node.instance_type) or '?'}): took {node.pods} pending pod(s)"
+        )
+    return lines
 
 
 def _incomplete_lines(run: SimulationRun) -> list[str]:
@@ -420,26 +543,44 @@ def _rendered_objects(
     return objects
 
 
+def pool_pod_groups(
+    pod_templates: Mapping[str, Mapping[str, Any]], pods: Mapping[str, int]
+) -> list[PodGroup]:
+    """``pods[pool]`` sample pods per pool, from ``SimulationInput.pod_templates``."""
+    return [
+        PodGroup(pool, _SIMULATED_NAMESPACE, count, pod_templates[pool], label=pool, pool=pool)
+        for pool, count in pods.items()
+    ]
+
+
 def run_simulation(
     harness: Upstream,
     *,
     label: str,
     karpenter_objects: Sequence[Mapping[str, Any]],
-    pod_templates: Mapping[str, Mapping[str, Any]],
     resource_names: Mapping[str, str],
-    pods: Mapping[str, int],
     controller_env: Mapping[str, str],
+    pod_templates: Mapping[str, Mapping[str, Any]] | None = None,
+    pods: Mapping[str, int] | None = None,
+    pod_groups: Sequence[PodGroup] = (),
     daemon_sets: Sequence[Mapping[str, Any]] = (),
+    cluster: ClusterDump | None = None,
     catalog: InstanceCatalog | None = None,
     solve_deadline_seconds: float | None = None,
 ) -> SimulationRun:
-    """One provisioning round of Karpenter on ``karpenter_objects`` and the pending pods.
+    """One provisioning round of Karpenter on ``karpenter_objects`` and the pending pods:
+    ``pods[pool]`` copies of ``pod_templates[pool]``, and ``pod_groups``.
 
+    :param cluster: What already runs: its nodes take pending pods first, as in Karpenter's
+        controller (its NodePools, overlays and DaemonSets go in ``karpenter_objects`` and
+        ``daemon_sets``).
     :param solve_deadline_seconds: End the round earlier than Karpenter's own one-minute
         deadline (tests). Default: Karpenter's.
-    :raises ConfigurationError: when the API server would refuse one of the objects.
+    :raises ConfigurationError: when the API server would refuse one of the objects, or a
+        pod template or cluster object does not decode as its Kubernetes type.
     """
     catalog = catalog or load_catalog()
+    groups = [*pool_pod_groups(pod_templates or {}, pods or {}), *pod_groups]
     answer = harness.simulate(
         catalog=dict(catalog.document),
         objects=[dict(o) for o in karpenter_objects],
@@ -447,14 +588,18 @@ def run_simulation(
         controllerEnv=dict(controller_env),
         pods=[
             {
-                "name": pool,
-                "namespace": _SIMULATED_NAMESPACE,
-                "count": count,
-                "template": dict(pod_templates[pool]),
+                "name": g.name,
+                "namespace": g.namespace,
+                "count": g.count,
+                "template": dict(g.template),
             }
-            for pool, count in pods.items()
-            if count > 0
+            for g in groups
         ],
+        cluster={
+            "nodes": [dict(o) for o in cluster.nodes] if cluster else [],
+            "nodeClaims": [dict(o) for o in cluster.node_claims] if cluster else [],
+            "pods": [dict(o) for o in cluster.pods] if cluster else [],
+        },
         solveDeadlineSeconds=solve_deadline_seconds or 0,
     )
     if answer["invalidObjects"]:
@@ -463,7 +608,17 @@ def run_simulation(
             field=f"{first['kind']} {first['name']}",
             value=first["errors"][0],
             rule="the Kubernetes API server would refuse this object",
-            fix="this is a bug in eks-gpu-sharing: please report it with your config",
+            fix="this is a bug in eks-gpu-sharing unless the object comes from --cluster: "
+            "please report it with your config",
+        )
+    if answer["inputErrors"]:
+        first = answer["inputErrors"][0]
+        labels = {f"pod group {g.namespace}/{g.name}": g.label for g in groups}
+        raise ConfigurationError(
+            field=labels.get(first["object"], first["object"]),
+            value=first["error"],
+            rule="does not decode as its Kubernetes type (the API server would refuse it)",
+            fix="check the manifest with kubectl apply --dry-run=server",
         )
     pools_of = {
         obj["metadata"]["name"]: obj["spec"]["template"]["metadata"]
@@ -472,23 +627,33 @@ def run_simulation(
         for obj in karpenter_objects
         if obj.get("kind") == "NodePool"
     }
-    return _run_from_answer(label, answer, pods, resource_names, pools_of)
+    return _run_from_answer(label, answer, groups, resource_names, pools_of)
 
 
 def _run_from_answer(
     label: str,
     answer: Mapping[str, Any],
-    pods: Mapping[str, int],
+    groups: Sequence[PodGroup],
     resource_names: Mapping[str, str],
     pools_of: Mapping[str, str],
 ) -> SimulationRun:
-    """The answer per pool; ``pools_of`` maps NodePool names to pool names (a pool with a
-    NodePool per GPU model has several)."""
-    errors_by_pool: dict[str, Counter[str]] = {pool: Counter() for pool in pods}
+    """The answer per pool and per pod group; ``pools_of`` maps NodePool names to pool names
+    (a pool with a NodePool per GPU model has several)."""
+    group_of = {(g.namespace, g.name): g for g in groups}
+
+    def key(pod: str) -> tuple[str, str]:
+        namespace, name = pod.split("/", 1)
+        return namespace, name.rsplit("-", 1)[0]
+
+    errors_by_group: dict[tuple[str, str], Counter[str]] = {k: Counter() for k in group_of}
+    placed_by_group: dict[tuple[str, str], Counter[str]] = {k: Counter() for k in group_of}
     for error in answer["podErrors"]:
-        pool = error["pod"].split("/", 1)[1].rsplit("-", 1)[0]
-        errors_by_pool.setdefault(pool, Counter())[error["error"]] += 1
-    claims_by_pool: dict[str, list[SimulatedNodeClaim]] = {pool: [] for pool in pods}
+        errors_by_group[key(error["pod"])][error["error"]] += 1
+    # A pool's pending pods: the sample pods made for it (--pods), and the workload pods
+    # Karpenter placed on it (a workload names no pool).
+    pending_by_pool = Counter({g.pool: g.count for g in groups if g.pool})
+    aimed = bool(pending_by_pool)
+    claims_by_pool: dict[str, list[SimulatedNodeClaim]] = {pool: [] for pool in pending_by_pool}
     for claim in answer["nodeClaims"]:
         launch = claim["launch"]
         pool = pools_of.get(claim["nodePool"], claim["nodePool"])
@@ -505,14 +670,51 @@ def _run_from_answer(
                 node_pool=claim["nodePool"],
             )
         )
+        for pod in claim["pods"]:
+            placed_by_group[key(pod)][pool] += 1
+            if not group_of[key(pod)].pool:
+                pending_by_pool[pool] += 1
+    existing_nodes = []
+    on_existing: Counter[str] = Counter()
+    for node in answer["existingNodes"]:
+        pool = pools_of.get(node["nodePool"], node["nodePool"]) or EXISTING_NODES
+        existing_nodes.append(
+            ExistingNodeUse(node["name"], pool, node["instanceType"], len(node["pods"]))
+        )
+        for pod in node["pods"]:
+            placed_by_group[key(pod)][pool] += 1
+            # Sample pods count for the pool they were made for, wherever they landed.
+            made_for = group_of[key(pod)].pool
+            on_existing[made_for or pool] += 1
+            if not made_for:
+                pending_by_pool[pool] += 1
+    errors_by_pool: dict[str, Counter[str]] = {}
+    for k, g in group_of.items():
+        if g.pool:
+            errors_by_pool.setdefault(g.pool, Counter()).update(errors_by_group[k])
+    # --pods lists the pools it names; workloads list every pool of the setup.
+    pool_names = set(pending_by_pool) | set(claims_by_pool)
+    if not aimed:
+        pool_names |= set(resource_names)
     outcomes = tuple(
         PoolOutcome(
             pool=pool,
-            pending_pods=pods.get(pool, 0),
+            pending_pods=pending_by_pool[pool],
             node_claims=tuple(claims_by_pool.get(pool, ())),
             unschedulable=tuple(sorted(errors_by_pool.get(pool, Counter()).items())),
+            existing_node_pods=on_existing[pool],
         )
-        for pool in sorted(set(pods) | set(claims_by_pool))
+        for pool in sorted(pool_names)
+    )
+    workloads = tuple(
+        WorkloadOutcome(
+            label=g.label,
+            pending_pods=g.count,
+            placed=dict(sorted(placed_by_group[k].items())),
+            unschedulable=tuple(sorted(errors_by_group[k].items())),
+            pool=g.pool,
+        )
+        for k, g in group_of.items()
     )
     capacities: dict[str, dict[str, int]] = {}
     for node_pool, types in answer["poolInstanceTypes"].items():
@@ -545,6 +747,8 @@ def _run_from_answer(
             for entry in answer["logs"]
         ),
         logs_dropped=answer["logsDropped"],
+        workloads=workloads,
+        existing_nodes=tuple(existing_nodes),
     )
 
 
@@ -593,12 +797,16 @@ def check_pod_counts(pools: Sequence[GpuPool], pods: Mapping[str, int]) -> dict[
 
 def simulate(
     config: GpuSharingSetup,
-    pods: Mapping[str, int],
+    pods: Mapping[str, int] | None = None,
     *,
+    workloads: WorkloadManifests | None = None,
+    cluster: ClusterDump | None = None,
     harness: Upstream | None = None,
     log: Callable[[str], None] | None = None,
 ) -> SimulationReport:
-    """Simulate Karpenter on ``config`` with ``pods`` pending one-slice pods per pool name.
+    """Simulate Karpenter on ``config`` with pending pods: ``pods[pool]`` one-slice sample pods
+    per pool name, and every replica of ``workloads`` (placed wherever Karpenter decides),
+    in the cluster ``cluster`` describes (default: an empty one).
 
     Needs a Go toolchain (the first call builds the pinned upstream code, minutes; later calls
     take seconds). Example::
@@ -606,11 +814,29 @@ def simulate(
         report = simulate(load_config("gpu-sharing.yaml"), {"inference": 40})
         print(report.format_table())
 
-    :raises ConfigurationError: for an unknown pool or a bad count.
+    Workloads the NVIDIA device plugin would refuse are not scheduled; the report names them
+    (``refused``).
+
+    :raises ConfigurationError: for an unknown pool, a bad count, no pods at all, or a
+        workload or cluster object the API server would refuse.
     :param log: Told when the upstream code is being built (first use). Default: silent.
     :raises eks_gpu_sharing.upstream.UpstreamUnavailable: without Go.
     """
-    counts = check_pod_counts(config.pools, pods)
+    counts = check_pod_counts(config.pools, pods or {}) if pods or workloads is None else {}
+    refused = device_plugin_refusals(workloads, config) if workloads else []
+    refused_names = {id(workload) for workload, _ in refused}
+    groups = workload_pod_groups(
+        [w for w in workloads.workloads if id(w) not in refused_names] if workloads else []
+    )
+    pending = sum(counts.values()) + sum(g.count for g in groups)
+    if pending > MAX_PENDING_PODS:
+        raise ConfigurationError(
+            field="--workloads" if workloads else "--pods",
+            value=f"{pending} pending pods",
+            rule=f"one scheduling round takes at most {MAX_PENDING_PODS} pods (Karpenter's "
+            "one-minute deadline would cut a larger one short)",
+            fix="simulate fewer replicas or workloads per run, e.g. one team's at a time",
+        )
     harness = harness or upstream(log)
     inputs = simulation_input(config)
     env = karpenter_controller_env(
@@ -621,34 +847,79 @@ def simulate(
     daemon_sets = device_plugin_daemon_sets(
         harness, inputs.device_plugin_values, config.device_plugin_namespace
     )
+    theirs = ClusterObjects.of(cluster, inputs.karpenter_objects, daemon_sets)
     common: dict[str, Any] = {
         "pod_templates": inputs.pod_templates,
         "resource_names": inputs.resource_names,
         "pods": counts,
+        "pod_groups": groups,
         "controller_env": env,
-        "daemon_sets": daemon_sets,
+        "daemon_sets": [*daemon_sets, *theirs.daemon_sets],
+        "cluster": cluster,
     }
     ours = run_simulation(
         harness,
         label="with NodeOverlays (this library)",
-        karpenter_objects=inputs.karpenter_objects,
+        karpenter_objects=[*inputs.karpenter_objects, *theirs.karpenter_objects],
         **common,
     )
     control = run_simulation(
         harness,
         label="without NodeOverlays (control)",
-        karpenter_objects=[o for o in inputs.karpenter_objects if o["kind"] != "NodeOverlay"],
+        karpenter_objects=[
+            *(o for o in inputs.karpenter_objects if o["kind"] != "NodeOverlay"),
+            *theirs.karpenter_objects,
+        ],
         **common,
     )
     versions = harness.call("versions")["modules"]
+    notes = version_notes(config.karpenter.version, versions)
+    if workloads and workloads.skipped:
+        notes.append(
+            "Not workloads, skipped: "
+            + ", ".join(f"{n} {kind}" for kind, n in workloads.skipped.items())
+            + "."
+        )
+    if cluster:
+        notes.append(f"Your cluster (--cluster): {cluster.summary()}.")
+        notes += theirs.notes
     return SimulationReport(
         ours,
         control,
         load_catalog().price_note,
         versions,
         tuple(file_advice(config.pools)),
-        notes=tuple(version_notes(config.karpenter.version, versions)),
+        notes=tuple(notes),
+        refused=tuple((_workload_label(w), reason) for w, reason in refused),
     )
+
+
+def workload_pod_groups(workloads: Sequence[WorkloadPods]) -> list[PodGroup]:
+    """One pod group per workload, named after it (made unique where two workloads of one
+    namespace share a name, e.g. a Deployment and a Job)."""
+    groups = []
+    taken: set[tuple[str, str]] = set()
+    for workload in workloads:
+        name = workload.name
+        suffix = 1
+        while (workload.namespace, name) in taken:
+            suffix += 1
+            name = f"{workload.name}-{workload.kind.lower()}{suffix}"
+        taken.add((workload.namespace, name))
+        groups.append(
+            PodGroup(
+                name,
+                workload.namespace,
+                workload.pods,
+                workload.template,
+                label=_workload_label(workload),
+            )
+        )
+    return groups
+
+
+def _workload_label(workload: WorkloadPods) -> str:
+    return f"{workload.kind} {workload.namespace}/{workload.name}"
 
 
 def version_notes(configured: str, versions: Mapping[str, str]) -> list[str]:

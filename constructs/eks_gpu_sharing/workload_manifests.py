@@ -18,17 +18,13 @@ and the plugin would then refuse them, so ``simulate`` reports them before sched
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
-from .config import StrictLoader, read_text_file
-from .errors import ConfigurationError, shown
+from .errors import ConfigurationError
+from .manifest_files import ManifestSource, bad_manifest, manifest_objects
 from .setup import GpuSharingSetup
 from .sharing import GPU_RESOURCE, SHARED_GPU_RESOURCE
 
@@ -36,8 +32,13 @@ from .sharing import GPU_RESOURCE, SHARED_GPU_RESOURCE
 MAX_MANIFEST_BYTES: Final = 16 * 1024 * 1024
 #: Most pods the manifests may make together (``simulate``'s bound per pool, five pools).
 MAX_WORKLOAD_PODS: Final = 25_000
-#: Manifest files read from a folder.
-MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
+#: How ``--workloads`` reads its files.
+WORKLOAD_MANIFESTS: Final = ManifestSource(
+    option="--workloads",
+    what="your workload manifests",
+    max_bytes=MAX_MANIFEST_BYTES,
+    example="kubectl get deployments,statefulsets,jobs -A -o yaml > workloads.yaml",
+)
 _REPLICATED: Final = ("Deployment", "StatefulSet", "ReplicaSet")
 
 
@@ -96,11 +97,12 @@ def read_workload_manifests(paths: Sequence[str], *, stdin: Any = None) -> Workl
     and document of anything that is not what a Kubernetes API server would accept as such."""
     workloads: list[WorkloadPods] = []
     skipped: Counter[str] = Counter()
-    for source, text in _texts(paths, stdin):
-        for index, document in enumerate(_documents(text, source)):
-            if document is None:
-                continue
-            _collect(document, f"{source} document {index + 1}", workloads, skipped)
+    for where, document in manifest_objects(paths, WORKLOAD_MANIFESTS, stdin=stdin):
+        workload = _workload(document, where)
+        if workload is None:
+            skipped[document["kind"]] += 1
+        else:
+            workloads.append(workload)
     if not workloads:
         raise ConfigurationError(
             field="--workloads",
@@ -156,70 +158,11 @@ def device_plugin_refusals(
 # -- reading ------------------------------------------------------------------------------------
 
 
-def _texts(paths: Sequence[str], stdin: Any) -> Iterable[tuple[str, str]]:
-    for given in paths:
-        if given == "-":
-            stream = stdin if stdin is not None else sys.stdin
-            text = stream.read(MAX_MANIFEST_BYTES + 1)
-            yield "standard input", _bounded(text, "standard input")
-            continue
-        path = Path(given)
-        files = (
-            sorted(p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES and p.is_file())
-            if path.is_dir()
-            else [path]
-        )
-        for file in files:
-            yield str(file), _read(file)
-
-
-def _read(path: Path) -> str:
-    return read_text_file(
-        path,
-        option="--workloads",
-        what="your workload manifests",
-        max_bytes=MAX_MANIFEST_BYTES,
-        field="--workloads",
-        too_large_fix="split the manifests over several files",
-    )
-
-
-def _bounded(text: str, source: str) -> str:
-    if len(text) > MAX_MANIFEST_BYTES:
-        raise ConfigurationError(
-            field="--workloads",
-            value=source,
-            rule=f"is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB",
-            fix="split the manifests over several files",
-        )
-    return text
-
-
-def _documents(text: str, source: str) -> list[Any]:
-    try:
-        return list(yaml.load_all(text, Loader=StrictLoader))
-    except (yaml.YAMLError, RecursionError, ValueError) as error:
-        raise ConfigurationError(
-            field="--workloads",
-            value=source,
-            rule=f"is not valid YAML or JSON ({shown(str(error).splitlines()[0])})",
-            fix="pass manifests as kubectl writes them",
-        ) from None
-
-
-def _collect(
-    document: Any, where: str, workloads: list[WorkloadPods], skipped: Counter[str]
-) -> None:
-    if not isinstance(document, dict) or not isinstance(document.get("kind"), str):
-        raise _bad(where, "kind", document, "a manifest is a mapping with apiVersion and kind")
+def _workload(document: dict[str, Any], where: str) -> WorkloadPods | None:
+    """The workload ``document`` describes, or None for an object that is not a workload."""
     kind = document["kind"]
-    if kind == "List" or (kind.endswith("List") and isinstance(document.get("items"), list)):
-        for index, item in enumerate(document.get("items") or []):
-            _collect(item, f"{where} item {index + 1}", workloads, skipped)
-        return
     if kind not in (*_REPLICATED, "Job", "CronJob", "Pod"):
-        skipped[kind] += 1
-        return
+        return None
     metadata = document.get("metadata") or {}
     name = metadata.get("name")
     if not isinstance(name, str) or not name:
@@ -249,7 +192,7 @@ def _collect(
     containers = template["spec"].get("containers")
     if not isinstance(containers, list) or not containers:
         raise _bad(where, "spec.template.spec.containers", containers, "a pod has containers")
-    workloads.append(WorkloadPods(kind, namespace, name, pods, template, where))
+    return WorkloadPods(kind, namespace, name, pods, template, where)
 
 
 def _whole(where: str, field: str, value: Any) -> int:
@@ -267,12 +210,7 @@ def _count(amount: Any) -> int:
 
 
 def _bad(where: str, field: str, value: Any, rule: str) -> ConfigurationError:
-    return ConfigurationError(
-        field=f"{where}: {field}",
-        value=value,
-        rule=rule,
-        fix="pass manifests the Kubernetes API server accepts (kubectl apply --dry-run=server)",
-    )
+    return bad_manifest(WORKLOAD_MANIFESTS, where, field, value, rule)
 
 
 def _described(counts: Mapping[str, int]) -> str:

@@ -20,5 +20,9 @@ class DevicePluginBackend(SharingBackend):
     runs_device_plugin_daemonset = True
 
     def node_labels(self, plan: PlannedNodePool) -> dict[str, str]:
-        """The config-manager's label, naming the NodePool's ConfigMap key."""
-        return {DEVICE_PLUGIN_CONFIG_LABEL: plan.device_plugin_config_key}
+        """The config-manager's label, naming the NodePool's ConfigMap key, and the labels GFD
+        will set for the mode (so Karpenter counts the DaemonSets that select them)."""
+        return {
+            **plan.sharing.device_plugin_node_labels(),
+            DEVICE_PLUGIN_CONFIG_LABEL: plan.device_plugin_config_key,
+        }

@@ -33,6 +33,7 @@ from .mode import (
 )
 from .mps import (
     GPUS_BELOW_COMPUTE_7_5,
+    MPS_CAPABLE_LABEL,
     MPS_MAX_REPLICAS,
     MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5,
     Mps,
@@ -52,6 +53,7 @@ __all__ = [
     "GPUS_BELOW_COMPUTE_7_5",
     "GPU_RESOURCE",
     "MAX_SLICE_MEMORY_GIB",
+    "MPS_CAPABLE_LABEL",
     "MPS_MAX_REPLICAS",
     "MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5",
     "SHARED_GPU_RESOURCE",

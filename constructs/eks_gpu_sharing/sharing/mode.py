@@ -110,6 +110,11 @@ class SharingMode:
         """The NVIDIA device plugin's ``v1`` config document (``api/config/v1``)."""
         raise NotImplementedError
 
+    def device_plugin_node_labels(self) -> dict[str, str]:
+        """Labels GPU feature discovery will set on a node of this mode, put on the NodePool
+        template so that Karpenter counts the DaemonSets that select them on a new node."""
+        return {}
+
     def bottlerocket_settings(self, model: GpuModel | None = None) -> str:
         """User-data TOML for Bottlerocket's built-in device plugin (``model``: a NodePool's one
         GPU model, for modes whose settings are per model)."""

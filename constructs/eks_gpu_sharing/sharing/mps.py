@@ -22,6 +22,10 @@ MPS_MAX_REPLICAS_BELOW_COMPUTE_7_5: Final = 16
 GPUS_BELOW_COMPUTE_7_5: Final = frozenset({"k80", "m60", "v100"})
 
 
+#: GFD's label for a node whose GPUs run MPS; the MPS control daemon's node selector.
+MPS_CAPABLE_LABEL: Final = "nvidia.com/mps.capable"
+
+
 @register_mode
 @dataclass(frozen=True)
 class Mps(CountedShares):
@@ -53,6 +57,14 @@ class Mps(CountedShares):
     replicas: int | None = None
     rename_by_default: bool = False
     memory_gib: int | None = None
+
+    def device_plugin_node_labels(self) -> dict[str, str]:
+        """``nvidia.com/mps.capable: "true"``, which GFD sets on every node whose config shares
+        by MPS and has no MIG GPU (k8s-device-plugin v0.19.3 ``internal/lm/nvml.go``
+        ``newSharingLabeler``), and which the chart's MPS control daemon selects
+        (``daemonset-mps-control-daemon.yml``). On the template, Karpenter counts the
+        daemon's requests on a new node; without it, it would not."""
+        return {MPS_CAPABLE_LABEL: "true"}
 
     def __post_init__(self) -> None:
         problems = Problems()

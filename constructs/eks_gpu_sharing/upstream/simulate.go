@@ -51,6 +51,8 @@ type simulateRequest struct {
 	DaemonSets    []map[string]any  `json:"daemonSets"`
 	ControllerEnv map[string]string `json:"controllerEnv"`
 	Pods          []podGroup        `json:"pods"`
+	// Cluster is what already runs: nodes with free capacity the scheduler uses first.
+	Cluster clusterState `json:"cluster"`
 	// SolveDeadlineSeconds, when set, ends the scheduling round earlier than the controller's
 	// own one-minute deadline (Solve inherits the earlier deadline): how the tests reach it.
 	SolveDeadlineSeconds float64 `json:"solveDeadlineSeconds"`
@@ -116,6 +118,11 @@ type simulateResponse struct {
 	PoolTypes       map[string][]poolInstanceType `json:"poolInstanceTypes"`
 	DaemonSetFit    map[string][]string           `json:"daemonSetFit"`
 	ScheduleSeconds float64                       `json:"scheduleSeconds"`
+	// InputErrors names user objects (pod templates, DaemonSets, cluster objects) that do not
+	// decode as their Kubernetes type; nothing is simulated when there are any.
+	InputErrors []inputError `json:"inputErrors"`
+	// ExistingNodes are the cluster's nodes the round placed pending pods on.
+	ExistingNodes []existingNodeUse `json:"existingNodes"`
 	// PendingPods is how many pods the round was given; every one must come back placed or
 	// with an error, unless DeadlineExceeded says Solve stopped before trying them.
 	PendingPods      int               `json:"pendingPods"`
@@ -155,14 +162,16 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 			"StaticCapacity":   gates.StaticCapacity,
 			"CapacityBuffer":   gates.CapacityBuffer,
 		},
-		NodeClaims:   []simulatedNodeClaim{},
-		PodErrors:    []podError{},
-		Statuses:     []objectStatus{},
-		PoolTypes:    map[string][]poolInstanceType{},
-		DaemonSetFit: map[string][]string{},
-		Catalog:      req.Catalog.Source,
-		Modules:      moduleVersions(),
-		Logs:         []logEntry{},
+		NodeClaims:    []simulatedNodeClaim{},
+		PodErrors:     []podError{},
+		Statuses:      []objectStatus{},
+		PoolTypes:     map[string][]poolInstanceType{},
+		DaemonSetFit:  map[string][]string{},
+		Catalog:       req.Catalog.Source,
+		Modules:       moduleVersions(),
+		Logs:          []logEntry{},
+		InputErrors:   []inputError{},
+		ExistingNodes: []existingNodeUse{},
 	}
 	objects, invalid, err := admitKarpenterObjects(req.Objects)
 	if err != nil {
@@ -175,17 +184,22 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 	for _, ds := range req.DaemonSets {
 		daemonSet := &appsv1.DaemonSet{}
 		if err := fromUnstructured(ds, daemonSet); err != nil {
-			return nil, fmt.Errorf("daemonSet: %w", err)
+			resp.InputErrors = append(resp.InputErrors, inputError{Object: "DaemonSet " + nameOf(ds), Error: err.Error()})
+			continue
 		}
 		objects = append(objects, daemonSet)
 	}
-	pods, err := pendingPods(req.Pods)
-	if err != nil {
-		return nil, err
+	pods, podErrs := pendingPods(req.Pods)
+	resp.InputErrors = append(resp.InputErrors, podErrs...)
+	existing, clusterErrs := decodeCluster(req.Cluster)
+	resp.InputErrors = append(resp.InputErrors, clusterErrs...)
+	if len(resp.InputErrors) > 0 {
+		return resp, nil
 	}
 	for _, pod := range pods {
 		objects = append(objects, pod)
 	}
+	objects = append(objects, existing.objects()...)
 	resp.PendingPods = len(pods)
 
 	kubeClient := fake.NewClientBuilder().
@@ -210,6 +224,9 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 	undecorated := metrics.Decorate(awsCloudProvider)
 	cloudProvider := overlay.Decorate(undecorated, kubeClient, store)
 	cluster := state.NewCluster(clk, kubeClient, cloudProvider)
+	if err := existing.track(ctx, cluster); err != nil {
+		return nil, err
+	}
 
 	if err := reconcileNodePools(ctx, clk, kubeClient, cloudProvider); err != nil {
 		return nil, err
@@ -248,6 +265,18 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 	for _, nodeClaim := range results.NewNodeClaims {
 		resp.NodeClaims = append(resp.NodeClaims, describeNodeClaim(nodeClaim.NodePoolName, nodeClaim.Pods, nodeClaim.InstanceTypeOptions, nodeClaim.Requirements, nodeClaim.Spec.Resources.Requests))
 	}
+	for _, node := range results.ExistingNodes {
+		if len(node.Pods) == 0 {
+			continue
+		}
+		use := existingNodeUse{Name: node.Name(), NodePool: node.Labels()[karpv1.NodePoolLabelKey], InstanceType: node.Labels()[corev1.LabelInstanceTypeStable]}
+		for _, pod := range node.Pods {
+			use.Pods = append(use.Pods, pod.Namespace+"/"+pod.Name)
+		}
+		sort.Strings(use.Pods)
+		resp.ExistingNodes = append(resp.ExistingNodes, use)
+	}
+	sort.Slice(resp.ExistingNodes, func(i, j int) bool { return resp.ExistingNodes[i].Name < resp.ExistingNodes[j].Name })
 	sort.SliceStable(resp.NodeClaims, func(i, j int) bool { return resp.NodeClaims[i].NodePool < resp.NodeClaims[j].NodePool })
 	for pod, podErr := range results.PodErrors {
 		resp.PodErrors = append(resp.PodErrors, podError{Pod: pod.Namespace + "/" + pod.Name, Error: podErr.Error()})
@@ -371,12 +400,16 @@ func poolInstanceTypes(ctx context.Context, kubeClient client.Client, cloudProvi
 	return out, nil
 }
 
-func pendingPods(groups []podGroup) ([]client.Object, error) {
+// pendingPods makes each group's pods from its template, named <group>-<i> in the group's
+// namespace; a template that does not decode as a PodTemplateSpec is an input error.
+func pendingPods(groups []podGroup) ([]client.Object, []inputError) {
 	var pods []client.Object
+	var errs []inputError
 	for _, group := range groups {
 		template := &corev1.PodTemplateSpec{}
 		if err := fromUnstructured(group.Template, template); err != nil {
-			return nil, fmt.Errorf("pod group %s: %w", group.Name, err)
+			errs = append(errs, inputError{Object: "pod group " + group.Namespace + "/" + group.Name, Error: err.Error()})
+			continue
 		}
 		for i := 0; i < group.Count; i++ {
 			name := fmt.Sprintf("%s-%d", group.Name, i)
@@ -401,7 +434,7 @@ func pendingPods(groups []podGroup) ([]client.Object, error) {
 			pods = append(pods, pod)
 		}
 	}
-	return pods, nil
+	return pods, errs
 }
 
 // defaultPodRequests applies the one API server pod default the scheduler depends on: a
