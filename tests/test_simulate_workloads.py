@@ -243,6 +243,22 @@ def test_selectors_and_affinities_pick_the_pool_and_type(harness: Upstream) -> N
     assert {c.instance_type for c in result.pool("l4").node_claims} == {"g6.2xlarge"}
 
 
+def test_a_required_pod_anti_affinity_gives_each_replica_a_node(harness: Upstream) -> None:
+    apart = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "topologyKey": "kubernetes.io/hostname",
+                    "labelSelector": {"matchLabels": {"app": "apart"}},
+                }
+            ]
+        }
+    }
+    result = run(harness, [L4], manifests(deployment("apart", 3, affinity=apart)))
+    # One slice used of four on each node: the spread undoes the sharing, and the report shows it.
+    assert result.pool("l4").nodes == 3
+
+
 def test_a_pod_without_the_gpu_toleration_is_refused_with_karpenters_reason(
     harness: Upstream,
 ) -> None:
