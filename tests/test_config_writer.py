@@ -89,7 +89,12 @@ def _pools(draw: st.DrawFn) -> list[GpuPool]:
             )
         )
         capacity = draw(
-            st.lists(st.sampled_from(list(CapacityType)), min_size=1, max_size=2, unique=True)
+            st.lists(
+                st.sampled_from([CapacityType.ON_DEMAND, CapacityType.SPOT]),
+                min_size=1,
+                max_size=2,
+                unique=True,
+            )
         )
         pools.append(
             GpuPool(

@@ -308,7 +308,12 @@ def test_renamed_overlay_zeroes_whole_gpus() -> None:
     replicas=st.integers(min_value=2, max_value=128),
     counts=st.sets(st.sampled_from([1, 2, 4, 8]), min_size=1),
     gpu_limit=st.integers(min_value=8, max_value=512),
-    capacity=st.lists(st.sampled_from(list(CapacityType)), min_size=1, max_size=3, unique=True),
+    capacity=st.lists(
+        st.sampled_from([CapacityType.ON_DEMAND, CapacityType.SPOT]),
+        min_size=1,
+        max_size=2,
+        unique=True,
+    ),
 )
 def test_overlay_capacity_and_limit_are_slices(
     replicas: int, counts: set[int], gpu_limit: int, capacity: list[CapacityType]

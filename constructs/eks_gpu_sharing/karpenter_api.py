@@ -32,6 +32,8 @@ CAPACITY_TYPE: Final = "karpenter.sh/capacity-type"
 NODEPOOL_LABEL: Final = "karpenter.sh/nodepool"
 ARCH: Final = "kubernetes.io/arch"
 OS: Final = "kubernetes.io/os"
+#: Well-known label of a node's instance type (kubelet sets it; Karpenter requires it).
+INSTANCE_TYPE_LABEL: Final = "node.kubernetes.io/instance-type"
 
 #: NodePool weight range (CRD: minimum 1, maximum 100).
 WEIGHT_RANGE: Final = range(1, 101)

@@ -27,6 +27,7 @@ from .karpenter_api import (
     INSTANCE_GPU_MANUFACTURER,
     INSTANCE_GPU_NAME,
     INSTANCE_SIZE,
+    INSTANCE_TYPE_LABEL,
     MAX_NODE_POOL_NAME,
     OS,
     WEIGHT_RANGE,
@@ -359,6 +360,16 @@ class _PoolCheck:
             check_enum(self.problems, self.owner, "capacity_types", capacity_type, CapacityType)
         if not all(isinstance(c, CapacityType) for c in capacity_types):
             self.broken.add("capacity_types")
+        if CapacityType.RESERVED in capacity_types:
+            # Karpenter launches reserved capacity only into the EC2NodeClass's
+            # capacityReservationSelectorTerms, which pools do not set (yet).
+            self.add(
+                "capacity_types",
+                [getattr(c, "value", c) for c in capacity_types],
+                "reserved capacity needs capacityReservationSelectorTerms on the EC2NodeClass, "
+                "which a pool does not set: the pool would never launch a reserved node",
+                "remove reserved (use on-demand, and spot where pods tolerate interruption)",
+            )
         if all(isinstance(c, CapacityType) for c in capacity_types) and len(
             set(capacity_types)
         ) != len(capacity_types):
@@ -491,10 +502,22 @@ class _PoolCheck:
                     "this label is reserved by Karpenter/Kubernetes or set by this library",
                     "choose a key in your own domain, e.g. example.com/team",
                 )
+            elif key == INSTANCE_TYPE_LABEL:
+                # A template label is a requirement too (Karpenter adds it to the NodeClaim's).
+                admitted = sorted(t.name for t in self.pool.admitted_instance_types())
+                if value not in admitted:
+                    self.add(
+                        "labels",
+                        {key: value},
+                        "a NodePool template label is a requirement: this one admits none of "
+                        "the pool's instance types, so the pool would never launch a node",
+                        "leave it out and select with instance families, sizes or GPU names",
+                    )
             if reason := label_value_error(value):
                 self.add("labels", {key: value}, reason, 'use a value such as "ml-team"')
 
     def _taints(self) -> None:
+        seen: set[tuple[str, TaintEffect]] = set()
         for taint in self.pool.taints:
             if not isinstance(taint, Taint):
                 self.add(
@@ -513,6 +536,16 @@ class _PoolCheck:
                     "the nvidia.com/gpu:NoSchedule taint is always added",
                     "remove it from taints",
                 )
+            elif (taint.key, taint.effect) in seen:
+                self.add(
+                    "taints",
+                    taint.key,
+                    f"appears twice with effect {taint.effect.value}: the API server refuses "
+                    "the NodePool (a taint's key and effect are unique)",
+                    "keep one of them",
+                )
+            if isinstance(taint, Taint):
+                seen.add((taint.key, taint.effect))
 
     def _admits_an_instance_type(self) -> None:
         """A selection no catalog type satisfies is a NodePool that never launches a node."""

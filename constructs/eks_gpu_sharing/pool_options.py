@@ -108,6 +108,9 @@ class Taint:
     def __post_init__(self) -> None:
         problems = Problems()
         words = vocabulary()
+        if self.value == "":
+            # An empty value is no value: written as "" the API server refuses the NodePool.
+            object.__setattr__(self, "value", None)
         if reason := label_key_error(self.key):
             problems.add(
                 field=words.field("Taint", "key"),

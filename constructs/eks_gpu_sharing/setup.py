@@ -25,11 +25,12 @@ from .backends import DEVICE_PLUGIN_NAMESPACE
 from .errors import GPU_POOL_EXAMPLE, ConfigurationError, Problems, require_instance
 from .guardrails import PodGuardrails
 from .instance_tags import check_instance_tags
+from .k8s_namespaces import SAMPLE_WORKLOAD_NAMESPACE, foreign_namespace_error
 from .karpenter_installation import ExistingKarpenter, IKarpenter
 from .kubernetes_names import dns_label_error, eks_cluster_name_error, require_name
 from .monitoring.exporter import check_monitored_pools
-from .monitoring.settings import Monitoring
-from .plan import sample_replicas
+from .monitoring.settings import MONITORING_NAMESPACE, Monitoring
+from .plan import plan_pool, sample_replicas
 from .pool import GpuPool, check_ami_support
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
 from .vocabulary import Yaml, speaking, vocabulary, yaml_key
@@ -286,6 +287,8 @@ class _SetupCheck:
                     pool, version, kubernetes_version_field=self.field("kubernetes_version")
                 )
         self._sample(pools)
+        self._generated_names(pools)
+        self._namespaces()
         for name, kind in (("monitoring", Monitoring), ("pod_guardrails", PodGuardrails)):
             value = getattr(setup, name)
             if value is not None:
@@ -343,6 +346,71 @@ class _SetupCheck:
                 )
             seen.setdefault(pool.name, index)
         return tuple(pools)
+
+    def _generated_names(self, pools: tuple[GpuPool, ...]) -> None:
+        """Two pools must not generate the same NodePool (and so EC2NodeClass, NodeOverlays and
+        device plugin key): pool ``inf`` with a NodePool per GPU model makes ``inf-l4``, which
+        a pool named ``inf-l4`` makes too, and on apply one silently replaces the other."""
+        made_by: dict[str, str] = {}
+        for index, pool in enumerate(pools):
+            for node_pool in plan_pool(pool).node_pools:
+                other = made_by.setdefault(node_pool.name, pool.name)
+                if other != pool.name:
+                    self.problems.add(
+                        field=self.words.choose(
+                            python=self.field("pools"), yaml=f"pools[{index}].name"
+                        ),
+                        value=node_pool.name,
+                        rule=f"pools {other!r} and {pool.name!r} both generate a NodePool of "
+                        "this name (with its EC2NodeClass, NodeOverlays and device plugin key); "
+                        "applied, one would replace the other",
+                        fix=f"rename pool {pool.name!r}",
+                    )
+
+    def _namespaces(self) -> None:
+        """The namespaces the manifests create must be the library's own: each is written with
+        a Pod Security level and the library's managed-by label, and a later change prints a
+        delete for it."""
+        setup = self.setup
+        words = self.words
+        owned = [
+            (
+                words.choose(python=self.field("device_plugin"), yaml="devicePlugin.namespace"),
+                setup.device_plugin_namespace,
+                DEVICE_PLUGIN_NAMESPACE,
+            )
+        ]
+        if setup.monitoring is not None:
+            owned.append(
+                (
+                    words.choose(python=self.field("monitoring"), yaml="monitoring.namespace"),
+                    setup.monitoring.namespace,
+                    MONITORING_NAMESPACE,
+                )
+            )
+        if setup.sample_workload is not None:
+            where = words.choose(python=self.field("sample_workload"), yaml="sampleWorkload")
+            owned.append(
+                (f"{where} (its namespace)", SAMPLE_WORKLOAD_NAMESPACE, SAMPLE_WORKLOAD_NAMESPACE)
+            )
+        seen: dict[str, str] = {}
+        for where, namespace, default in owned:
+            if reason := foreign_namespace_error(namespace):
+                self.problems.add(
+                    field=where,
+                    value=namespace,
+                    rule=reason,
+                    fix=f"use a namespace of its own, e.g. {default} (the default)",
+                )
+            elif namespace in seen:
+                self.problems.add(
+                    field=where,
+                    value=namespace,
+                    rule=f"is also {seen[namespace]}: the manifests would define it twice with "
+                    "different Pod Security levels, and the later file wins",
+                    fix="give each its own namespace",
+                )
+            seen.setdefault(namespace, where)
 
     def _sample(self, pools: tuple[GpuPool, ...]) -> None:
         sample = self.setup.sample_workload

@@ -15,6 +15,7 @@ into ``cdk8s synth`` for plain YAML.
 from __future__ import annotations
 
 from ..backends import DEVICE_PLUGIN_NAMESPACE
+from ..k8s_namespaces import SAMPLE_WORKLOAD_NAMESPACE
 from ..plan import sample_replicas
 from .common import COMMON_LABELS
 from .device_plugin import (
@@ -31,7 +32,6 @@ from .gpu_sharing_charts import GpuSharingCharts, build_gpu_sharing_charts, samp
 from .guardrails import GuardrailsChart
 from .sample_workload import (
     SAMPLE_NUM_BODIES,
-    SAMPLE_WORKLOAD_NAMESPACE,
     SampleWorkloadChart,
     sample_workload_name,
 )

@@ -12,6 +12,7 @@ from cdk8s_plus_36 import k8s
 from constructs import Construct
 
 from ..errors import GPU_POOL_EXAMPLE, ConfigurationError, require_instance
+from ..k8s_namespaces import SAMPLE_WORKLOAD_NAMESPACE
 from ..kubernetes_names import require_name
 from ..labels import POOL_LABEL
 from ..plan import sample_replicas
@@ -25,8 +26,6 @@ SAMPLE_POD_SECURITY: Final = PodSecurityLevels(
     enforce="baseline", warn="baseline", audit="restricted"
 )
 
-#: Namespace of the sample workload.
-SAMPLE_WORKLOAD_NAMESPACE: Final = "gpu-sharing-demo"
 #: Bodies per n-body run: a few seconds on a T4 alone, proportionally longer when shared.
 SAMPLE_NUM_BODIES: Final = 262144
 #: Seconds between two benchmark runs of one pod.
