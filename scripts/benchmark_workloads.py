@@ -67,7 +67,10 @@ def template(cpu: str, memory: str, spread: bool) -> dict[str, Any]:
     """A one-slice pod of the pool with these requests, as a team's Deployment would have it."""
     spec: dict[str, Any] = {
         "nodeSelector": {POOL_LABEL: POOL.name},
-        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "tolerations": [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+            {"key": POOL_LABEL, "operator": "Equal", "value": POOL.name, "effect": "NoSchedule"},
+        ],
         "containers": [
             {
                 "name": "server",

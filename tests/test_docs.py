@@ -66,7 +66,7 @@ EXERCISED_ELSEWHERE = frozenset(
 )
 
 #: The `eks-gpu-sharing` subcommands this file runs for real (output redirected to a tmp dir).
-RUNNABLE_CLI_COMMANDS = frozenset({"synth", "check", "simulate", "estimate"})
+RUNNABLE_CLI_COMMANDS = frozenset({"synth", "check", "simulate", "estimate", "preflight"})
 
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 _LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -360,7 +360,7 @@ def test_documented_cli_commands_run(block: Block, command: str, tmp_path: Path)
     out = tmp_path / "manifests"
     if "--out" in args:
         args[args.index("--out") + 1] = str(out)
-    elif args[0] not in ("simulate", "estimate"):  # they write no manifests
+    elif args[0] not in ("simulate", "estimate", "preflight"):  # they write no manifests
         args += ["--out", str(out)]
     for option in ("--write-config", "--chart"):  # estimate's files go to the test's folder
         if option in args:

@@ -249,7 +249,15 @@ def test_node_pool_carries_the_pool_description(app: cdk8s.App) -> None:
         "a10g",
         "t4",
     ]
-    assert template["spec"]["taints"] == [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]
+    # The generic GPU taint, and the pool's own: only pods meant for the shared pool land here.
+    assert template["spec"]["taints"] == [
+        {"key": "nvidia.com/gpu", "effect": "NoSchedule"},
+        {
+            "key": "eks-gpu-sharing.io/pool",
+            "value": template["metadata"]["labels"][POOL_LABEL],
+            "effect": "NoSchedule",
+        },
+    ]
     labels = template["metadata"]["labels"]
     assert labels[POOL_LABEL] == "inference"
     assert labels[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-inference"
@@ -494,7 +502,10 @@ def test_helm_values_serve_exactly_the_al2023_pools() -> None:
         "effect": "NoSchedule",
     } in tolerations
     assert {"key": "example.com/spot", "operator": "Exists", "effect": "NoSchedule"} in tolerations
-    assert len(tolerations) == 4
+    # One toleration for every shared pool's isolation taint.
+    isolation = {"key": "eks-gpu-sharing.io/pool", "operator": "Exists", "effect": "NoSchedule"}
+    assert isolation in tolerations
+    assert len(tolerations) == 5
     assert values["gfd"] == {"enabled": False}
     assert "nfd" not in values
     # Written to a values file: no YAML anchors from shared dicts.
@@ -517,7 +528,8 @@ def test_helm_values_enable_gfd_and_nfd_toleration_for_mps() -> None:
 
 
 def only_taint(node_pool: dict[str, Any]) -> dict[str, str]:
-    (taint,) = node_pool["spec"]["template"]["spec"]["taints"]
+    """The generic GPU taint (the first; a shared pool's isolation taint follows it)."""
+    taint: dict[str, str] = node_pool["spec"]["template"]["spec"]["taints"][0]
     return taint
 
 
@@ -587,7 +599,13 @@ def test_sample_fills_one_node_with_one_slice_per_pod(app: cdk8s.App) -> None:
     assert pod["restartPolicy"] == "Never"
     assert pod["nodeSelector"] == {POOL_LABEL: "inference"}
     assert pod["tolerations"] == [
-        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+        {
+            "key": "eks-gpu-sharing.io/pool",
+            "operator": "Equal",
+            "value": "inference",
+            "effect": "NoSchedule",
+        },
     ]
     (container,) = pod["containers"]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
@@ -793,6 +811,8 @@ GUIDE = ROOT / "docs" / "gpu-sharing-on-eks.md"
 
 
 POOL = GpuPool("inference", sharing=TimeSlicing(replicas=4), gpu_names=["t4"], gpu_limit=8)
+#: The same without its isolation taint: where another plugin's affinity alone decides.
+UNISOLATED = dataclasses.replace(POOL, isolated=False)
 
 
 NFD_LABEL = "feature.node.kubernetes.io/pci-10de.present"
@@ -816,7 +836,7 @@ def expected_daemon_sets(
     existing_values: Mapping[str, Any],
     *,
     node_labels: Mapping[str, str] = {},
-    pools: Sequence[GpuPool] = (POOL,),
+    pools: Sequence[GpuPool] = (UNISOLATED,),
 ) -> dict[str, tuple[str, ...]]:
     """Per pool, the DaemonSets Karpenter expects on a new node, with an existing release of the
     device plugin chart (rendered by Helm with ``existing_values``) in kube-system."""
@@ -858,6 +878,17 @@ def test_control_with_the_label_earlier_releases_set_it_is_a_second_plugin(
 ) -> None:
     fit = expected_daemon_sets(harness, {}, node_labels={"nvidia.com/gpu.present": "true"})
     assert existing(fit) == {f"kube-system/{existing_name}"}
+
+
+def test_the_isolation_taint_keeps_a_default_release_off_even_with_the_label(
+    harness: Upstream,
+) -> None:
+    """The chart's default tolerations (nvidia.com/gpu, CriticalAddonsOnly) do not tolerate a
+    shared pool's own taint: the AMI's gpu.present label no longer draws a second plugin."""
+    labels = {"nvidia.com/gpu.present": "true", NFD_LABEL: "true"}
+    fit = expected_daemon_sets(harness, {}, node_labels=labels, pools=(POOL,))
+    assert existing(fit) == set()
+    assert any(name.startswith("nvidia-device-plugin/") for name in fit["inference"])
 
 
 def test_the_guides_exclusion_values_keep_it_off_where_nfd_runs(

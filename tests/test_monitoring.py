@@ -74,6 +74,7 @@ def test_the_exporter_runs_on_the_al2023_pools_only() -> None:
     }
     assert {(t["key"], t["effect"]) for t in values["tolerations"]} == {
         ("nvidia.com/gpu", "NoSchedule"),
+        ("eks-gpu-sharing.io/pool", "NoSchedule"),  # the shared pool's isolation taint
         ("team", "NoSchedule"),
     }
     assert {"name": "KUBERNETES_VIRTUAL_GPUS", "value": "true"} in values["extraEnv"]

@@ -7,6 +7,7 @@ scheduler decides; the tests check that what it decided reaches the report, pod 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import subprocess
@@ -37,6 +38,8 @@ from eks_gpu_sharing.workload_manifests import WorkloadManifests, read_workload_
 L4 = GpuPool("l4", sharing=TimeSlicing(replicas=4), gpu_names=["l4"], gpu_limit=100)
 T4 = GpuPool("t4", sharing=TimeSlicing(replicas=4), gpu_names=["t4"], gpu_limit=100)
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+#: Pods meant for a shared pool tolerate its isolation taint (eks-gpu-sharing.io/pool=<pool>).
+SHARED_TOLERATION = {"key": POOL_LABEL, "operator": "Exists", "effect": "NoSchedule"}
 
 
 def pod_spec(
@@ -53,7 +56,7 @@ def pod_spec(
                 },
             }
         ],
-        "tolerations": [GPU_TOLERATION],
+        "tolerations": [GPU_TOLERATION, SHARED_TOLERATION],
         **extra,
     }
 
@@ -317,7 +320,10 @@ def l4_node(name: str, *, slices_used: int) -> tuple[list[dict[str, Any]], list[
         "metadata": {"name": name, "labels": labels, "resourceVersion": "7", "uid": "u-" + name},
         "spec": {
             "providerID": provider_id,
-            "taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}],
+            "taints": [
+                {"key": "nvidia.com/gpu", "effect": "NoSchedule"},
+                {"key": POOL_LABEL, "value": "l4", "effect": "NoSchedule"},
+            ],
         },
         "status": {"allocatable": allocatable, "capacity": allocatable},
     }
@@ -572,3 +578,20 @@ def test_the_pod_shape_benchmark_runs(harness: Upstream) -> None:
     assert done.returncode == 0, done.stderr
     assert "| 8 | sample (250m / 256Mi) | 2 | 2 x g4dn.xlarge | 1.05 | 1.00x |" in done.stdout
     assert "| 8 | 2 vCPU / 8 GiB | 2 | 2 x g4dn.4xlarge | 2.41 | 2.29x |" in done.stdout
+
+
+def test_a_whole_gpu_pod_without_a_pool_selector_stays_off_shared_nodes(
+    harness: Upstream,
+) -> None:
+    """The pod most clusters already run: one whole GPU, the generic nvidia.com/gpu
+    toleration, no pool selector. Karpenter tries NodePools by weight, then name; the shared
+    pool's isolation taint is what keeps it off the time-sliced nodes."""
+    whole = GpuPool("whole", sharing=NoSharing(), gpu_names=["t4"], gpu_limit=100)
+    # Equal weights go by name, descending: the shared pool is tried first.
+    tried_first = dataclasses.replace(L4, name="xl4")
+    trainer = deployment("trainer", 2)
+    trainer["spec"]["template"]["spec"]["tolerations"] = [GPU_TOLERATION]
+    for shared in (tried_first, dataclasses.replace(tried_first, isolated=False)):
+        result = run(harness, [shared, whole], manifests(trainer))
+        where = outcome(result, "Deployment ml/trainer").placed
+        assert where == ({"whole": 2} if shared.isolated else {"xl4": 2}), where

@@ -32,6 +32,8 @@ from .upstream import UpstreamError, UpstreamUnavailable
 #: Exit statuses, documented in ``--help``.
 EXIT_OK: Final = 0
 EXIT_STALE: Final = 1
+#: preflight: something in the cluster breaks the setup, or would be broken by it.
+EXIT_FINDINGS: Final = 1
 EXIT_INVALID: Final = 2
 EXIT_UPSTREAM: Final = 3
 EXIT_INCOMPLETE: Final = 4
@@ -42,12 +44,13 @@ _EPILOG: Final = """examples:
   eks-gpu-sharing check --config gpu-sharing.yaml --out manifests/
   eks-gpu-sharing simulate --config gpu-sharing.yaml --pods inference=40
   eks-gpu-sharing simulate --config gpu-sharing.yaml --workloads k8s/ --cluster cluster.yaml
+  eks-gpu-sharing preflight --config gpu-sharing.yaml --cluster cluster.yaml
   eks-gpu-sharing estimate --workloads workloads.yaml --format markdown
   eks-gpu-sharing estimate --prometheus http://localhost:9090 --write-config gpu-sharing.yaml
 
 exit status:
   0  success (check: the folder is up to date)
-  1  check: the folder differs from what synth would write
+  1  check: the folder differs from what synth would write; preflight: findings
   2  invalid input: the config file, an option, a file that exists or the output folder
      (the error names which)
   3  simulate: Go or the pinned upstream modules are not available, or they failed
@@ -127,6 +130,24 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--verbose", action="store_true", help="print every line Karpenter logged, not only errors"
     )
+    preflight = _command(
+        commands,
+        "preflight",
+        "check a cluster dump for what would break the setup, or be broken by it",
+        "Read a dump of the cluster (kubectl get nodes,pods,daemonsets,deployments,namespaces,"
+        "nodepools,nodeclaims,nodeoverlays,ec2nodeclasses -A -o yaml) and report other NVIDIA "
+        "device plugins that would run on the pools' nodes, NodeOverlays that override or "
+        "conflict with the library's, GPU workloads that could land on shared nodes, a "
+        "Karpenter that does not fit, and namespaces and names the manifests would take over. "
+        "Offline: it never talks to the cluster.",
+    )
+    preflight.add_argument(
+        "--config", default="gpu-sharing.yaml", help="setup file (default: gpu-sharing.yaml)"
+    )
+    preflight.add_argument(
+        "--cluster", nargs="+", required=True, metavar="PATH", help="the cluster dump"
+    )
+    preflight.add_argument("--format", choices=("text", "json"), default="text")
     init = _command(
         commands,
         "init",
@@ -221,10 +242,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = synth(config, args.out)
             for path in result.written:
                 print(path)
-            for line in file_advice(config.pools):
+            for line in [*result.notices, *file_advice(config.pools)]:
                 print(f"eks-gpu-sharing: warning: {line}", file=sys.stderr)
             _report_leftovers(result.leftovers, args.out)
             return EXIT_OK
+        if args.command == "preflight":
+            return _preflight(config, args.cluster, args.format)
         if args.command == "simulate":
             return _simulate(
                 config,
@@ -321,6 +344,15 @@ def _simulate(
     )
     print(report.to_json() if output == "json" else report.format_table(verbose=verbose))
     return EXIT_OK if report.complete else EXIT_INCOMPLETE
+
+
+def _preflight(config: GpuSharingSetup, cluster_paths: Sequence[str], output: str) -> int:
+    from .cluster_dump import read_cluster_dump
+    from .preflight import preflight
+
+    report = preflight(config, read_cluster_dump(cluster_paths))
+    print(report.to_json() if output == "json" else report.format_text())
+    return EXIT_OK if report.clean else EXIT_FINDINGS
 
 
 def _init(path: str) -> int:

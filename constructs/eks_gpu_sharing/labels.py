@@ -19,3 +19,12 @@ SHARING_LABEL: Final = "eks-gpu-sharing.io/sharing"
 GPU_PRESENT_LABEL: Final = "nvidia.com/gpu.present"
 #: The taint every GPU pool carries, so only pods that tolerate it land on GPU nodes.
 GPU_TAINT_KEY: Final = GPU_RESOURCE
+#: The taint a shared pool's nodes carry besides (``eks-gpu-sharing.io/pool=<pool>:NoSchedule``,
+#: unless ``GpuPool.isolated`` is False): most GPU pods tolerate the generic ``nvidia.com/gpu``
+#: taint, and without this one Karpenter could provision, and kube-scheduler bind, a pod that
+#: asks for a whole GPU onto a node where each "GPU" is a shared slice.
+ISOLATION_TAINT_KEY: Final = POOL_LABEL
+#: The label that marks what this library generated (every object of its manifests).
+MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
+#: Its value.
+MANAGED_BY: Final = "eks-gpu-sharing"

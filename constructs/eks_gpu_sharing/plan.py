@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cache
+from typing import Final
 
 from .backends import SharingBackend
 from .catalog import GpuInstanceType, GpuModel
@@ -30,6 +31,12 @@ from .node_pool_names import names_per_gpu_model
 from .pool import GpuPool
 from .sharing import GPU_RESOURCE, Sharing
 from .vocabulary import vocabulary
+
+#: Weight of every NodeOverlay of the library (Karpenter: 1..10000, unset is 0; per resource the
+#: higher weight wins, equal weights on one resource conflict and neither applies). 1000 wins
+#: over the cluster-wide overlays public guides show (karpenter-blueprints' ``node-overlay``:
+#: 10) and leaves room above for an operator who means to override the library.
+OVERLAY_WEIGHT: Final = 1000
 
 
 def price_per_slice(instance_type: GpuInstanceType, slices_per_gpu: int) -> float | None:

@@ -35,7 +35,13 @@ from .karpenter_api import (
     is_reserved_label,
 )
 from .kubernetes_names import dns_label_error, label_key_error, label_value_error
-from .labels import GPU_PRESENT_LABEL, GPU_TAINT_KEY, POOL_LABEL, SHARING_LABEL
+from .labels import (
+    GPU_PRESENT_LABEL,
+    GPU_TAINT_KEY,
+    ISOLATION_TAINT_KEY,
+    POOL_LABEL,
+    SHARING_LABEL,
+)
 from .node_pool_names import names_per_gpu_model
 from .pool_options import (
     AmiFamily,
@@ -107,6 +113,11 @@ class GpuPool:
     :param taints: Extra taints, besides ``nvidia.com/gpu:NoSchedule``.
     :param disruption: Default: ``Disruption()``.
     :param weight: NodePool weight 1..100 (higher is tried first). Default: none.
+    :param isolated: A shared pool's nodes also carry the taint
+        ``eks-gpu-sharing.io/pool=<name>:NoSchedule``, so only pods that tolerate it (the
+        sample, and workloads meant for the pool) land there, never a pod that asks for whole
+        GPUs and tolerates only ``nvidia.com/gpu``. Pools of whole GPUs have no such taint.
+        Default: True.
     """
 
     name: str
@@ -127,6 +138,7 @@ class GpuPool:
     taints: Sequence[Taint] = ()
     disruption: Disruption = field(default_factory=Disruption)
     weight: int | None = None
+    isolated: bool = True
 
     def __post_init__(self) -> None:
         _PoolCheck(self).run()
@@ -193,7 +205,15 @@ class GpuPool:
     def node_taints(self) -> list[dict[str, str]]:
         """Taints every node of the pool carries."""
         gpu_taint = Taint(GPU_TAINT_KEY, effect=TaintEffect.NO_SCHEDULE)
-        return [gpu_taint.to_dict(), *(t.to_dict() for t in self.taints)]
+        own = [gpu_taint, *([self.isolation_taint] if self.isolation_taint else [])]
+        return [t.to_dict() for t in (*own, *self.taints)]
+
+    @property
+    def isolation_taint(self) -> Taint | None:
+        """``eks-gpu-sharing.io/pool=<name>:NoSchedule`` on a shared, isolated pool; else None."""
+        if not (self.isolated and self.sharing.shares_gpus):
+            return None
+        return Taint(ISOLATION_TAINT_KEY, self.name, TaintEffect.NO_SCHEDULE)
 
 
 def _admitted(requirements: Sequence[Requirement]) -> tuple[GpuInstanceType, ...]:
@@ -243,6 +263,13 @@ class _PoolCheck:
                 self.pool.disruption,
                 "must be a Disruption",
                 self.words.choose(python="use Disruption(...)", yaml="use a mapping"),
+            )
+        if not isinstance(self.pool.isolated, bool):
+            self.add(
+                "isolated",
+                self.pool.isolated,
+                "must be true or false",
+                self.example("isolated", self.words.choose(python="False", yaml="false")),
             )
         weight = self.pool.weight
         if weight is not None and (not _is_int(weight) or weight not in WEIGHT_RANGE):
@@ -534,6 +561,13 @@ class _PoolCheck:
                     "taints",
                     taint.key,
                     "the nvidia.com/gpu:NoSchedule taint is always added",
+                    "remove it from taints",
+                )
+            elif taint.key == ISOLATION_TAINT_KEY:
+                self.add(
+                    "taints",
+                    taint.key,
+                    "the library sets this taint on shared pools itself (isolated)",
                     "remove it from taints",
                 )
             elif (taint.key, taint.effect) in seen:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -17,7 +17,6 @@ from .k8s import (
     build_gpu_sharing_charts,
     sample_chart_id,
 )
-from .k8s.common import MANAGED_BY_LABEL
 from .karpenter_api import (
     NODE_CLASS_API_VERSION,
     NODE_CLASS_KIND,
@@ -26,6 +25,7 @@ from .karpenter_api import (
     NODE_POOL_API_VERSION,
     NODE_POOL_KIND,
 )
+from .labels import ISOLATION_TAINT_KEY, MANAGED_BY_LABEL
 from .monitoring import DCGM_EXPORTER_RELEASE, dcgm_exporter_values, prometheus_scrape_config
 from .monitoring.chart import DASHBOARD_FILE, MonitoringChart
 from .monitoring.dashboard import dashboard_json
@@ -133,6 +133,8 @@ class SynthResult:
     #: Objects the folder held before and no longer holds. ``kubectl apply -f <folder>/`` does
     #: not delete them from a cluster: these are the ``kubectl delete`` commands that do.
     leftovers: list[str]
+    #: What the change means for pods on the cluster (e.g. a pool's nodes newly isolated).
+    notices: list[str] = field(default_factory=list)
 
 
 def synth(config: GpuSharingSetup, outdir: str | Path) -> SynthResult:
@@ -146,7 +148,39 @@ def synth(config: GpuSharingSetup, outdir: str | Path) -> SynthResult:
     before = _objects_in(Path(outdir)) if Path(outdir).is_dir() else {}
     written = write_files(outdir, files, unrecorded=_earlier_release_files)
     after = _objects(files)
-    return SynthResult(written, [_delete_command(key) for key in sorted(set(before) - set(after))])
+    return SynthResult(
+        written,
+        [_delete_command(key) for key in sorted(set(before) - set(after))],
+        _newly_isolated(before, after),
+    )
+
+
+def _newly_isolated(
+    before: Mapping[ObjectKey, Mapping[str, Any]], after: Mapping[ObjectKey, Mapping[str, Any]]
+) -> list[str]:
+    """A NodePool that gains the isolation taint with this synth: pods there must tolerate it.
+
+    Said when the change happens (the folder held the NodePool without it), so once."""
+    notices = []
+    for key, node_pool in sorted(after.items()):
+        if key[1] != NODE_POOL_KIND or key not in before:
+            continue
+        taint = next((t for t in _taints(node_pool) if t.get("key") == ISOLATION_TAINT_KEY), None)
+        if taint is None or any(t.get("key") == ISOLATION_TAINT_KEY for t in _taints(before[key])):
+            continue
+        notices.append(
+            f"NodePool {key[3]} now taints its nodes {ISOLATION_TAINT_KEY}={taint.get('value')}"
+            ":NoSchedule, so that pods asking for whole GPUs stay off its shared GPUs. Pods "
+            "meant for it must tolerate that taint (add {key: "
+            f"{ISOLATION_TAINT_KEY}, operator: Exists, effect: NoSchedule}}); Karpenter replaces "
+            "its nodes (drift). To keep the pool as it was, set isolated: false on it."
+        )
+    return notices
+
+
+def _taints(node_pool: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    spec = ((node_pool.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return [t for t in spec.get("taints") or [] if isinstance(t, Mapping)]
 
 
 def render(config: GpuSharingSetup, outdir: str | Path) -> list[Path]:

@@ -18,11 +18,17 @@ from __future__ import annotations
 from ..pool_options import AmiFamily
 from .base import SharingBackend
 from .bottlerocket import BottlerocketBackend
-from .device_plugin import DEVICE_PLUGIN_CONFIG_LABEL, DEVICE_PLUGIN_NAMESPACE, DevicePluginBackend
+from .device_plugin import (
+    DEVICE_PLUGIN_CONFIG_LABEL,
+    DEVICE_PLUGIN_NAMESPACE,
+    DEVICE_PLUGIN_RELEASE,
+    DevicePluginBackend,
+)
 
 __all__ = [
     "DEVICE_PLUGIN_CONFIG_LABEL",
     "DEVICE_PLUGIN_NAMESPACE",
+    "DEVICE_PLUGIN_RELEASE",
     "BottlerocketBackend",
     "DevicePluginBackend",
     "SharingBackend",

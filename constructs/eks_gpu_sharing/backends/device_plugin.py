@@ -10,6 +10,8 @@ from .base import PlannedNodePool, SharingBackend
 DEVICE_PLUGIN_CONFIG_LABEL: Final = "nvidia.com/device-plugin.config"
 #: Namespace of the device plugin release and its ConfigMap (the default).
 DEVICE_PLUGIN_NAMESPACE: Final = "nvidia-device-plugin"
+#: Helm release name of the device plugin chart (CDK and the documented `helm` line alike).
+DEVICE_PLUGIN_RELEASE: Final = "nvidia-device-plugin"
 
 
 class DevicePluginBackend(SharingBackend):

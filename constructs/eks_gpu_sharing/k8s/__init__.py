@@ -14,14 +14,13 @@ into ``cdk8s synth`` for plain YAML.
 
 from __future__ import annotations
 
-from ..backends import DEVICE_PLUGIN_NAMESPACE
+from ..backends import DEVICE_PLUGIN_NAMESPACE, DEVICE_PLUGIN_RELEASE
 from ..k8s_namespaces import SAMPLE_WORKLOAD_NAMESPACE
 from ..plan import sample_replicas
 from .common import COMMON_LABELS
 from .device_plugin import (
     CONFIG_HASH_ANNOTATION,
     DEVICE_PLUGIN_CONFIG_MAP,
-    DEVICE_PLUGIN_RELEASE,
     DevicePluginConfigChart,
     config_data_hash,
     device_plugin_config_data,

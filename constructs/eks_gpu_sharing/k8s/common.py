@@ -9,13 +9,12 @@ import cdk8s
 from cdk8s_plus_36 import k8s
 from constructs import Construct
 
+from ..labels import MANAGED_BY, MANAGED_BY_LABEL
 from ..versions import KUBERNETES_VERSION
 
-#: The label that marks what this package generated.
-MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
 #: Labels on every object the charts create (``metadata.labels``).
 COMMON_LABELS: Final = {
-    MANAGED_BY_LABEL: "eks-gpu-sharing",
+    MANAGED_BY_LABEL: MANAGED_BY,
     "app.kubernetes.io/part-of": "eks-gpu-sharing",
 }
 

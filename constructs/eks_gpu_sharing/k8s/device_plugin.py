@@ -21,7 +21,7 @@ from constructs import Construct
 from ..backends import DEVICE_PLUGIN_NAMESPACE
 from ..errors import ConfigurationError
 from ..kubernetes_names import dns_subdomain_error, require_name
-from ..labels import GPU_TAINT_KEY, POOL_LABEL
+from ..labels import GPU_TAINT_KEY, ISOLATION_TAINT_KEY, POOL_LABEL
 from ..plan import plan_pool
 from ..pool import GpuPool
 from ..sharing import DEFAULT_PROFILE
@@ -41,8 +41,6 @@ DEVICE_PLUGIN_POD_SECURITY: Final = PodSecurityLevels(
     enforce="privileged", warn="privileged", audit="privileged"
 )
 
-#: Helm release name of the device plugin chart (CDK and the documented `helm` line alike).
-DEVICE_PLUGIN_RELEASE: Final = "nvidia-device-plugin"
 #: Name of the ConfigMap with one key per sharing profile.
 DEVICE_PLUGIN_CONFIG_MAP: Final = "nvidia-device-plugin-config"
 #: Pod-template annotation carrying the ConfigMap hash: the plugin does not reload its config,
@@ -130,7 +128,8 @@ class DevicePluginConfigChart(cdk8s.Chart):
 
 def _toleration(taint: dict[str, str]) -> dict[str, str]:
     toleration = {"key": taint["key"], "effect": taint["effect"]}
-    if "value" in taint:
+    # One toleration for every pool's isolation taint: the plugin serves them all.
+    if "value" in taint and taint["key"] != ISOLATION_TAINT_KEY:
         toleration |= {"operator": "Equal", "value": taint["value"]}
     else:
         toleration["operator"] = "Exists"

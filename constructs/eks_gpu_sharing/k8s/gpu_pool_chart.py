@@ -23,7 +23,7 @@ from ..karpenter_api import (
     NODEPOOL_LABEL,
 )
 from ..karpenter_installation import IKarpenter
-from ..plan import NodePoolPlan, plan_pool
+from ..plan import OVERLAY_WEIGHT, NodePoolPlan, plan_pool
 from ..pool import AmiFamily, GpuPool
 from .common import CHART_PROPS, api_object
 
@@ -216,6 +216,7 @@ class GpuPoolChart(cdk8s.Chart):
                 {"key": INSTANCE_GPU_COUNT, "operator": "In", "values": [str(gpu_count)]},
             ],
             "capacity": dict(capacity),
+            "weight": OVERLAY_WEIGHT,
         }
         return api_object(
             self,
