@@ -50,8 +50,10 @@ def file_advice(pools: Sequence[GpuPool]) -> list[str]:
 def spot_role_advice(pools: Sequence[GpuPool]) -> list[str]:
     """A reminder of the EC2 Spot service-linked role when a pool allows spot.
 
-    Without the role Karpenter marks spot unavailable and silently launches on-demand instead
-    (FACTS.md, "Day-2 behaviour"); nothing in a cluster shows it. It is created once per account.
+    Without the role Karpenter marks spot unavailable and launches on-demand instead; the only
+    sign is a Warning event on the NodeClaim (karpenter-provider-aws v1.14.1
+    ``pkg/providers/instance/instance.go`` and ``events.go``
+    ``SpotServiceLinkedRoleCreationFailure``). It is created once per account.
     """
     spot = [pool.name for pool in pools if CapacityType.SPOT in pool.capacity_types]
     if not spot:
@@ -59,8 +61,10 @@ def spot_role_advice(pools: Sequence[GpuPool]) -> list[str]:
     words = vocabulary()
     return [
         f"pools {spot} allow spot: Karpenter launches spot only if the account has the "
-        f"service-linked role {SPOT_SERVICE_LINKED_ROLE}, and otherwise launches on-demand "
-        f"without a word; create it once per account with `{SPOT_ROLE_COMMAND}`"
+        f"service-linked role {SPOT_SERVICE_LINKED_ROLE}, and otherwise launches on-demand, "
+        'its only sign a Warning event on the NodeClaim ("Attempted to launch a spot instance '
+        f'but failed due to AuthFailure.ServiceLinkedRoleCreationNotPermitted"); create it '
+        f"once per account with `{SPOT_ROLE_COMMAND}`"
         + words.choose(
             python=", or pass spot_service_linked_role=SpotServiceLinkedRole.CREATE "
             "(SpotServiceLinkedRole.EXISTS once it exists silences this)",

@@ -54,8 +54,8 @@ class CapacityType(Enum):
 class SpotServiceLinkedRole(Enum):
     """Who makes sure the account has the EC2 Spot service-linked role
     (``AWSServiceRoleForEC2Spot``) that Karpenter needs to launch spot instances (without it
-    Karpenter falls back to on-demand without a word). One role per account: CloudFormation
-    fails to create a second one."""
+    Karpenter falls back to on-demand, its only sign a Warning event on the NodeClaim). One role
+    per account: CloudFormation fails to create a second one."""
 
     #: The stack creates it (retained when the stack is deleted: other stacks may rely on it).
     CREATE = "create"
@@ -142,14 +142,20 @@ class Disruption:
 
     The defaults suit GPU work: consolidation only removes *empty* nodes (repacking running GPU
     pods to save a node would restart long jobs and reload models), five minutes after the last
-    pod left so a quick redeploy reuses the warm node; nodes expire after 30 days so they pick up
-    patched AMIs; at most one node of the pool is disrupted at a time.
+    pod left so a quick redeploy reuses the warm node; nodes expire after 30 days (replacements
+    boot the same pinned AMI: patches arrive when the pin moves); a node being replaced (drift,
+    expiry) is drained for at most 48 hours, so a PodDisruptionBudget or a
+    ``karpenter.sh/do-not-disrupt`` pod cannot hold it forever; at most one node of the pool is
+    disrupted at a time.
 
     :param consolidation_policy: Default: ``WHEN_EMPTY``.
     :param consolidate_after: Karpenter duration (``30s``, ``5m``, ``1h30m``) or ``Never``.
         Default: ``5m``.
     :param expire_after: Maximum node lifetime, a duration or ``Never``. Default: ``720h``.
     :param max_disrupted_nodes: Disruption budget, a count or a percentage. Default: ``"1"``.
+    :param termination_grace_period: How long Karpenter drains a node it is removing before it
+        deletes the remaining pods (NodePool ``terminationGracePeriod``; it overrides PDBs and
+        ``do-not-disrupt`` once reached), or ``Never`` to wait for ever. Default: ``48h``.
     """
 
     consolidation_policy: ConsolidationPolicy = ConsolidationPolicy.WHEN_EMPTY
@@ -157,6 +163,7 @@ class Disruption:
     consolidate_after: str = field(default="5m", metadata={"numbers_as_text": True})
     expire_after: str = field(default="720h", metadata={"numbers_as_text": True})
     max_disrupted_nodes: str = field(default="1", metadata={"numbers_as_text": True})
+    termination_grace_period: str = field(default="48h", metadata={"numbers_as_text": True})
 
     def __post_init__(self) -> None:
         problems = Problems()
@@ -168,7 +175,7 @@ class Disruption:
             self.consolidation_policy,
             ConsolidationPolicy,
         )
-        for name in ("consolidate_after", "expire_after"):
+        for name in ("consolidate_after", "expire_after", "termination_grace_period"):
             value = getattr(self, name)
             if not (
                 isinstance(value, str)

@@ -193,6 +193,11 @@ class GpuPoolChart(cdk8s.Chart):
                     "requirements": [r.to_dict() for r in node_pool.requirements()],
                     "taints": pool.node_taints(),
                     "expireAfter": pool.disruption.expire_after,
+                    **(
+                        {"terminationGracePeriod": pool.disruption.termination_grace_period}
+                        if pool.disruption.termination_grace_period != "Never"
+                        else {}
+                    ),
                 },
             },
             "disruption": pool.disruption.to_dict(),
