@@ -1000,3 +1000,13 @@ def test_k8s_package_does_not_import_aws_cdk() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_mps_control_daemon_gets_no_memory_limit_to_be_oom_killed_by() -> None:
+    """The chart gives the MPS control daemon the plugin's `resources`; its OOM kill would end
+    every MPS client on the node, so with an MPS pool the values set requests only."""
+    plain = device_plugin_helm_values([POOL])
+    assert plain["resources"]["limits"] == {"memory": "256Mi"}
+    with_mps = device_plugin_helm_values([POOL, MPS])
+    assert "limits" not in with_mps["resources"]
+    assert with_mps["resources"]["requests"] == plain["resources"]["requests"]

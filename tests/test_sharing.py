@@ -241,10 +241,10 @@ def test_mig_pods_get_the_physical_minimum_of_nodes(harness: Upstream, pods: int
                 sharing=Mps(replicas=4),
                 gpu_names=["l4"],
                 ami_family=AmiFamily.BOTTLEROCKET,
-                ami_version="v1.53.0",
+                ami_version="v1.59.0",
             ),
             "ami_version",
-            "v1.54.0",
+            "v1.60.0",
         ),
         (
             # Several models, one too small: the error names it (not a replicas=1 of nowhere).
@@ -277,7 +277,7 @@ def test_mig_pods_get_the_physical_minimum_of_nodes(harness: Upstream, pods: int
         "memory-larger-than-gpu",
         "mps-too-many-clients",
         "fraction-on-bottlerocket",
-        "mps-before-bottlerocket-1.54",
+        "mps-before-bottlerocket-1.60",
         "memory-slices-per-model",
         "fraction-shared",
         "mps-v100-by-family",

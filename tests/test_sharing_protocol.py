@@ -188,7 +188,7 @@ def test_a_mode_name_cannot_be_registered_twice(toy_mode: type[Halves]) -> None:
 
 def test_the_bottlerocket_minimum_is_the_modes_own_fact() -> None:
     # The Bottlerocket minimum is the mode's own fact, checked by the pool without knowing it.
-    with pytest.raises(ConfigurationError, match=r"takes the MPS settings from v1\.54\.0"):
+    with pytest.raises(ConfigurationError, match=r"MPS on Bottlerocket works from v1\.60\.0"):
         GpuPool(
             "old",
             gpu_names=["l4"],

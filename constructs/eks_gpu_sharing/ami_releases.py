@@ -106,13 +106,6 @@ def _sort_key(family: AmiFamily) -> Callable[[str], tuple[int, ...]]:
     return lambda release: tuple(int(part) for part in release[1:].split("."))
 
 
-#: The first Bottlerocket release whose built-in NVIDIA device plugin takes each sharing
-#: setting: the settings reference of bottlerocket-os/bottlerocket-project-website documents
-#: ``device-partitioning-strategy = "mig"`` from its 1.34.x pages and ``device-sharing-strategy
-#: = "mps"`` from its 1.54.x pages (``data/settings/<version>/kubelet-device-plugins.toml``).
-BOTTLEROCKET_SHARING_SINCE: Final = {"mig": "v1.34.0", "mps": "v1.54.0"}
-
-
 def release_at_least(family: AmiFamily, release: str, first: str) -> bool:
     """Whether ``release`` (a well-formed release of ``family``) is ``first`` or later."""
     key = _sort_key(family)

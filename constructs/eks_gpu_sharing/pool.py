@@ -505,7 +505,8 @@ class _PoolCheck:
             self.add(
                 "ami_version",
                 release,
-                f"Bottlerocket's device plugin takes the {mode} settings from {first}",
+                f"{mode} on Bottlerocket works from {first} (its built-in device plugin's "
+                "settings, and what containers need to use them)",
                 f"pin {first} or later, or leave it unset for the library's pin",
             )
 

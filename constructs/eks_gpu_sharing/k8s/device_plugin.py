@@ -24,7 +24,7 @@ from ..kubernetes_names import dns_subdomain_error, require_name
 from ..labels import GPU_TAINT_KEY, ISOLATION_TAINT_KEY, POOL_LABEL
 from ..plan import plan_pool
 from ..pool import GpuPool
-from ..sharing import DEFAULT_PROFILE
+from ..sharing import DEFAULT_PROFILE, MPS_CAPABLE_LABEL
 from .common import CHART_PROPS, PodSecurityLevels, namespace_object
 
 #: Requests and limits of the plugin container. NVIDIA publishes none (the chart's default is
@@ -126,6 +126,19 @@ class DevicePluginConfigChart(cdk8s.Chart):
         )
 
 
+def _resources(served: Sequence[GpuPool]) -> dict[str, dict[str, str]]:
+    """The plugin's requests and memory limit; no limit where a pool runs MPS.
+
+    The chart gives its MPS control daemon the plugin's ``resources`` too (k8s-device-plugin
+    v0.19.3 ``templates/daemonset-mps-control-daemon.yml``), and an OOM kill of that daemon ends
+    every MPS client on the node: a leak of the plugin is the smaller risk there."""
+    resources = {part: dict(amounts) for part, amounts in DEVICE_PLUGIN_RESOURCES.items()}
+    # Nodes labelled for the control daemon (GFD's nvidia.com/mps.capable) run it.
+    if any(MPS_CAPABLE_LABEL in p.sharing.device_plugin_node_labels() for p in served):
+        del resources["limits"]
+    return resources
+
+
 def _toleration(taint: dict[str, str]) -> dict[str, str]:
     toleration = {"key": taint["key"], "effect": taint["effect"]}
     # One toleration for every pool's isolation taint: the plugin serves them all.
@@ -152,7 +165,8 @@ def device_plugin_helm_values(
     * ``tolerations``: the chart's defaults plus every extra taint of those pools.
     * ``podAnnotations``: the ConfigMap hash, when given, so a profile change restarts the pods.
     * ``resources`` of the plugin container (:data:`DEVICE_PLUGIN_RESOURCES`): requests so the
-      scheduler and Karpenter count it, a memory limit so a leak cannot starve the node.
+      scheduler and Karpenter count it, a memory limit so a leak cannot starve the node (none
+      where a pool runs MPS: the chart gives the MPS control daemon the same resources).
     * ``gfd.enabled``: only when a pool's sharing needs GPU feature discovery (MPS: its control
       daemon selects GFD's labels); NFD,
       deployed with GFD, then also gets a toleration for the ``nvidia.com/gpu`` taint.
@@ -205,7 +219,7 @@ def device_plugin_helm_values(
             {"key": "CriticalAddonsOnly", "operator": "Exists"},
             *gpu_tolerations(),
         ],
-        "resources": {part: dict(amounts) for part, amounts in DEVICE_PLUGIN_RESOURCES.items()},
+        "resources": _resources(served),
     }
     if config_hash is not None:
         values["podAnnotations"] = {CONFIG_HASH_ANNOTATION: config_hash}

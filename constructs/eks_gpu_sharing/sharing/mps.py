@@ -36,7 +36,7 @@ class Mps(CountedShares):
     client's device memory at the GPU's memory divided by the clients (so with ``memory_gib``
     at least that) and its threads at an equal share (k8s-device-plugin
     ``cmd/mps-control-daemon/mps/daemon.go``). Not with MIG; at most 48 clients per GPU (16 below
-    compute capability 7.5, e.g. V100). On Bottlerocket (1.54 or later; the pinned release is
+    compute capability 7.5, e.g. V100). On Bottlerocket (1.60 or later; the pinned release is
     newer) its built-in plugin runs MPS.
 
     :param replicas: clients per physical GPU (2..48). Give this or ``memory_gib``.
@@ -51,8 +51,12 @@ class Mps(CountedShares):
     estimate_code = "mps"
     # The plugin's MPS control daemon selects nodes by GFD's nvidia.com/mps.capable label.
     needs_gpu_feature_discovery = True
-    # Bottlerocket settings 1.54.x: device-sharing-strategy = "mps".
-    bottlerocket_since = "v1.54.0"
+    # Bottlerocket takes device-sharing-strategy = "mps" from 1.54.x, but containers can use
+    # MPS only from v1.60.0: the SELinux policy let them reach the MPS daemon from
+    # bottlerocket-core-kit #831 (v13.0.0, Bottlerocket v1.55.0), and non-root clients start
+    # from bottlerocket-kernel-kit #415 ("Grant users read access to /run/nvidia so that
+    # non-root users can start MPS daemons", kernel-kit v5.4.1, Bottlerocket v1.60.0).
+    bottlerocket_since = "v1.60.0"
 
     replicas: int | None = None
     rename_by_default: bool = False
