@@ -4,7 +4,9 @@ out of the folder, and only files synth wrote are replaced or deleted."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -13,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from eks_gpu_sharing.cli import main
+from eks_gpu_sharing.config import load_config
 from eks_gpu_sharing.errors import ConfigurationError
 from eks_gpu_sharing.output_folder import RECORD, compare_files, write_files
+from eks_gpu_sharing.render import compare, synth
 from tests.folder_snapshot import snapshot
 
 FILES = {"01-a.k8s.yaml": b"a: 1\n", "helm/values.yaml": b"v: 1\n"}
@@ -66,16 +70,92 @@ def test_replaces_and_deletes_only_recorded_files(tmp_path: Path) -> None:
     assert not (out / "helm").exists()
 
 
-def test_a_record_never_leads_out_of_the_folder(tmp_path: Path) -> None:
+@pytest.mark.parametrize("line", ["../outside.k8s.yaml", "{outside}", "./01-a.k8s.yaml"])
+def test_a_record_never_leads_out_of_the_folder(tmp_path: Path, line: str) -> None:
+    """A line that is not a plain relative name is an edited record: an error naming the line,
+    and nothing in or outside the folder changes."""
     out, outside = tmp_path / "out", tmp_path / "outside.k8s.yaml"
     outside.write_bytes(b"keep\n")
     write_files(out, FILES)
     record = out / RECORD
     header = record.read_text().splitlines()[0]
-    record.write_text(f"{header}\n../outside.k8s.yaml\n{outside}\n./01-a.k8s.yaml\n")
-    write_files(out, {"helm/values.yaml": b"v: 2\n"})
-    assert outside.read_bytes() == b"keep\n"
-    assert (out / "01-a.k8s.yaml").exists()  # "./01-a..." is not a name synth writes
+    record.write_text(f"{header}\n{line.format(outside=outside)}\n01-a.k8s.yaml\n")
+    before = snapshot(out)
+    with pytest.raises(ConfigurationError, match="line 2") as caught:
+        write_files(out, {"helm/values.yaml": b"v: 2\n"})
+    assert "never writes" in caught.value.rule
+    assert outside.read_bytes() == b"keep\n" and snapshot(out) == before
+
+
+def test_a_record_naming_files_synth_never_writes_deletes_nothing(tmp_path: Path) -> None:
+    """One pull request adds README.md to the record of a GitOps folder: the next synth must
+    not delete it, and check must not call it ours."""
+    out = tmp_path / "out"
+    synth(load_config(CONFIG), out)
+    (out / "README.md").write_text("the team's notes\n")
+    (out / ".git").mkdir()
+    (out / ".git" / "config").write_text("[core]\n")
+    record = out / RECORD
+    for planted in ("README.md", ".git/config"):
+        original = record.read_text()
+        record.write_text(original + f"{planted}\n")
+        before = snapshot(out)
+        with pytest.raises(ConfigurationError, match=re.escape(planted)):
+            synth(load_config(CONFIG), out)
+        assert snapshot(out) == before
+        with pytest.raises(ConfigurationError, match="never writes"):
+            compare(load_config(CONFIG), out)
+        record.write_text(original)
+    synth(load_config(CONFIG), out)
+    assert (out / "README.md").exists() and (out / ".git" / "config").exists()
+
+
+def test_without_a_record_only_files_of_synths_names_are_ours(tmp_path: Path) -> None:
+    """Releases before the record are recognised by name and content; a team's own file with
+    the library's label (a ResourceQuota named quota.k8s.yaml) is not deleted."""
+    out = tmp_path / "out"
+    synth(load_config(CONFIG), out)
+    (out / RECORD).unlink()
+    theirs = out / "quota.k8s.yaml"
+    theirs.write_text(
+        "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: gpu\n  labels:\n"
+        "    app.kubernetes.io/managed-by: eks-gpu-sharing\n"
+    )
+    result = synth(load_config(CONFIG), out)
+    assert theirs.exists()
+    assert not any("resourcequota" in command for command in result.leftovers)
+
+
+def test_files_get_the_umask_mode(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        write_files(tmp_path / "out", FILES)
+        (tmp_path / "out" / "01-a.k8s.yaml").chmod(0o600)
+        write_files(tmp_path / "out", {**FILES, "01-a.k8s.yaml": b"a: 2\n"})
+    finally:
+        os.umask(previous)
+    for name in (*FILES, RECORD):
+        assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o644, name
+
+
+@pytest.mark.parametrize("out", ["", "  "])
+def test_an_empty_out_is_refused(out: str) -> None:
+    with pytest.raises(ConfigurationError, match="is empty"):
+        write_files(out, FILES)
+
+
+def test_delete_commands_are_quoted_and_printable(tmp_path: Path) -> None:
+    """The commands come from the old files' content, which anyone may have edited."""
+    out = tmp_path / "out"
+    synth(load_config(CONFIG), out)
+    hostile = out / "50-device-plugin-config.k8s.yaml"
+    hostile.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+        '  name: "x; rm -rf ~ $(id)\\e[2J\\r"\n  namespace: "n`id`"\n'
+    )
+    result = synth(load_config(CONFIG), out)
+    [command] = [c for c in result.leftovers if "configmap" in c]
+    assert command == "kubectl delete 'configmap/x; rm -rf ~ $(id)[2J' -n 'n`id`'"
 
 
 @pytest.mark.parametrize("failing_call", [1, 2, 3])

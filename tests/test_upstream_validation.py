@@ -10,6 +10,8 @@ negative tests show each layer refusing what the real API server refuses.
 from __future__ import annotations
 
 import copy
+import stat
+from pathlib import Path
 from typing import Any
 
 import cdk8s
@@ -154,3 +156,23 @@ def test_validation_targets_the_reference_kubernetes(version: str) -> None:
     from eks_gpu_sharing.versions import KUBERNETES_VERSION
 
     assert version == KUBERNETES_VERSION
+
+
+def test_a_binary_planted_in_the_cache_never_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache folder may be shared; only bytes this installation built (their hash kept in
+    the virtualenv, not beside the binary) run, and from a private copy."""
+    from eks_gpu_sharing.upstream import harness
+
+    monkeypatch.setattr(harness, "_trust_file", lambda: tmp_path / "venv" / "trusted.json")
+    binary = tmp_path / "cache" / "upstream-0123456789abcdef0123"
+    binary.parent.mkdir()
+    binary.write_bytes(b"#!/bin/sh\necho built\n")
+    assert harness._verified_copy(binary) is None  # planted: never trusted
+    harness._trust(binary)
+    copy = harness._verified_copy(binary)
+    assert copy is not None and copy.read_bytes() == binary.read_bytes()
+    assert copy.parent != binary.parent and stat.S_IMODE(copy.parent.stat().st_mode) == 0o700
+    binary.write_bytes(b"#!/bin/sh\necho planted\n")  # swapped after the build
+    assert harness._verified_copy(binary) is None

@@ -64,3 +64,17 @@ def is_cdk_token(value: object) -> bool:
     from aws_cdk import Token
 
     return bool(Token.is_unresolved(value))
+
+
+#: A CDK string token as it appears inside a string (``${Token[NAME.123]}``).
+_TOKEN: Final = re.compile(r"\$\{Token\[[^\]]*\]\}")
+
+
+def token_literal_error(value: str) -> str | None:
+    """Why the text around the CDK tokens in ``value`` cannot be part of a name, tag or role
+    (whitespace or a control character), or None. The tokens themselves resolve at deploy
+    time and are checked by CloudFormation then."""
+    literal = _TOKEN.sub("", value)
+    if any(c.isspace() or not c.isprintable() for c in literal):
+        return "the text around the CDK token holds whitespace or a control character"
+    return None

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
+import traceback
 from collections.abc import Sequence
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -23,7 +25,7 @@ from typing import Final
 
 from .advice import file_advice
 from .config import load_config
-from .errors import ConfigurationError
+from .errors import ConfigurationError, printable
 from .render import compare, kubectl_apply_command, synth
 from .setup import GpuSharingSetup
 from .sharing import MPS_MAX_REPLICAS
@@ -37,6 +39,8 @@ EXIT_FINDINGS: Final = 1
 EXIT_INVALID: Final = 2
 EXIT_UPSTREAM: Final = 3
 EXIT_INCOMPLETE: Final = 4
+#: An unexpected error (a bug): sysexits' EX_SOFTWARE, distinct from check's "stale" (1).
+EXIT_INTERNAL: Final = 70
 
 _EPILOG: Final = """examples:
   eks-gpu-sharing init
@@ -56,6 +60,7 @@ exit status:
   3  simulate: Go or the pinned upstream modules are not available, or they failed
   4  simulate: Karpenter's scheduling deadline ended the round with this library's objects
      before every pod was placed or refused (the output names the pools)
+  70 an unexpected error (a bug; the traceback is printed)
 
 Every key of gpu-sharing.yaml: docs/configuration.md. The guide: docs/gpu-sharing-on-eks.md.
 """
@@ -268,10 +273,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"eks-gpu-sharing: error: {error.strerror or error}{where}", file=sys.stderr)
         return EXIT_INVALID
     except (UpstreamUnavailable, UpstreamError) as error:
-        print(f"eks-gpu-sharing: {error}", file=sys.stderr)
+        print(f"eks-gpu-sharing: {printable(str(error))}", file=sys.stderr)
         return EXIT_UPSTREAM
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        for line in traceback.format_exc().splitlines():
+            print(printable(line), file=sys.stderr)
+        print(
+            f"eks-gpu-sharing: internal error: {type(error).__name__}: "
+            f"{printable(str(error))[:500]}; this is a bug, please report it with the "
+            "traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 def _report_leftovers(commands: Sequence[str], outdir: str) -> None:
@@ -327,7 +342,7 @@ def _simulate(
     pods: dict[str, int] = {}
     for item in pod_args:
         name, sep, count = item.partition("=")
-        if not sep or not count.strip().isdigit() or len(count) > 6:
+        if not sep or not re.fullmatch(r"[0-9]{1,6}", count.strip()):
             raise ConfigurationError(
                 field="--pods",
                 value=item,
@@ -402,7 +417,19 @@ def _estimate(args: argparse.Namespace) -> int:
         log=lambda line: print(line, file=sys.stderr),
     )
     # Check every output first: nothing is written when one of them cannot be.
-    outputs = {}
+    outputs: dict[str, tuple[str, str]] = {}
+    for option, given in (("--write-config", args.write_config), ("--chart", args.chart)):
+        if given is not None and not given.strip():
+            raise ConfigurationError(
+                field=option, value=given, rule="is empty", fix="pass a file name or leave it out"
+            )
+    if args.write_config and args.chart and _same_file(args.write_config, args.chart):
+        raise ConfigurationError(
+            field="--chart",
+            value=args.chart,
+            rule="is the same file as --write-config",
+            fix="give the chart its own name, e.g. estimate.svg",
+        )
     if args.write_config:
         outputs[args.write_config] = (
             config_yaml(result, cluster_name=args.cluster_name),
@@ -437,8 +464,19 @@ def _time(value: str | None) -> float | None:
         ) from None
 
 
+def _same_file(first: str, second: str) -> bool:
+    return Path(first).resolve() == Path(second).resolve()
+
+
 def _check_new(path: str, option: str) -> None:
     target = Path(path)
+    if path.endswith(("/", os.sep)) or target.is_dir():
+        raise ConfigurationError(
+            field=option,
+            value=path,
+            rule="names a folder; a file is written",
+            fix="pass a file name, e.g. gpu-sharing.yaml",
+        )
     if target.exists() or target.is_symlink():
         raise ConfigurationError(
             field=option, value=path, rule="the file exists", fix="remove it or pass another path"

@@ -18,7 +18,7 @@ import dataclasses
 import difflib
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any, Final
@@ -69,6 +69,11 @@ def read_text_file(
     try:
         if path.is_dir():
             raise IsADirectoryError(path)
+        if path.exists() and not path.is_file():
+            # A FIFO or device would block the read or never end.
+            raise _file_error(
+                path, "is not a regular file", f"pass {option} with the path of {what}", field
+            )
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
     except FileNotFoundError:
@@ -129,9 +134,43 @@ def load_yaml(text: str, *, source: str = "config") -> Any:
     return documents[0]
 
 
+def _token_strings(value: Any, location: str) -> Iterator[tuple[str, str]]:
+    """Every key or string value holding a CDK token marker, with its location."""
+    if isinstance(value, str):
+        if "${Token[" in value or "#{Token[" in value:
+            yield location or "(file)", value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{location}.{key}" if location else str(key)
+            yield from _token_strings(key, where)
+            yield from _token_strings(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _token_strings(item, f"{location}[{index}]")
+
+
+def _kind_of(value: Any) -> str:
+    """What a YAML document is, without its content (``a text of 34 characters``)."""
+    if isinstance(value, str):
+        return f"<text of {len(value)} characters>"
+    if isinstance(value, list):
+        return f"<list of {len(value)} items>"
+    return f"<{type(value).__name__}>"
+
+
 def parse_config(document: Any, *, source: str = "config") -> GpuSharingSetup:
     """Build a ``GpuSharingSetup`` from an already-parsed YAML document."""
     reader = Reader()
+    for location, text in _token_strings(document, ""):
+        # In a CDK app such a string resolves to whatever object has that token number.
+        reader.add(
+            location,
+            text,
+            "a CDK token (${Token[...]}) is not a value a config file can hold: in a CDK app "
+            "it would resolve to an unrelated object",
+            "write the value itself",
+        )
+    reader.problems.raise_if_any(source=source)
     root = reader.mapping(document, "")
     if root is None:
         reader.problems.raise_if_any(source=source)
@@ -200,7 +239,9 @@ class Reader:
         if not isinstance(raw, dict):
             self.add(
                 location,
-                raw,
+                # A whole file that is not a mapping is likely not a config at all (`.env`,
+                # a key file): say what it is, never echo it.
+                raw if location else _kind_of(raw),
                 "must be a mapping of keys to values",
                 "check the indentation" if location else "start the file with clusterName:",
             )

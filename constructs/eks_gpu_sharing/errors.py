@@ -48,7 +48,17 @@ class Problem:
     fix: str
 
     def __str__(self) -> str:
-        return f"{self.field}={shown(self.value)}: {self.rule}; {self.fix}"
+        # Field names and rules can carry the user's keys and upstream text: a control
+        # character or newline there must not forge another line on a terminal.
+        return (
+            f"{printable(self.field)}={shown(self.value)}: {printable(self.rule)}; "
+            f"{printable(self.fix)}"
+        )
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (newlines, escapes) shown as escape sequences."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 class ConfigurationError(ValueError):

@@ -13,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
-from .aws_names import iam_role_name_error, is_cdk_token, tag_key_error, tag_value_error
+from .aws_names import (
+    iam_role_name_error,
+    is_cdk_token,
+    tag_key_error,
+    tag_value_error,
+    token_literal_error,
+)
 from .errors import Problems
 from .karpenter_compatibility import (
     RUNNING_VERSION_FIX,
@@ -110,8 +116,12 @@ class ExistingKarpenter:
             ("discovery_tag_key", tag_key_error(self.discovery_tag_key)),
             ("discovery_tag_value", tag_value_error(self.discovery_tag_value, allow_empty=False)),
         ):
-            # A CDK token (e.g. a role created in the same app) is known only at deploy time.
-            if reason and not is_cdk_token(getattr(self, name)):
+            # A CDK token (e.g. a role created in the same app) is known only at deploy time:
+            # only the text around it can be checked (no whitespace or control characters).
+            value = getattr(self, name)
+            if reason and is_cdk_token(value):
+                reason = token_literal_error(value)
+            if reason:
                 problems.add(
                     field=words.field("ExistingKarpenter", name),
                     value=getattr(self, name),

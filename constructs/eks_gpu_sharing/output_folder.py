@@ -9,13 +9,18 @@ The folder may be part of a GitOps repository full of other tools' files, so:
 * No link is followed: a symbolic link anywhere between the folder and a target is refused, so
   nothing outside the folder is ever created, changed or deleted.
 * Only files this library wrote are deleted. :data:`RECORD` lists them; a file of the same
-  pattern that it did not write (another tool's ``*.k8s.yaml``) is never touched.
+  pattern that it did not write (another tool's ``*.k8s.yaml``) is never touched. The record is
+  not trusted as written: a line naming a file the writer never writes (``owns``), such as
+  ``README.md`` added in a pull request, is an error naming the line, and nothing changes.
+* Files get the mode the process's umask gives new files (0644 under the usual 022), not
+  ``mkstemp``'s 0600, so a GitOps or CI reader running as another user can read them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -28,6 +33,10 @@ from .errors import ConfigurationError
 #: or ``.yaml`` suffix: ``kubectl apply -f <folder>/`` (k8s.io/cli-runtime
 #: ``ExpandPathsToFileVisitors``) and Argo CD's directory sources read every file with one.
 RECORD: Final = ".eks-gpu-sharing-files"
+#: A record is a few hundred bytes; a larger file in its place is not one.
+_MAX_RECORD_BYTES: Final = 1024 * 1024
+#: Mode of new files before the umask (what ``open(..., "w")`` uses).
+_NEW_FILE_MODE: Final = 0o666
 _RECORD_HEADER: Final = (
     "# Written by eks-gpu-sharing synth, which replaces or deletes only these files."
 )
@@ -61,10 +70,16 @@ class FolderDifferences:
 #: Names of files a folder without a record holds that were nevertheless written by this tool
 #: (by a release that kept no record), given the folder.
 Unrecorded = Callable[[Path], Iterable[str]]
+#: Whether a relative file name is one the writer could write (for some config).
+Owns = Callable[[str], bool]
 
 
 def write_files(
-    outdir: str | Path, files: Mapping[str, bytes], *, unrecorded: Unrecorded = lambda _: ()
+    outdir: str | Path,
+    files: Mapping[str, bytes],
+    *,
+    unrecorded: Unrecorded = lambda _: (),
+    owns: Owns = lambda _: True,
 ) -> list[Path]:
     """Make ``outdir`` hold exactly ``files`` (relative POSIX paths -> content) of this tool's.
 
@@ -73,8 +88,8 @@ def write_files(
     ConfigurationError (field ``--out``) before changing anything when the folder cannot take
     the files.
     """
-    folder = _folder(Path(outdir), create=True)
-    previous = _previous_files(folder, unrecorded)
+    folder = _folder(_out_path(outdir), create=True)
+    previous = _previous_files(folder, unrecorded, owns)
     targets = {name: _target(folder, name) for name in files}
     stale = [
         path
@@ -116,39 +131,57 @@ def write_files(
 
 
 def compare_files(
-    outdir: str | Path, files: Mapping[str, bytes], *, unrecorded: Unrecorded = lambda _: ()
+    outdir: str | Path,
+    files: Mapping[str, bytes],
+    *,
+    unrecorded: Unrecorded = lambda _: (),
+    owns: Owns = lambda _: True,
 ) -> FolderDifferences:
     """How ``outdir`` differs from ``files``: changed, missing, and files of ours not expected
     (those ``write_files`` would delete).
 
     A folder that does not exist is an error (there is nothing to compare), not a difference.
     """
-    folder = _folder(Path(outdir), create=False)
+    folder = _folder(_out_path(outdir), create=False)
     changed, missing = [], []
     for name, content in sorted(files.items()):
         path = _target(folder, name)
         if not path.is_file():
             missing.append(name)
-        elif path.read_bytes() != content:
+        elif path.stat().st_size != len(content) or path.read_bytes() != content:
+            # The size first: a 3 GB file in its place is "changed", not read into memory.
             changed.append(name)
     extra = [
         name
-        for name in sorted(set(_previous_files(folder, unrecorded)) - set(files))
+        for name in sorted(set(_previous_files(folder, unrecorded, owns)) - set(files))
         if _target(folder, name).is_file()
     ]
     return FolderDifferences(tuple(changed), tuple(missing), tuple(extra))
 
 
-def recorded_files(folder: str | Path) -> set[str]:
+def recorded_files(folder: str | Path, owns: Owns = lambda _: True) -> set[str]:
     """The files the folder's record lists (empty without a record)."""
-    return _read_record(Path(folder)) or set()
+    return _read_record(Path(folder), owns) or set()
 
 
-def _previous_files(folder: Path, unrecorded: Unrecorded) -> set[str]:
-    record = _read_record(folder)
+def _previous_files(folder: Path, unrecorded: Unrecorded, owns: Owns) -> set[str]:
+    record = _read_record(folder, owns)
     if record is not None:
         return record
-    return {name for name in unrecorded(folder) if _safe_name(name)}
+    return {name for name in unrecorded(folder) if _safe_name(name) and owns(name)}
+
+
+def _out_path(outdir: str | Path) -> Path:
+    """``outdir`` as a path; an empty one (``--out ''``, an empty ``CDK8S_OUTDIR``) would be
+    the current folder, with the deletion rules applied there, so it is refused."""
+    if isinstance(outdir, str) and not outdir.strip():
+        raise ConfigurationError(
+            field="--out",
+            value=outdir,
+            rule="is empty (an empty CDK8S_OUTDIR counts): it would write into the current folder",
+            fix="pass the output folder, e.g. --out manifests",
+        )
+    return Path(outdir)
 
 
 def _folder(outdir: Path, *, create: bool) -> Path:
@@ -203,6 +236,7 @@ def _stage(target: Path, content: bytes, created: list[Path]) -> str:
         descriptor, temporary = tempfile.mkstemp(
             prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
         )
+        os.fchmod(descriptor, _NEW_FILE_MODE & ~_umask())
     except OSError as error:
         raise _error(
             target.parent, f"cannot be written ({error.strerror})", "pass a folder you can write to"
@@ -218,10 +252,12 @@ def _stage(target: Path, content: bytes, created: list[Path]) -> str:
     return temporary
 
 
-def _read_record(folder: Path) -> set[str] | None:
-    """The files the record lists, or None when there is no record or it is not ours."""
+def _read_record(folder: Path, owns: Owns) -> set[str] | None:
+    """The files the record lists, or None when there is no record or it is not ours.
+
+    Raises ConfigurationError for a line that names no file the writer writes."""
     path = folder / RECORD
-    if path.is_symlink() or not path.is_file():
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > _MAX_RECORD_BYTES:
         return None
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -229,7 +265,28 @@ def _read_record(folder: Path) -> set[str] | None:
         return None
     if not lines or lines[0] != _RECORD_HEADER:
         return None
-    return {name for name in lines[1:] if _safe_name(name)}
+    for number, name in enumerate(lines[1:], start=2):
+        if not (_safe_name(name) and owns(name)):
+            raise ConfigurationError(
+                field=f"--out {RECORD} line {number}",
+                value=name,
+                rule="names a file synth never writes; synth deletes only files it wrote, so "
+                "the record was edited",
+                fix=f"remove that line from {path} (and check who added it)",
+            )
+    return set(lines[1:])
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (``os.umask`` sets
+    it to read it, which another thread could observe)."""
+    with contextlib.suppress(OSError):
+        status = Path("/proc/self/status").read_text()
+        if match := re.search(r"^Umask:\s*([0-7]+)$", status, re.MULTILINE):
+            return int(match.group(1), 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _safe_name(name: object) -> bool:

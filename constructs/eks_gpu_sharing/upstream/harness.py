@@ -3,6 +3,7 @@ and the device plugin's config loader on our output."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
@@ -278,7 +279,9 @@ def _upstream(log: Callable[[str], None] | None, test_tools: bool) -> Upstream:
     with _build_lock(directory):
         built = _load_metadata(metadata)
         if binary.is_file() and built is not None:
-            return Upstream(binary, built["modules"])
+            verified = _verified_copy(binary)
+            if verified is not None:
+                return Upstream(verified, built["modules"])
         if log is not None:
             log(
                 f"Building the upstream checks (Karpenter, Helm, device plugin) with "
@@ -302,7 +305,64 @@ def _upstream(log: Callable[[str], None] | None, test_tools: bool) -> Upstream:
         versions = {name: module["Version"] for name, module in modules.items()}
         dirs = [module["Dir"] for module in modules.values()]
         metadata.write_text(json.dumps({"modules": versions, "moduleDirs": dirs}))
-        return Upstream(binary, versions)
+        _trust(binary)
+        verified = _verified_copy(binary)
+        if verified is None:
+            raise UpstreamUnavailable(f"{binary} changed while it was being built")
+        return Upstream(verified, versions)
+
+
+# -- the cached binary is verified before it runs ----------------------------------------------
+# The cache folder may be shared ($XDG_CACHE_HOME on a shared machine), so a binary planted
+# there under the predictable name must never run. The hash of each binary this installation
+# built is kept where the cache's other writers cannot change it: in the virtualenv (or the
+# user's state folder when the interpreter's prefix is not writable). The verified bytes are
+# copied into a private folder and run from there, so the file cannot be swapped after the
+# check.
+
+
+def _trust_file() -> Path:
+    prefix = Path(sys.prefix)
+    if os.access(prefix, os.W_OK):
+        return prefix / "share" / "eks-gpu-sharing" / "trusted-upstream.json"
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "eks-gpu-sharing" / "trusted-upstream.json"
+
+
+def _trusted() -> dict[str, str]:
+    try:
+        trusted = json.loads(_trust_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return trusted if isinstance(trusted, dict) else {}
+
+
+def _trust(binary: Path) -> None:
+    """Record the hash of a binary this installation just built."""
+    path = _trust_file()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    trusted = {**_trusted(), binary.name: hashlib.sha256(binary.read_bytes()).hexdigest()}
+    staged = path.with_name(f".{path.name}.{os.getpid()}")
+    staged.write_text(json.dumps(trusted, indent=1, sort_keys=True))
+    os.replace(staged, path)
+
+
+def _verified_copy(binary: Path) -> Path | None:
+    """A private copy of ``binary`` if its bytes are the ones this installation built, else
+    None (then it is built again)."""
+    expected = _trusted().get(binary.name)
+    if expected is None:
+        return None
+    content = binary.read_bytes()
+    if hashlib.sha256(content).hexdigest() != expected:
+        return None
+    private = Path(tempfile.mkdtemp(prefix="eks-gpu-sharing-upstream-"))
+    atexit.register(shutil.rmtree, private, ignore_errors=True)
+    copy = private / binary.name
+    descriptor = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
+    return copy
 
 
 def _load_metadata(path: Path) -> dict[str, Any] | None:
