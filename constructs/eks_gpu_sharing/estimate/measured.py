@@ -16,17 +16,15 @@ situation before sharing); on shared GPUs it cannot split them per pod.
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from ..catalog import load_catalog
 from ..errors import ConfigurationError
+from .prometheus import Sample, query_vector
 from .workloads import Workload
 
 MEMORY_METRIC: Final = "DCGM_FI_DEV_FB_USED"
@@ -39,7 +37,6 @@ _POD_SUFFIXES: Final = (
     re.compile(r"(?P<name>.+)-[0-9]+"),  # StatefulSet ordinal
     re.compile(r"(?P<name>.+)-[a-z0-9]{5}"),  # Job, DaemonSet
 )
-_TIMEOUT_SECONDS: Final = 30
 _BY: Final = "namespace, pod, modelName"
 _POD: Final = '{pod!=""}'
 
@@ -105,14 +102,14 @@ def measure(
             rule="an http(s) URL of Prometheus",
             fix="e.g. http://localhost:9090 (kubectl port-forward svc/prometheus 9090)",
         )
-    memory = _query(url, _p95(MEMORY_METRIC, window), at)
+    memory = query_vector(url, _p95(MEMORY_METRIC, window), at)
     # Per pod: the profiling metric where DCGM collects it, else the coarser utilisation.
-    engine = {_key(s): float(s["value"][1]) for s in _query(url, _p95(BUSY_METRIC, window), at)}
+    engine = {_key(s): s.value for s in query_vector(url, _p95(BUSY_METRIC, window), at)}
     utilisation = {
-        _key(s): float(s["value"][1])
-        for s in _query(url, f"{_p95(BUSY_FALLBACK_METRIC, window)} / 100", at)
+        _key(s): s.value
+        for s in query_vector(url, f"{_p95(BUSY_FALLBACK_METRIC, window)} / 100", at)
     }
-    alive = _query(url, f"max by ({_BY}) (last_over_time({MEMORY_METRIC}{_POD}[1h]))", at)
+    alive = query_vector(url, f"max by ({_BY}) (last_over_time({MEMORY_METRIC}{_POD}[1h]))", at)
     if not memory:
         raise ConfigurationError(
             field="--prometheus",
@@ -123,7 +120,7 @@ def measure(
     pods = []
     unknown = set()
     for series in memory:
-        labels = series["metric"]
+        labels = series.labels
         gpu = gpu_name(labels.get("modelName", ""))
         if gpu is None:
             unknown.add(labels.get("modelName", "(no modelName label)"))
@@ -137,9 +134,9 @@ def measure(
         pods.append(
             PodMeasurement(
                 labels.get("namespace", ""),
-                labels["pod"],
+                labels.get("pod", ""),
                 gpu,
-                float(series["value"][1]),
+                series.value,
                 min(1.0, max(0.0, busy)),
                 metric,
             )
@@ -151,7 +148,7 @@ def measure(
             rule="GPU model(s) not in the instance catalog",
             fix="estimate those workloads from a declared --workloads file",
         )
-    running = {(s["metric"].get("namespace", ""), s["metric"]["pod"]) for s in alive}
+    running = {(s.labels.get("namespace", ""), s.labels.get("pod", "")) for s in alive}
     workloads = _workloads(pods, running, set(latency_sensitive))
     return Measurement(tuple(pods), workloads, window, url)
 
@@ -186,38 +183,6 @@ def _p95(metric: str, window: str) -> str:
     return f"max by ({_BY}) (quantile_over_time(0.95, {metric}{_POD}[{window}]))"
 
 
-def _key(series: Mapping[str, Any]) -> tuple[str, str, str]:
-    labels = series["metric"]
+def _key(series: Sample) -> tuple[str, str, str]:
+    labels = series.labels
     return labels.get("namespace", ""), labels.get("pod", ""), labels.get("modelName", "")
-
-
-def _query(url: str, query: str, at: float | None) -> list[dict[str, Any]]:
-    params = {"query": query}
-    if at is not None:
-        params["time"] = f"{at:.3f}"
-    address = url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode(params)
-    try:
-        with urllib.request.urlopen(address, timeout=_TIMEOUT_SECONDS) as response:
-            body = json.load(response)
-    except urllib.error.HTTPError as error:
-        try:
-            body = json.load(error)
-        except ValueError:
-            body = {"error": f"HTTP {error.code}"}
-        raise _prometheus_error(url, str(body.get("error", error))) from None
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        raise _prometheus_error(url, f"cannot be reached ({reason})") from None
-    if body.get("status") != "success" or body.get("data", {}).get("resultType") != "vector":
-        raise _prometheus_error(url, str(body.get("error", "unexpected answer")))
-    result: list[dict[str, Any]] = body["data"]["result"]
-    return result
-
-
-def _prometheus_error(url: str, reason: str) -> ConfigurationError:
-    return ConfigurationError(
-        field="--prometheus",
-        value=url,
-        rule=f"Prometheus answered: {reason[:200]}",
-        fix="check the URL (the Prometheus server, not Grafana) and that it is running",
-    )
