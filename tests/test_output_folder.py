@@ -6,18 +6,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from eks_gpu_sharing import output_folder
 from eks_gpu_sharing.cli import main
 from eks_gpu_sharing.config import load_config
 from eks_gpu_sharing.errors import ConfigurationError
-from eks_gpu_sharing.output_folder import RECORD, compare_files, write_files
+from eks_gpu_sharing.output_folder import JOURNAL, RECORD, compare_files, write_files
 from eks_gpu_sharing.render import compare, synth
 from tests.folder_snapshot import snapshot
 
@@ -167,17 +169,17 @@ def test_a_failure_while_writing_leaves_the_folder_byte_identical(
     write_files(out, FILES)
     (out / "kustomization.yaml").write_bytes(b"resources: []\n")
     before = snapshot(out)
-    real_mkstemp = tempfile.mkstemp
+    real_open_folder = output_folder._open_folder
     calls = 0
 
-    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
+    def open_folder(*args: Any) -> int:
         nonlocal calls
         calls += 1
         if calls == failing_call:
             raise PermissionError(13, "Permission denied")
-        return real_mkstemp(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+        return real_open_folder(*args)
 
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(output_folder, "_open_folder", open_folder)
     new_files = {"01-a.k8s.yaml": b"a: 2\n", "sub/new.yaml": b"n\n", "helm/values.yaml": b"v\n"}
     with pytest.raises(ConfigurationError) as info:
         write_files(out, new_files)
@@ -298,3 +300,126 @@ def test_check_of_a_missing_folder_is_an_input_error(
     assert main(["check", "--config", str(config), "--out", str(tmp_path / "none")]) == 2
     assert "--out=" in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
+
+
+# -- all or nothing: the journal, signals, kills, two writers --------------------------------
+
+OLD = {"01-a.k8s.yaml": b"a: 1\n", "02-b.k8s.yaml": b"b: 1\n", "helm/values.yaml": b"v: 1\n"}
+NEW = {"01-a.k8s.yaml": b"a: 2\n", "03-c.k8s.yaml": b"c: 2\n", "monitoring/d.json": b"{}\n"}
+
+#: Runs in a child: write NEW over OLD with the Nth call of `os.replace` (or of the staging
+#: descriptor) replaced by a signal to itself.
+_CHILD = """
+import os, signal, sys
+from eks_gpu_sharing import output_folder
+out, where, nth, sig = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+new = {"01-a.k8s.yaml": b"a: 2\\n", "03-c.k8s.yaml": b"c: 2\\n", "monitoring/d.json": b"{}\\n"}
+calls = 0
+def dying(real):
+    def call(*args, **kwargs):
+        global calls
+        calls += 1
+        if calls == nth:
+            os.kill(os.getpid(), sig)
+        return real(*args, **kwargs)
+    return call
+if where == "replace":
+    os.replace = dying(os.replace)
+else:
+    output_folder._open_folder = dying(output_folder._open_folder)
+output_folder.write_files(out, new)
+"""
+
+
+def _interrupted_write(out: Path, where: str, nth: int, sig: int) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(out), where, str(nth), str(sig)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    return done.returncode
+
+
+@pytest.mark.parametrize("nth", range(1, 7))
+@pytest.mark.parametrize("where", ["stage", "replace"])
+def test_a_killed_synth_leaves_the_old_state_or_the_new(
+    tmp_path: Path, where: str, nth: int
+) -> None:
+    """SIGKILL at each staged file and each rename (the journal's own included): the next
+    check restores the old state, the next synth writes the new; no temporary file survives."""
+    out = tmp_path / "out"
+    write_files(out, OLD)
+    (out / "kustomization.yaml").write_bytes(b"resources: []\n")
+    old = snapshot(out)
+    killed = _interrupted_write(out, where, nth, signal.SIGKILL) == -signal.SIGKILL
+    compare_files(out, NEW)  # finds the journal (if any) and restores before comparing
+    # Killed before the journal's commit point: the old state; else it finished: the new.
+    assert snapshot(out) == old if killed else not compare_files(out, NEW)
+    write_files(out, NEW)
+    after = snapshot(out)
+    assert {k: v for k, v in after.items() if not k.startswith(".")} == {
+        "kustomization.yaml": b"resources: []\n",
+        "01-a.k8s.yaml": b"a: 2\n",
+        "03-c.k8s.yaml": b"c: 2\n",
+        "monitoring": "<dir>",
+        "monitoring/d.json": b"{}\n",
+    }
+    assert set(after) - {RECORD} == {k for k in after if not k.startswith(".")}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_terminated_synth_restores_the_old_files_at_once(tmp_path: Path, sig: int) -> None:
+    out = tmp_path / "out"
+    write_files(out, OLD)
+    old = snapshot(out)
+    assert _interrupted_write(out, "replace", 3, sig) != 0
+    assert snapshot(out) == old and not (out / JOURNAL).exists()
+
+
+def test_a_failed_rename_restores_every_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An EBUSY target halfway through: the NodePool and the ConfigMap never disagree."""
+    out = tmp_path / "out"
+    write_files(out, OLD)
+    old = snapshot(out)
+    real_replace = os.replace
+    calls = 0
+
+    def replace(source: Any, target: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise OSError(16, "Device or resource busy")
+        real_replace(source, target, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="busy"):
+        write_files(out, NEW)
+    assert snapshot(out) == old
+
+
+_WRITER = """
+import sys
+from eks_gpu_sharing import output_folder
+out, tag = sys.argv[1], sys.argv[2]
+for i in range(15):
+    files = {f"0{n}-{tag}.k8s.yaml": f"{tag} {i}\\n".encode() for n in range(1, 4)}
+    files["helm/values.yaml"] = f"{tag} {i}\\n".encode()
+    output_folder.write_files(out, files)
+"""
+
+
+def test_two_synths_into_one_folder_take_turns(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(out), tag]) for tag in ("x", "y")
+    ]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    record = (out / RECORD).read_text().splitlines()[1:]
+    present = sorted(
+        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != RECORD
+    )
+    assert present == record  # the record and the files are one writer's, never a mix
+    assert len({(out / name).read_text() for name in record}) == 1

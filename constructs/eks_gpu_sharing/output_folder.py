@@ -5,7 +5,12 @@ The folder may be part of a GitOps repository full of other tools' files, so:
 * Nothing is changed until everything is rendered, every target checked and every new file
   written beside its target: a failure (permissions, a file where a folder should be, a full
   disk) leaves the folder byte-identical. Files are then swapped in with ``os.replace``, one
-  atomic rename each.
+  atomic rename each, under a journal (:data:`JOURNAL`): the old files are kept (hard links)
+  until every new one is in place, an error, Ctrl-C or SIGTERM restores them at once, and
+  after a kill the next ``synth`` or ``check`` finds the journal and restores the old state
+  before anything else, removing every temporary file of ours. The folder is locked
+  (``flock`` on its descriptor) for the whole write, so two synths into one folder run one
+  after the other, and ``check`` never reads a half-swapped folder.
 * No link is followed: a symbolic link anywhere between the folder and a target is refused, so
   nothing outside the folder is ever created, changed or deleted.
 * Only files this library wrote are deleted. :data:`RECORD` lists them; a file of the same
@@ -19,10 +24,12 @@ The folder may be part of a GitOps repository full of other tools' files, so:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
-import tempfile
-from collections.abc import Callable, Iterable, Mapping
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Final
@@ -33,6 +40,10 @@ from .errors import ConfigurationError
 #: or ``.yaml`` suffix: ``kubectl apply -f <folder>/`` (k8s.io/cli-runtime
 #: ``ExpandPathsToFileVisitors``) and Argo CD's directory sources read every file with one.
 RECORD: Final = ".eks-gpu-sharing-files"
+#: The journal of a swap in progress; removed once every new file is in place.
+JOURNAL: Final = ".eks-gpu-sharing-journal"
+#: Prefix of every temporary file and kept old file (removed by the swap or the recovery).
+_TEMPORARY_PREFIX: Final = ".eks-gpu-sharing-tmp."
 #: A record is a few hundred bytes; a larger file in its place is not one.
 _MAX_RECORD_BYTES: Final = 1024 * 1024
 #: Mode of new files before the umask (what ``open(..., "w")`` uses).
@@ -89,45 +100,38 @@ def write_files(
     the files.
     """
     folder = _folder(_out_path(outdir), create=True)
-    previous = _previous_files(folder, unrecorded, owns)
-    targets = {name: _target(folder, name) for name in files}
-    stale = [
-        path
-        for name in sorted(set(previous) - set(files))
-        if (path := _target(folder, name)).is_file()
-    ]
-    record = "".join(f"{line}\n" for line in (_RECORD_HEADER, *sorted(files)))
-    contents = {
-        **{targets[name]: content for name, content in files.items()},
-        _target(folder, RECORD): record.encode(),
-    }
-    staged: dict[Path, str] = {}
-    created: list[Path] = []
-    try:
-        for target, content in contents.items():
-            staged[target] = _stage(target, content, created)
-    except BaseException:
-        for temporary in staged.values():
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-        for directory in reversed(created):
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        raise
-    for target, temporary in staged.items():
-        os.replace(temporary, target)
-    for path in stale:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        # A subfolder the stale file leaves empty goes too (never the output folder itself).
-        for parent in path.parents:
-            if parent == folder or not parent.is_relative_to(folder):
-                break
-            try:
-                parent.rmdir()
-            except OSError:  # not empty: someone else's files are in it
-                break
-    return sorted(targets.values())
+    with _locked(folder, exclusive=True):
+        _recover(folder)
+        previous = _previous_files(folder, unrecorded, owns)
+        targets = {name: _target(folder, name) for name in files}
+        stale = [
+            name for name in sorted(set(previous) - set(files)) if _target(folder, name).is_file()
+        ]
+        record = "".join(f"{line}\n" for line in (_RECORD_HEADER, *sorted(files)))
+        contents = {**files, RECORD: record.encode()}
+        _target(folder, RECORD)
+        # The folders to create are named in the journal before the first is made, so a kill
+        # while staging leaves nothing the recovery does not remove.
+        created = sorted(
+            {
+                str(p.relative_to(folder))
+                for t in targets.values()
+                for p in t.parents
+                if p.is_relative_to(folder) and p != folder and not p.exists()
+            },
+            key=lambda name: name.count("/"),
+        )
+        _write_journal(folder, {"created": created, "staged": {}, "stale": [], "kept": {}})
+        staged: dict[str, str] = {}
+        try:
+            for name, content in contents.items():
+                staged[name] = _stage(folder, name, content)
+        except BaseException:
+            _restore(folder, staged, [], {}, created, replaced=False)
+            raise
+        with _signals_raise():
+            _swap(folder, staged, stale, created)
+        return sorted(targets.values())
 
 
 def compare_files(
@@ -143,6 +147,14 @@ def compare_files(
     A folder that does not exist is an error (there is nothing to compare), not a difference.
     """
     folder = _folder(_out_path(outdir), create=False)
+    with _locked(folder, exclusive=True):
+        _recover(folder)  # a killed synth's folder is compared as it was before it
+        return _compare(folder, files, unrecorded, owns)
+
+
+def _compare(
+    folder: Path, files: Mapping[str, bytes], unrecorded: Unrecorded, owns: Owns
+) -> FolderDifferences:
     changed, missing = [], []
     for name, content in sorted(files.items()):
         path = _target(folder, name)
@@ -225,31 +237,233 @@ def _target(folder: Path, name: str) -> Path:
     return path
 
 
-def _stage(target: Path, content: bytes, created: list[Path]) -> str:
-    """Write ``content`` to a new hidden file beside ``target``; return its path. Folders it
-    has to create are appended to ``created`` (to be removed if the write is abandoned)."""
+def _stage(folder: Path, name: str, content: bytes) -> str:
+    """Write ``content`` to a new hidden file beside ``folder/name``; return its name relative
+    to ``folder``, creating the folders it needs (the journal names them). The file is created
+    through a descriptor of its folder opened without following links, so a folder swapped for
+    a link meanwhile is refused, never followed."""
+    target = folder / name
     try:
-        missing = [parent for parent in reversed(target.parents) if not parent.exists()]
-        for parent in missing:
-            parent.mkdir()
-            created.append(parent)
-        descriptor, temporary = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-        )
-        os.fchmod(descriptor, _NEW_FILE_MODE & ~_umask())
+        for parent in reversed(target.parents):
+            if not parent.exists():
+                parent.mkdir()
+        directory = _open_folder(folder, PurePosixPath(name).parent.parts)
+        try:
+            temporary = f"{_TEMPORARY_PREFIX}{target.name}.{os.urandom(6).hex()}"
+            descriptor = os.open(
+                temporary,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                _NEW_FILE_MODE & ~_umask(),
+                dir_fd=directory,
+            )
+        finally:
+            os.close(directory)
     except OSError as error:
         raise _error(
             target.parent, f"cannot be written ({error.strerror})", "pass a folder you can write to"
         ) from None
+    relative = str(PurePosixPath(name).parent / temporary)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)
     except OSError as error:
-        os.unlink(temporary)
+        os.unlink(folder / relative)
         raise _error(
             target, f"cannot be written ({error.strerror})", "free space or fix the permissions"
         ) from None
-    return temporary
+    return relative
+
+
+def _open_folder(folder: Path, parts: tuple[str, ...]) -> int:
+    """A descriptor of ``folder/parts...``, each step opened without following a link."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    for part in parts:
+        try:
+            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=descriptor)
+        finally:
+            os.close(descriptor)
+        descriptor = child
+    return descriptor
+
+
+# -- the swap, its journal and the recovery ----------------------------------------------------
+
+
+def _swap(folder: Path, staged: Mapping[str, str], stale: list[str], created: list[str]) -> None:
+    """Put every staged file in place and delete the stale ones, all or nothing.
+
+    The old files are kept as hard links (no copy) and the journal names them; it is written
+    before the first rename and removed after the last, so an interruption anywhere between
+    leaves what :func:`_recover` needs to restore the old state."""
+    kept: dict[str, str] = {}
+    try:
+        for name in [*staged, *stale]:
+            path = folder / name
+            if path.is_file() and not path.is_symlink():
+                keep = str(PurePosixPath(name).parent / f"{_TEMPORARY_PREFIX}{path.name}.old")
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(folder / keep)
+                os.link(path, folder / keep, follow_symlinks=False)
+                kept[name] = keep
+        _write_journal(
+            folder, {"created": created, "staged": dict(staged), "stale": stale, "kept": kept}
+        )
+        for name, temporary in staged.items():
+            _check_inside(folder, name)
+            os.replace(folder / temporary, folder / name)
+        for name in stale:
+            _check_inside(folder, name)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(folder / name)
+    except BaseException:
+        _restore(folder, dict(staged), stale, kept, created)
+        raise
+    os.unlink(folder / JOURNAL)  # the commit point: from here the new state stands
+    for keep in kept.values():
+        with contextlib.suppress(OSError):
+            os.unlink(folder / keep)
+    for name in stale:
+        _remove_empty_parents(folder, folder / name)
+
+
+def _restore(
+    folder: Path,
+    staged: Mapping[str, str],
+    stale: list[str],
+    kept: Mapping[str, str],
+    created: list[str],
+    *,
+    replaced: bool = True,
+) -> None:
+    """Undo a write: the kept old files back in place, new files of no old one removed (once
+    renames may have happened: ``replaced``), every temporary deleted, the folders the write
+    made removed when empty, the journal last."""
+    for name in [*staged, *stale] if replaced else []:
+        with contextlib.suppress(OSError):
+            if name in kept and (folder / kept[name]).is_file():
+                os.replace(folder / kept[name], folder / name)
+                # A rename onto another link of the same file does nothing (POSIX rename):
+                # the target was never replaced, and the kept link is still there.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(folder / kept[name])
+            elif name in staged and name not in kept:
+                os.unlink(folder / name)
+    for temporary in staged.values():
+        with contextlib.suppress(OSError):
+            os.unlink(folder / temporary)
+    for directory in sorted(created, key=lambda name: name.count("/"), reverse=True):
+        with contextlib.suppress(OSError):
+            (folder / directory).rmdir()
+    with contextlib.suppress(OSError):
+        os.unlink(folder / JOURNAL)
+
+
+def _recover(folder: Path) -> None:
+    """Finish what a killed write left: restore the old state from the journal, then remove
+    every temporary file of ours."""
+    journal = folder / JOURNAL
+    created: list[str] = []
+    if journal.is_file() and not journal.is_symlink():
+        try:
+            entries = json.loads(journal.read_text())
+            staged = {str(k): str(v) for k, v in entries["staged"].items() if _ours(k) and _tmp(v)}
+            stale = [str(n) for n in entries["stale"] if _ours(n)]
+            kept = {str(k): str(v) for k, v in entries["kept"].items() if _ours(k) and _tmp(v)}
+            created = [str(n) for n in entries["created"] if _ours(n)]
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+            raise _error(
+                journal,
+                "is the journal of an interrupted synth, and it cannot be read",
+                "restore the folder from version control, then delete the journal",
+            ) from None
+        for name in [*staged, *stale, *created]:
+            _check_inside(folder, name)
+        # Staged files with nothing kept mean the swap had begun (the journal is rewritten
+        # with them just before the first rename).
+        _restore(folder, staged, stale, kept, created, replaced=bool(staged))
+    subfolders = [p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()]
+    for directory in (folder, *subfolders):
+        for path in directory.iterdir():
+            if path.name.startswith(_TEMPORARY_PREFIX) and not path.is_dir():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+    # Folders a write made while staging are empty once its temporaries are gone.
+    for made in sorted(created, key=lambda name: name.count("/"), reverse=True):
+        with contextlib.suppress(OSError):
+            (folder / made).rmdir()
+
+
+def _ours(name: object) -> bool:
+    return _safe_name(name)
+
+
+def _tmp(name: object) -> bool:
+    return _safe_name(name) and PurePosixPath(str(name)).name.startswith(_TEMPORARY_PREFIX)
+
+
+def _write_journal(folder: Path, entries: Mapping[str, object]) -> None:
+    staged = folder / f"{_TEMPORARY_PREFIX}journal"
+    with open(staged, "w", encoding="utf-8") as handle:
+        json.dump(entries, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(staged, folder / JOURNAL)
+
+
+def _check_inside(folder: Path, name: str) -> None:
+    """No component between ``folder`` and ``name`` became a link since the checks."""
+    path = folder
+    for part in PurePosixPath(name).parts:
+        path = path / part
+        if path.is_symlink():
+            raise _error(path, "became a link during the write; not followed", "run synth again")
+
+
+def _remove_empty_parents(folder: Path, path: Path) -> None:
+    """A subfolder a stale file leaves empty goes too (never the output folder itself)."""
+    for parent in path.parents:
+        if parent == folder or not parent.is_relative_to(folder):
+            break
+        try:
+            parent.rmdir()
+        except OSError:  # not empty: someone else's files are in it
+            break
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, *, exclusive: bool) -> Iterator[None]:
+    """Hold ``flock`` on the folder's own descriptor (no lock file left behind)."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with contextlib.suppress(ImportError):
+            import fcntl
+
+            fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP during the swap, raised so that the old files are restored."""
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into an exception while the swap runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(number: int, _frame: object) -> None:
+        raise _Terminated(f"signal {number}")
+
+    previous = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _read_record(folder: Path, owns: Owns) -> set[str] | None:
