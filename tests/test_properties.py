@@ -370,3 +370,58 @@ def test_synth_fails_cleanly_or_writes_exactly_its_files(data: bytes, setup: Fol
                     assert name not in after or value == "<dir>"
                 else:
                     assert after.get(name) == value, name
+
+
+# -- the record: whatever a pull request writes into it, synth deletes only its own files -----
+
+record_lines = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "README.md",
+                ".git/config",
+                "../outside/precious.yaml",
+                "01-pool-inference.k8s.yaml",
+                "02-pool-batch.k8s.yaml",
+                "99-pool-old.k8s.yaml",
+                "helm/nvidia-device-plugin-values.yaml",
+                "helm/../README.md",
+                "kustomization.yaml",
+                "quota.k8s.yaml",
+                "",
+            ]
+        ),
+        st.text(max_size=40),
+    ),
+    max_size=6,
+)
+
+
+@settings(FUZZ, max_examples=max(EXAMPLES // 3, 20))
+@given(lines=record_lines)
+def test_an_edited_record_deletes_nothing_that_is_not_synths(lines: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as scratch, _private_temp_folder():
+        workspace = Path(scratch)
+        out, outside = workspace / "out", workspace / "outside"
+        outside.mkdir()
+        (outside / "precious.yaml").write_text("someone else's\n")
+        _previous_synth(out, outside)
+        for name in ("README.md", "quota.k8s.yaml", "99-pool-old.k8s.yaml"):
+            (out / name).write_text("the team's\n")
+        (out / ".git").mkdir()
+        (out / ".git" / "config").write_text("[core]\n")
+        record = out / RECORD
+        record.write_text(record.read_text() + "".join(f"{line}\n" for line in lines))
+        before_out, before_outside = snapshot(out), snapshot(outside)
+        stderr = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
+            status = main(["synth", "--config", str(ROOT / "gpu-sharing.yaml"), "--out", str(out)])
+        event(f"exit {status}")
+        assert status in (0, 2), stderr.getvalue()
+        assert snapshot(outside) == before_outside
+        after = snapshot(out)
+        if status == 2:
+            assert "line" in stderr.getvalue() and after == before_out
+        # Only files of synth's names may go; the team's stay, whatever the record said.
+        for name in ("README.md", "quota.k8s.yaml", ".git/config", "kustomization.yaml"):
+            assert after.get(name) == before_out.get(name), name

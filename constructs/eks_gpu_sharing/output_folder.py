@@ -482,8 +482,8 @@ def _read_record(folder: Path, owns: Owns) -> set[str] | None:
     for number, name in enumerate(lines[1:], start=2):
         if not (_safe_name(name) and owns(name)):
             raise ConfigurationError(
-                field=f"--out {RECORD} line {number}",
-                value=name,
+                field="--out",
+                value=f"{RECORD} line {number}: {name}",
                 rule="names a file synth never writes; synth deletes only files it wrote, so "
                 "the record was edited",
                 fix=f"remove that line from {path} (and check who added it)",
