@@ -64,7 +64,25 @@ def test_console_command_is_installed() -> None:
     )
     assert "synth" in result.stdout and "check" in result.stdout
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert 'eks-gpu-sharing = "eks_gpu_sharing.cli:main"' in pyproject
+    assert 'eks-gpu-sharing = "eks_gpu_sharing.console:run"' in pyproject
+
+
+def test_ctrl_c_while_the_command_imports_exits_130_without_a_traceback() -> None:
+    """The entry point imports the command inside its handler (jsii takes a second or two)."""
+    code = (
+        "import builtins, signal, os\n"
+        "real = builtins.__import__\n"
+        "def importing(name, *args, **kwargs):\n"
+        "    if name == 'cdk8s':\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = importing\n"
+        "import sys; sys.argv = ['eks-gpu-sharing', '--help']\n"
+        "from eks_gpu_sharing.console import run\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
 
 
 @pytest.mark.parametrize("command", ["synth", "check", "simulate", "init", "estimate"])

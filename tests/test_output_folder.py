@@ -423,3 +423,34 @@ def test_two_synths_into_one_folder_take_turns(tmp_path: Path) -> None:
     )
     assert present == record  # the record and the files are one writer's, never a mix
     assert len({(out / name).read_text() for name in record}) == 1
+
+
+def test_a_folder_swapped_for_a_link_during_the_write_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the checks and the write, helm/ becomes a link to a folder outside: the file is
+    created through descriptors that do not follow links, so the write fails, outside stays."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    write_files(out, FILES)
+    elsewhere.mkdir()
+    real_stage = output_folder._stage
+
+    def racing_stage(folder: Path, name: str, content: bytes) -> str:
+        if name.startswith("helm/") and not (out / "helm").is_symlink():
+            shutil.rmtree(out / "helm")
+            (out / "helm").symlink_to(elsewhere)
+        return real_stage(folder, name, content)
+
+    monkeypatch.setattr(output_folder, "_stage", racing_stage)
+    with pytest.raises(ConfigurationError, match="cannot be written"):
+        write_files(out, {"01-a.k8s.yaml": b"a: 2\n", "helm/values.yaml": b"v: 2\n"})
+    assert list(elsewhere.iterdir()) == []
+    assert (out / "01-a.k8s.yaml").read_bytes() == b"a: 1\n"
+
+
+def test_check_does_not_read_a_huge_file_whole(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_files(out, FILES)
+    with open(out / "01-a.k8s.yaml", "wb") as handle:
+        handle.truncate(3 * 1024**3)  # sparse: 3 GiB on paper, nothing on disk
+    assert compare_files(out, FILES).changed == ("01-a.k8s.yaml",)
