@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 
 from eks_gpu_sharing.cli import main
 from eks_gpu_sharing.config import load_yaml, parse_config
-from eks_gpu_sharing.errors import ConfigurationError
+from eks_gpu_sharing.errors import ConfigurationError, printable
 from eks_gpu_sharing.output_folder import RECORD
 from eks_gpu_sharing.render import rendered_files
 from tests.folder_snapshot import snapshot
@@ -350,7 +350,8 @@ def test_synth_fails_cleanly_or_writes_exactly_its_files(data: bytes, setup: Fol
             assert snapshot(out) == before_out
             # The reader's problems, or (when it accepted the file) the output folder's.
             for field in fields or ["--out"]:
-                assert f"{field}=" in err, (field, err)
+                # Shown with control and unassigned characters escaped (errors.printable).
+                assert f"{printable(field)}=" in err, (field, err)
         else:
             assert fields is None
             expected = rendered_files(parse_config(yaml.safe_load(data.decode())))
