@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -341,3 +342,20 @@ def test_the_guides_figures_are_current() -> None:
 
 def test_the_report_says_why_the_scheduler_did_not_run() -> None:
     assert "asked for: --arithmetic" in estimate(WORKLOADS, use_simulator=False).method
+
+
+@pytest.mark.parametrize("seed", ["0", "1", "2", "3"])
+def test_the_memory_rule_does_not_depend_on_the_hash_seed(seed: str) -> None:
+    """a100 comes in 40 and 80 GB: 60 GiB fits the larger, with any PYTHONHASHSEED."""
+    code = (
+        "from eks_gpu_sharing.estimate.workloads import Workload\n"
+        "Workload('w', replicas=1, gpu_memory_gib=60, busy=0.5, gpu='a100')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONHASHSEED": seed},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

@@ -62,8 +62,13 @@ class Workload:
             )
         if not isinstance(self.latency_sensitive, bool):
             add("latency_sensitive", self.latency_sensitive, "must be true or false", "")
-        models = {t.gpu_model for t in load_catalog().instance_types if t.gpu_count > 0}
-        memory = {m.name: m.memory_gib for m in models}
+        # One name, several sizes (a100: 40 and 80 GB): the largest, as the sizing uses
+        # (recommend.gpu_model); never the last of an unordered set, which made the rule
+        # depend on PYTHONHASHSEED.
+        memory: dict[str, float] = {}
+        for t in load_catalog().instance_types:
+            if t.gpu_count > 0:
+                memory[t.gpu_name] = max(memory.get(t.gpu_name, 0.0), t.gpu_model.memory_gib)
         if not isinstance(self.gpu, str) or self.gpu not in memory:
             add(
                 "gpu",
