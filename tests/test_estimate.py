@@ -224,6 +224,8 @@ PODS = (
     # No profiling metrics on these (DCGM's profiling module off): utilisation instead.
     SyntheticPod("jobs", "batch-worker-0", "Tesla T4", (1000, 3000), None, (0, 20)),
     SyntheticPod("jobs", "batch-worker-1", "Tesla T4", (500, 1500), None, (0, 10)),
+    # A model the catalog does not have: left out and said so, not fatal to the others.
+    SyntheticPod("lab", "trial-0", "NVIDIA H20", (1000, 2000), None, (0, 10)),
 )
 
 
@@ -245,6 +247,8 @@ def test_measured_workloads_are_the_p95_of_their_pods(prometheus: RunningPrometh
     assert {p.busy_metric for p in measured.pods if p.namespace == "jobs"} == {
         "DCGM_FI_DEV_GPU_UTIL"
     }
+    assert measured.skipped == {"NVIDIA H20": 1}
+    assert all(p.namespace != "lab" for p in measured.pods)
     # 4.64 GiB + 0.5 -> 3 per L4 by memory; 24% busy -> 2 by compute; latency -> MPS.
     assert (recommend(chat).mode, recommend(chat).share) == (Mps, 2)
 
@@ -359,3 +363,14 @@ def test_the_memory_rule_does_not_depend_on_the_hash_seed(seed: str) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_gpu_without_a_price_is_refused_with_the_priced_ones(tmp_path: Path) -> None:
+    """g7's rtx-pro-4500 has no static price: a clear error, not a traceback or $0/month."""
+    workloads = tmp_path / "workloads.yaml"
+    workloads.write_text(
+        "workloads:\n  - {name: a, replicas: 4, gpuMemoryGib: 2, busy: 0.1, gpu: rtx-pro-4500}\n"
+    )
+    done = _cli("estimate", "--workloads", str(workloads), "--arithmetic")
+    assert done.returncode == 2, done.stderr
+    assert "workloads[0].gpu='rtx-pro-4500'" in done.stderr and "static price" in done.stderr

@@ -409,6 +409,14 @@ def _estimate(args: argparse.Namespace) -> int:
             latency_sensitive=args.latency_sensitive,
         )
         workloads = measured.workloads
+        if measured.skipped:
+            skipped = ", ".join(f"{n} on {model}" for model, n in measured.skipped.items())
+            print(
+                f"eks-gpu-sharing: warning: left out pods of GPU models the instance catalog does "
+                f"not have or cannot price ({printable(skipped)}); estimate them from a "
+                "--workloads file",
+                file=sys.stderr,
+            )
     result = estimate(
         workloads,
         spot=args.spot,

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final
 
 from ..catalog import load_catalog
@@ -61,6 +62,9 @@ class Measurement:
     workloads: tuple[Workload, ...]
     window: str
     source: str
+    #: Pods left out, counted by DCGM ``modelName``: GPU models the instance catalog does not
+    #: have, or has without a price. The others are estimated; these need a declared file.
+    skipped: Mapping[str, int] = field(default_factory=dict)
 
 
 def workload_name(pod: str) -> str:
@@ -118,12 +122,13 @@ def measure(
             fix="install the DCGM exporter with Kubernetes pod mapping (docs: Monitoring)",
         )
     pods = []
-    unknown = set()
+    skipped: Counter[str] = Counter()
+    priced = _priced_gpu_names()
     for series in memory:
         labels = series.labels
         gpu = gpu_name(labels.get("modelName", ""))
-        if gpu is None:
-            unknown.add(labels.get("modelName", "(no modelName label)"))
+        if gpu is None or gpu not in priced:
+            skipped[labels.get("modelName", "(no modelName label)")] += 1
             continue
         key = _key(series)
         busy, metric = (
@@ -141,16 +146,25 @@ def measure(
                 metric,
             )
         )
-    if unknown:
+    if not pods:
         raise ConfigurationError(
             field="--prometheus",
-            value=", ".join(sorted(unknown)),
-            rule="GPU model(s) not in the instance catalog",
+            value=", ".join(sorted(skipped)),
+            rule="every measured pod runs on a GPU model the instance catalog does not have (or "
+            "has without a price)",
             fix="estimate those workloads from a declared --workloads file",
         )
     running = {(s.labels.get("namespace", ""), s.labels.get("pod", "")) for s in alive}
     workloads = _workloads(pods, running, set(latency_sensitive))
-    return Measurement(tuple(pods), workloads, window, url)
+    return Measurement(tuple(pods), workloads, window, url, dict(sorted(skipped.items())))
+
+
+def _priced_gpu_names() -> set[str]:
+    return {
+        t.gpu_name
+        for t in load_catalog().instance_types
+        if t.gpu_count > 0 and t.on_demand_price_per_hour is not None
+    }
 
 
 def _workloads(

@@ -69,12 +69,26 @@ class Workload:
         for t in load_catalog().instance_types:
             if t.gpu_count > 0:
                 memory[t.gpu_name] = max(memory.get(t.gpu_name, 0.0), t.gpu_model.memory_gib)
+        priced = {
+            t.gpu_name
+            for t in load_catalog().instance_types
+            if t.gpu_count > 0 and t.on_demand_price_per_hour is not None
+        }
         if not isinstance(self.gpu, str) or self.gpu not in memory:
             add(
                 "gpu",
                 self.gpu,
                 "not a GPU of the instance catalog",
                 f"use one of {', '.join(sorted(memory))}",
+            )
+        elif self.gpu not in priced:
+            add(
+                "gpu",
+                self.gpu,
+                "no instance type of this GPU has a price in Karpenter's static price table "
+                "(Karpenter treats such types as unavailable until its first price update), so "
+                "estimate cannot price it",
+                f"estimate it on a priced GPU ({', '.join(sorted(priced))}) or leave it out",
             )
         elif not _number(self.gpu_memory_gib) or not 0 < self.gpu_memory_gib <= memory[self.gpu]:
             add(
