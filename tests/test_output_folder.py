@@ -454,3 +454,26 @@ def test_check_does_not_read_a_huge_file_whole(tmp_path: Path) -> None:
     with open(out / "01-a.k8s.yaml", "wb") as handle:
         handle.truncate(3 * 1024**3)  # sparse: 3 GiB on paper, nothing on disk
     assert compare_files(out, FILES).changed == ("01-a.k8s.yaml",)
+
+
+def test_a_failure_while_keeping_the_old_files_deletes_none_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second old file cannot be kept (a link refused): the first is not lost either."""
+    out = tmp_path / "out"
+    write_files(out, OLD)
+    old = snapshot(out)
+    real_link = os.link
+    calls = 0
+
+    def link(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError(31, "Too many links")
+        real_link(*args, **kwargs)
+
+    monkeypatch.setattr(os, "link", link)
+    with pytest.raises(OSError, match="Too many links"):
+        write_files(out, {**OLD, "01-a.k8s.yaml": b"a: 2\n"})
+    assert snapshot(out) == old

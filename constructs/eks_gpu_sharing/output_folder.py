@@ -296,6 +296,7 @@ def _swap(folder: Path, staged: Mapping[str, str], stale: list[str], created: li
     before the first rename and removed after the last, so an interruption anywhere between
     leaves what :func:`_recover` needs to restore the old state."""
     kept: dict[str, str] = {}
+    renaming = False
     try:
         for name in [*staged, *stale]:
             path = folder / name
@@ -308,6 +309,8 @@ def _swap(folder: Path, staged: Mapping[str, str], stale: list[str], created: li
         _write_journal(
             folder, {"created": created, "staged": dict(staged), "stale": stale, "kept": kept}
         )
+        # From here every old file has its kept link: undoing may remove targets with none.
+        renaming = True
         for name, temporary in staged.items():
             _check_inside(folder, name)
             os.replace(folder / temporary, folder / name)
@@ -316,7 +319,7 @@ def _swap(folder: Path, staged: Mapping[str, str], stale: list[str], created: li
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(folder / name)
     except BaseException:
-        _restore(folder, dict(staged), stale, kept, created)
+        _restore(folder, dict(staged), stale, kept, created, replaced=renaming)
         raise
     os.unlink(folder / JOURNAL)  # the commit point: from here the new state stands
     for keep in kept.values():
@@ -348,7 +351,7 @@ def _restore(
                     os.unlink(folder / kept[name])
             elif name in staged and name not in kept:
                 os.unlink(folder / name)
-    for temporary in staged.values():
+    for temporary in [*staged.values(), *([] if replaced else kept.values())]:
         with contextlib.suppress(OSError):
             os.unlink(folder / temporary)
     for directory in sorted(created, key=lambda name: name.count("/"), reverse=True):
