@@ -374,3 +374,20 @@ def test_a_gpu_without_a_price_is_refused_with_the_priced_ones(tmp_path: Path) -
     done = _cli("estimate", "--workloads", str(workloads), "--arithmetic")
     assert done.returncode == 2, done.stderr
     assert "workloads[0].gpu='rtx-pro-4500'" in done.stderr and "static price" in done.stderr
+
+
+def test_a_deployment_on_two_gpu_models_is_one_workload_per_model() -> None:
+    """It failed with "rename one" (two workloads of one name)."""
+    from eks_gpu_sharing.estimate.measured import PodMeasurement, _workloads
+
+    pods = [
+        PodMeasurement("prod", "chat-api-7d9f8b6c5d-x2x9q", "l4", 4096, 0.2, "m"),
+        PodMeasurement("prod", "chat-api-7d9f8b6c5d-k8s7p", "t4", 2048, 0.1, "m"),
+        PodMeasurement("jobs", "chat-api-5f4d3c2b1a-aaaaa", "l4", 1024, 0.1, "m"),
+    ]
+    workloads = _workloads(pods, set(), set())
+    assert sorted((w.name, w.gpu, w.replicas) for w in workloads) == [
+        ("jobs-chat-api", "l4", 1),
+        ("prod-chat-api-l4", "l4", 1),
+        ("prod-chat-api-t4", "t4", 1),
+    ]

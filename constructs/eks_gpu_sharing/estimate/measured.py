@@ -174,9 +174,13 @@ def _workloads(
     for pod in pods:
         groups.setdefault((pod.namespace, workload_name(pod.pod), pod.gpu), []).append(pod)
     names = [name for _, name, _ in groups]
+    namespaced = [(namespace, name) for namespace, name, _ in groups]
     workloads = []
     for (namespace, name, gpu), members in sorted(groups.items()):
         label = name if names.count(name) == 1 else f"{namespace}-{name}"
+        if namespaced.count((namespace, name)) > 1:
+            # One Deployment spread over two GPU models: one workload per model.
+            label = f"{label}-{gpu}"
         label = re.sub(r"[^a-z0-9-]", "-", label.lower())[:40].strip("-") or "workload"
         replicas = sum(1 for p in members if (p.namespace, p.pod) in running) or len(members)
         workloads.append(
