@@ -10,6 +10,9 @@ For every generated input, whatever the config file and the state of the output 
 * after a success the folder holds exactly what ``rendered_files`` says, plus the other files
   that were there;
 * the reader answers within bounded time and memory.
+* an edited record never makes synth delete a file that is not of synth's names;
+* a write killed or signalled at a random staged file or rename leaves, after the next check,
+  exactly the old state or the new one, and no temporary file.
 
 Inputs are the reference ``gpu-sharing.yaml`` with values replaced at random places by random
 YAML values (so most get past the parser and exercise the checks), and the same text with random
@@ -23,6 +26,7 @@ import contextlib
 import io
 import os
 import shutil
+import signal
 import tempfile
 import time
 import tracemalloc
@@ -37,7 +41,7 @@ from hypothesis import strategies as st
 from eks_gpu_sharing.cli import main
 from eks_gpu_sharing.config import load_yaml, parse_config
 from eks_gpu_sharing.errors import ConfigurationError, printable
-from eks_gpu_sharing.output_folder import RECORD
+from eks_gpu_sharing.output_folder import RECORD, compare_files, write_files
 from eks_gpu_sharing.render import rendered_files
 from tests.folder_snapshot import snapshot
 
@@ -426,3 +430,33 @@ def test_an_edited_record_deletes_nothing_that_is_not_synths(lines: list[str]) -
         # Only files of synth's names may go; the team's stay, whatever the record said.
         for name in ("README.md", "quota.k8s.yaml", ".git/config", "kustomization.yaml"):
             assert after.get(name) == before_out.get(name), name
+
+
+# -- signals and kills at random points of a write -----------------------------------------------
+
+
+@settings(FUZZ, max_examples=max(EXAMPLES // 15, 10))
+@given(
+    where=st.sampled_from(["stage", "replace"]),
+    nth=st.integers(min_value=1, max_value=8),
+    sig=st.sampled_from([signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP]),
+)
+def test_a_write_interrupted_anywhere_leaves_the_old_state_or_the_new(
+    where: str, nth: int, sig: int
+) -> None:
+    """A second process writes NEW over OLD and gets ``sig`` at a random staged file or rename;
+    after the next check (which recovers) the folder is exactly one of the two states."""
+    from tests.test_output_folder import NEW, OLD, _interrupted_write
+
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "out"
+        write_files(out, OLD)
+        (out / "kustomization.yaml").write_text("resources: []\n")
+        old = snapshot(out)
+        status = _interrupted_write(out, where, nth, sig)
+        event(f"exit {status}")
+        compare_files(out, NEW)
+        after = snapshot(out)
+        assert after == old or not compare_files(out, NEW), after
+        assert not any(".eks-gpu-sharing-tmp." in name for name in after)
+        assert after.get("kustomization.yaml") == b"resources: []\n"
