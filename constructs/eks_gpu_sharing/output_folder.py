@@ -354,9 +354,7 @@ def _restore(
     for temporary in [*staged.values(), *([] if replaced else kept.values())]:
         with contextlib.suppress(OSError):
             os.unlink(folder / temporary)
-    for directory in sorted(created, key=lambda name: name.count("/"), reverse=True):
-        with contextlib.suppress(OSError):
-            (folder / directory).rmdir()
+    _remove_empty_folders(folder, created)
     with contextlib.suppress(OSError):
         os.unlink(folder / JOURNAL)
 
@@ -369,10 +367,10 @@ def _recover(folder: Path) -> None:
     if journal.is_file() and not journal.is_symlink():
         try:
             entries = json.loads(journal.read_text())
-            staged = {str(k): str(v) for k, v in entries["staged"].items() if _ours(k) and _tmp(v)}
-            stale = [str(n) for n in entries["stale"] if _ours(n)]
-            kept = {str(k): str(v) for k, v in entries["kept"].items() if _ours(k) and _tmp(v)}
-            created = [str(n) for n in entries["created"] if _ours(n)]
+            staged = _to_temporaries(entries["staged"])
+            stale = [str(n) for n in entries["stale"] if _safe_name(n)]
+            kept = _to_temporaries(entries["kept"])
+            created = [str(n) for n in entries["created"] if _safe_name(n)]
         except (OSError, ValueError, KeyError, AttributeError, TypeError):
             raise _error(
                 journal,
@@ -381,8 +379,9 @@ def _recover(folder: Path) -> None:
             ) from None
         for name in [*staged, *stale, *created]:
             _check_inside(folder, name)
-        # Staged files with nothing kept mean the swap had begun (the journal is rewritten
-        # with them just before the first rename).
+        # Staged files are in the journal only once every old file has its kept link, just
+        # before the first rename: then targets may have been replaced. A journal without
+        # them is the one written before staging, and no target was touched.
         _restore(folder, staged, stale, kept, created, replaced=bool(staged))
     subfolders = [p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()]
     for directory in (folder, *subfolders):
@@ -391,17 +390,26 @@ def _recover(folder: Path) -> None:
                 with contextlib.suppress(OSError):
                     path.unlink()
     # Folders a write made while staging are empty once its temporaries are gone.
-    for made in sorted(created, key=lambda name: name.count("/"), reverse=True):
+    _remove_empty_folders(folder, created)
+
+
+def _remove_empty_folders(folder: Path, created: list[str]) -> None:
+    """The folders a write made (names relative to ``folder``), deepest first, if empty."""
+    for name in sorted(created, key=lambda name: name.count("/"), reverse=True):
         with contextlib.suppress(OSError):
-            (folder / made).rmdir()
+            (folder / name).rmdir()
 
 
-def _ours(name: object) -> bool:
-    return _safe_name(name)
-
-
-def _tmp(name: object) -> bool:
-    return _safe_name(name) and PurePosixPath(str(name)).name.startswith(_TEMPORARY_PREFIX)
+def _to_temporaries(entries: Mapping[object, object]) -> dict[str, str]:
+    """A journal's ``name -> temporary`` entries whose both sides are names inside the folder
+    and whose temporary is one of ours (anything else in an edited journal is ignored)."""
+    return {
+        str(name): str(temporary)
+        for name, temporary in entries.items()
+        if _safe_name(name)
+        and _safe_name(temporary)
+        and PurePosixPath(str(temporary)).name.startswith(_TEMPORARY_PREFIX)
+    }
 
 
 def _write_journal(folder: Path, entries: Mapping[str, object]) -> None:

@@ -34,6 +34,7 @@ from typing import Any, Final
 from .backends import DEVICE_PLUGIN_RELEASE
 from .catalog import GpuInstanceType
 from .cluster_dump import ClusterDump
+from .errors import printable
 from .k8s_namespaces import SAMPLE_WORKLOAD_NAMESPACE
 from .karpenter_api import (
     CAPACITY_TYPE,
@@ -85,13 +86,13 @@ class PreflightReport:
     def format_text(self) -> str:
         """One paragraph per finding, control characters escaped."""
         if self.clean:
-            return f"preflight: nothing found ({_printable(self.cluster)})"
-        lines = [f"preflight: {len(self.findings)} finding(s) ({_printable(self.cluster)})"]
+            return f"preflight: nothing found ({printable(self.cluster)})"
+        lines = [f"preflight: {len(self.findings)} finding(s) ({printable(self.cluster)})"]
         for finding in self.findings:
             lines += [
                 "",
-                f"- {_printable(finding.subject)}: {_printable(finding.problem)}",
-                *(f"  {_printable(line)}" for line in f"fix: {finding.fix}".splitlines()),
+                f"- {printable(finding.subject)}: {printable(finding.problem)}",
+                *(f"  {printable(line)}" for line in f"fix: {finding.fix}".splitlines()),
             ]
         return "\n".join(lines)
 
@@ -168,15 +169,7 @@ def _other_device_plugins(
     for daemon_set in dump.daemon_sets:
         if not _runs_image(daemon_set, _DEVICE_PLUGIN_IMAGE) or _is_ours(daemon_set, setup):
             continue
-        spec = _pod_spec(daemon_set)
-        pools = sorted(
-            {
-                node.pool
-                for node in nodes
-                if selects_node(spec, node.labels)
-                and not untolerated(spec.get("tolerations") or [], node.taints)
-            }
-        )
+        pools = _pools_admitting(_pod_spec(daemon_set), nodes)
         if pools:
             yield Finding(
                 _subject(daemon_set),
@@ -246,14 +239,7 @@ def _workloads_on_shared_nodes(dump: ClusterDump, nodes: Sequence[_PoolNode]) ->
     for workload, spec in _workloads(dump):
         if not _asks_for_whole_gpus(spec) or selects_label(spec, POOL_LABEL):
             continue
-        pools = sorted(
-            {
-                node.pool
-                for node in shared
-                if selects_node(spec, node.labels)
-                and not untolerated(spec.get("tolerations") or [], node.taints)
-            }
-        )
+        pools = _pools_admitting(spec, shared)
         if pools:
             yield Finding(
                 workload,
@@ -341,6 +327,18 @@ def _taken_over(
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
+
+def _pools_admitting(spec: Mapping[str, Any], nodes: Sequence[_PoolNode]) -> list[str]:
+    """The pools whose nodes ``spec``'s selectors admit and whose taints it tolerates."""
+    return sorted(
+        {
+            node.pool
+            for node in nodes
+            if selects_node(spec, node.labels)
+            and not untolerated(spec.get("tolerations") or [], node.taints)
+        }
+    )
 
 
 def _workloads(dump: ClusterDump) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -437,7 +435,3 @@ def _subject(obj: Mapping[str, Any]) -> str:
     namespace = metadata.get("namespace")
     name = f"{namespace}/{metadata.get('name')}" if namespace else str(metadata.get("name"))
     return f"{obj.get('kind')} {name}"
-
-
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

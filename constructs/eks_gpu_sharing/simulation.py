@@ -24,7 +24,7 @@ from .advice import file_advice
 from .catalog import InstanceCatalog, load_catalog
 from .cluster_dump import ClusterDump, ClusterObjects
 from .config_writer import to_document
-from .errors import ConfigurationError
+from .errors import ConfigurationError, printable
 from .k8s import (
     DEVICE_PLUGIN_RELEASE,
     SampleWorkloadChart,
@@ -458,8 +458,8 @@ def _incomplete_lines(run: SimulationRun) -> list[str]:
 
 
 def _printable(text: str) -> str:
-    """``text`` with control characters shown escaped (log values come from pod names)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)[:500]
+    """``text`` escaped (log values come from pod names), cut to 500 characters."""
+    return printable(text)[:500]
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,16 @@ class InstanceCatalog:
         return tuple(sorted({t.gpu_name for t in self.instance_types}))
 
     @property
+    def priced_gpu_names(self) -> frozenset[str]:
+        """GPU names with at least one whole-GPU instance type that has an on-demand price
+        (types without one are unavailable to Karpenter until its first price update)."""
+        return frozenset(
+            t.gpu_name
+            for t in self.instance_types
+            if t.gpu_count > 0 and t.on_demand_price_per_hour is not None
+        )
+
+    @property
     def families(self) -> tuple[str, ...]:
         """Every instance family with NVIDIA GPUs, sorted."""
         return tuple(sorted({t.family for t in self.instance_types}))

@@ -123,7 +123,7 @@ def measure(
         )
     pods = []
     skipped: Counter[str] = Counter()
-    priced = _priced_gpu_names()
+    priced = load_catalog().priced_gpu_names
     for series in memory:
         labels = series.labels
         gpu = gpu_name(labels.get("modelName", ""))
@@ -157,14 +157,6 @@ def measure(
     running = {(s.labels.get("namespace", ""), s.labels.get("pod", "")) for s in alive}
     workloads = _workloads(pods, running, set(latency_sensitive))
     return Measurement(tuple(pods), workloads, window, url, dict(sorted(skipped.items())))
-
-
-def _priced_gpu_names() -> set[str]:
-    return {
-        t.gpu_name
-        for t in load_catalog().instance_types
-        if t.gpu_count > 0 and t.on_demand_price_per_hour is not None
-    }
 
 
 def _workloads(

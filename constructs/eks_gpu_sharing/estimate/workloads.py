@@ -69,11 +69,7 @@ class Workload:
         for t in load_catalog().instance_types:
             if t.gpu_count > 0:
                 memory[t.gpu_name] = max(memory.get(t.gpu_name, 0.0), t.gpu_model.memory_gib)
-        priced = {
-            t.gpu_name
-            for t in load_catalog().instance_types
-            if t.gpu_count > 0 and t.on_demand_price_per_hour is not None
-        }
+        priced = load_catalog().priced_gpu_names
         if not isinstance(self.gpu, str) or self.gpu not in memory:
             add(
                 "gpu",

@@ -55,35 +55,32 @@ func (d *decodedCluster) objects() []client.Object {
 }
 
 func decodeCluster(in clusterState) (*decodedCluster, []inputError) {
-	out := &decodedCluster{}
 	var errs []inputError
-	for _, raw := range in.Nodes {
-		node := &corev1.Node{}
-		if err := fromUnstructured(raw, node); err != nil {
-			errs = append(errs, inputError{Object: "Node " + nameOf(raw), Error: err.Error()})
-			continue
-		}
-		out.nodes = append(out.nodes, node)
+	out := &decodedCluster{
+		nodes:      decodeEach(in.Nodes, "Node", func() *corev1.Node { return &corev1.Node{} }, &errs),
+		nodeClaims: decodeEach(in.NodeClaims, "NodeClaim", func() *karpv1.NodeClaim { return &karpv1.NodeClaim{} }, &errs),
+		pods:       decodeEach(in.Pods, "Pod", func() *corev1.Pod { return &corev1.Pod{} }, &errs),
 	}
-	for _, raw := range in.NodeClaims {
-		nodeClaim := &karpv1.NodeClaim{}
-		if err := fromUnstructured(raw, nodeClaim); err != nil {
-			errs = append(errs, inputError{Object: "NodeClaim " + nameOf(raw), Error: err.Error()})
-			continue
-		}
-		out.nodeClaims = append(out.nodeClaims, nodeClaim)
-	}
-	for _, raw := range in.Pods {
-		pod := &corev1.Pod{}
-		if err := fromUnstructured(raw, pod); err != nil {
-			errs = append(errs, inputError{Object: "Pod " + nameOf(raw), Error: err.Error()})
-			continue
-		}
+	for _, pod := range out.pods {
 		// A dump from the API server has its defaults; a hand-written one may not.
 		defaultPodRequests(pod)
-		out.pods = append(out.pods, pod)
 	}
 	return out, errs
+}
+
+// decodeEach decodes every object of one kind; one that does not decode is an input error
+// naming it, and is left out.
+func decodeEach[T any](raws []map[string]any, kind string, newObject func() T, errs *[]inputError) []T {
+	var out []T
+	for _, raw := range raws {
+		object := newObject()
+		if err := fromUnstructured(raw, object); err != nil {
+			*errs = append(*errs, inputError{Object: kind + " " + nameOf(raw), Error: err.Error()})
+			continue
+		}
+		out = append(out, object)
+	}
+	return out
 }
 
 // track tells Karpenter's cluster state about the existing objects, as its informer
