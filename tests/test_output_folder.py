@@ -41,6 +41,23 @@ def _unprivileged() -> list[str] | None:
 UNPRIVILEGED = _unprivileged()
 
 
+def _fail_call(
+    monkeypatch: pytest.MonkeyPatch, owner: object, name: str, nth: int, error: Exception
+) -> None:
+    """Make the ``nth`` call of ``owner.name`` raise ``error``; the others run as they would."""
+    real = getattr(owner, name)
+    calls = 0
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == nth:
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, call)
+
+
 def test_writes_the_files_and_a_record_kubectl_does_not_read(tmp_path: Path) -> None:
     written = write_files(tmp_path / "out", FILES)
     assert written == [tmp_path / "out" / name for name in sorted(FILES)]
@@ -169,17 +186,8 @@ def test_a_failure_while_writing_leaves_the_folder_byte_identical(
     write_files(out, FILES)
     (out / "kustomization.yaml").write_bytes(b"resources: []\n")
     before = snapshot(out)
-    real_open_folder = output_folder._open_folder
-    calls = 0
-
-    def open_folder(*args: Any) -> int:
-        nonlocal calls
-        calls += 1
-        if calls == failing_call:
-            raise PermissionError(13, "Permission denied")
-        return real_open_folder(*args)
-
-    monkeypatch.setattr(output_folder, "_open_folder", open_folder)
+    denied = PermissionError(13, "Permission denied")
+    _fail_call(monkeypatch, output_folder, "_open_folder", failing_call, denied)
     new_files = {"01-a.k8s.yaml": b"a: 2\n", "sub/new.yaml": b"n\n", "helm/values.yaml": b"v\n"}
     with pytest.raises(ConfigurationError) as info:
         write_files(out, new_files)
@@ -384,17 +392,7 @@ def test_a_failed_rename_restores_every_file(
     out = tmp_path / "out"
     write_files(out, OLD)
     old = snapshot(out)
-    real_replace = os.replace
-    calls = 0
-
-    def replace(source: Any, target: Any, **kwargs: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            raise OSError(16, "Device or resource busy")
-        real_replace(source, target, **kwargs)
-
-    monkeypatch.setattr(os, "replace", replace)
+    _fail_call(monkeypatch, os, "replace", 3, OSError(16, "Device or resource busy"))
     with pytest.raises(OSError, match="busy"):
         write_files(out, NEW)
     assert snapshot(out) == old
@@ -463,17 +461,7 @@ def test_a_failure_while_keeping_the_old_files_deletes_none_of_them(
     out = tmp_path / "out"
     write_files(out, OLD)
     old = snapshot(out)
-    real_link = os.link
-    calls = 0
-
-    def link(*args: Any, **kwargs: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise OSError(31, "Too many links")
-        real_link(*args, **kwargs)
-
-    monkeypatch.setattr(os, "link", link)
+    _fail_call(monkeypatch, os, "link", 2, OSError(31, "Too many links"))
     with pytest.raises(OSError, match="Too many links"):
         write_files(out, {**OLD, "01-a.k8s.yaml": b"a: 2\n"})
     assert snapshot(out) == old
