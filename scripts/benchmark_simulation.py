@@ -4,6 +4,7 @@
     .venv/bin/python scripts/benchmark_simulation.py            # node/cost table + timings
     .venv/bin/python scripts/benchmark_simulation.py --build    # also cold/warm Go build times
     .venv/bin/python scripts/benchmark_simulation.py --scale    # 1,000-5,000 pods, under load
+    .venv/bin/python scripts/benchmark_simulation.py --shapes   # every pool shape vs the cheapest
 
 For N = 8, 40 and 200 pending one-slice pods on a 4-way time-sliced pool of 1-GPU types and on
 one that also admits 4-GPU types, Karpenter's own provisioner (the pinned release) decides:
@@ -12,8 +13,9 @@ one that also admits 4-GPU types, Karpenter's own provisioner (the pinned releas
 * none: the same without NodeOverlays (the setup the public time-slicing guides describe);
 * blueprint: one cluster-wide NodeOverlay for 1-GPU types only, as AWS's karpenter-blueprints
   ``node-overlay`` example (``instance-gpu-count In [1]`` -> ``nvidia.com/gpu: 4``);
-* minimum: the cheapest fleet of the pool's admitted instance types whose slices hold N pods
-  (exact integer optimum by dynamic programming over Karpenter's own capacities and prices).
+* minimum: the cheapest fleet of the pool's admitted instance types that holds the N pods
+  (eks_gpu_sharing.cheapest_fleet: an exact integer optimum over Karpenter's own allocatable,
+  DaemonSet overhead and prices).
 
 Each figure is also given as a ratio to the minimum. Then Karpenter's scheduling time for 200 and
 1,000 pending pods with and without the overlays (median of --runs rounds, ratio), and with
@@ -22,6 +24,13 @@ and warm (caches kept, binary removed). With --scale, how far one round reaches 
 Karpenter's one-minute deadline: 1,000, 2,000 and 5,000 pending pods with and without the
 overlays, while a second process keeps one CPU busy, each pod counted as placed, refused or
 never tried.
+
+With --shapes, for every pool shape the library accepts (several GPU counts, several models,
+memory-sized slices, MIG, MPS, fractional GPUs, whole GPUs) and N = 5, 14, 40 and 200 pods, what
+Karpenter launches before (one NodePool per pool and GPU model, the layout of 0.1) and after
+(one NodePool per GPU count as well), for the sample pods and for pods requesting 1 vCPU and
+4 GiB, each against the cheapest fleet computed from Karpenter's own figures for the same pods
+(eks_gpu_sharing.cheapest_fleet).
 """
 
 from __future__ import annotations
@@ -41,11 +50,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "constructs"))
 
-from eks_gpu_sharing import GpuPool, TimeSlicing  # noqa: E402
+import copy  # noqa: E402
+
+import eks_gpu_sharing.plan as plan_module  # noqa: E402
+from eks_gpu_sharing import GpuPool, Mig, Mps, NoSharing, TimeSlicing  # noqa: E402
 from eks_gpu_sharing.catalog import load_catalog  # noqa: E402
+from eks_gpu_sharing.pool import AmiFamily  # noqa: E402
 from eks_gpu_sharing.setup import GpuSharingSetup  # noqa: E402
 from eks_gpu_sharing.simulation import (  # noqa: E402
     MAX_PODS_PER_POOL,
+    PodGroup,
     SimulationRun,
     karpenter_controller_env,
     run_simulation,
@@ -99,24 +113,6 @@ def simulate(
     )
 
 
-def cheapest_fleet(capacities: Mapping[str, int], pods: int) -> tuple[int, float]:
-    """(nodes, $/h) of the cheapest multiset of types whose slices sum to at least ``pods``."""
-    prices = {t.name: t.on_demand_price_per_hour for t in load_catalog().instance_types}
-    options = [
-        (slices, prices[name])
-        for name, slices in capacities.items()
-        if slices > 0 and prices.get(name) is not None
-    ]
-    best: list[tuple[float, int]] = [(0.0, 0)] + [(float("inf"), 0)] * pods
-    for need in range(1, pods + 1):
-        for slices, price in options:
-            cost, nodes = best[max(need - slices, 0)]
-            if cost + price < best[need][0] - 1e-9:
-                best[need] = (cost + price, nodes + 1)
-    cost, nodes = best[pods]
-    return nodes, round(cost, 4)
-
-
 def placement_table(
     harness: Upstream, env: Mapping[str, str], sizes: Sequence[int] = SIZES
 ) -> list[str]:
@@ -127,8 +123,10 @@ def placement_table(
     for label, pool in POOLS.items():
         for pods in sizes:
             runs = {v: simulate(harness, pool, pods, v, env) for v in ("ours", "none", "blueprint")}
-            capacities = runs["ours"].capacities[pool.name]
-            nodes, cost = cheapest_fleet(capacities, pods)
+            # The cheapest fleet for the same pods, from Karpenter's own figures.
+            fleet = runs["ours"].pool(pool.name).cheapest
+            assert fleet is not None and fleet.exact
+            nodes, cost = fleet.nodes, fleet.price_per_hour
             cells = []
             for variant in ("ours", "none", "blueprint"):
                 outcome = runs[variant].pool(pool.name)
@@ -198,6 +196,109 @@ def scale_table(
         busy.wait()
 
 
+#: Every pool shape of issue 20; limits high enough not to decide.
+SHAPES: dict[str, GpuPool] = {
+    "MPS 3, a10g, gpuCounts [1, 4]": GpuPool(
+        "mps", sharing=Mps(replicas=3), gpu_names=["a10g"], gpu_counts=[1, 4], gpu_limit=400
+    ),
+    "time-slicing 4, t4/a10g/l4, gpuCounts [1, 4]": POOLS["1- and 4-GPU types"],
+    "memoryGib 6, t4/a10g/l4/l40s": GpuPool(
+        "mem",
+        sharing=TimeSlicing(memory_gib=6),
+        gpu_names=["t4", "a10g", "l4", "l40s"],
+        gpu_limit=400,
+    ),
+    "MIG 1g.10gb, p5/p4de, gpuCounts [1, 8], Bottlerocket": GpuPool(
+        "mig",
+        sharing=Mig(profile="1g.10gb"),
+        instance_families=["p5", "p4de"],
+        gpu_counts=[1, 8],
+        ami_family=AmiFamily.BOTTLEROCKET,
+        gpu_limit=400,
+    ),
+    "whole GPUs, a10g, gpuCounts [1, 4]": GpuPool(
+        "whole", sharing=NoSharing(), gpu_names=["a10g"], gpu_counts=[1, 4], gpu_limit=400
+    ),
+    "fractional and whole L4 (g6f, g6), gpuCounts [0, 1]": GpuPool(
+        "l4any", instance_families=["g6", "g6f"], gpu_counts=[0, 1], gpu_limit=400
+    ),
+}
+SHAPE_SIZES = (5, 14, 40, 200)
+
+
+def _unsplit(plan: plan_module.NodePoolPlan) -> list[plan_module.NodePoolPlan]:
+    return [plan]
+
+
+def shape_run(
+    harness: Upstream,
+    env: Mapping[str, str],
+    pool: GpuPool,
+    pods: int,
+    *,
+    before: bool,
+    realistic: bool,
+) -> SimulationRun:
+    """One round for ``pods`` pods of ``pool``; ``before``: without the split per GPU count."""
+    split = plan_module._per_gpu_count
+    if before:
+        plan_module._per_gpu_count = _unsplit  # the layout before the split, for comparison
+        plan_module.plan_pool.cache_clear()
+    try:
+        inputs = simulation_input(GpuSharingSetup.for_pools([pool]))
+    finally:
+        plan_module._per_gpu_count = split
+        plan_module.plan_pool.cache_clear()
+    template = copy.deepcopy(dict(inputs.pod_templates[pool.name]))
+    if realistic:
+        container = template["spec"]["containers"][0]
+        container["resources"].setdefault("requests", {}).update({"cpu": "1", "memory": "4Gi"})
+    run = run_simulation(
+        harness,
+        label="before" if before else "after",
+        karpenter_objects=inputs.karpenter_objects,
+        resource_names=inputs.resource_names,
+        pod_groups=[
+            PodGroup(pool.name, "simulated", pods, template, label=pool.name, pool=pool.name)
+        ],
+        controller_env=env,
+    )
+    if not run.complete or run.pool(pool.name).scheduled_pods != pods:
+        raise SystemExit(f"{pods} pods of {pool.name}: not every pod was placed")
+    return run
+
+
+def shapes_table(harness: Upstream, env: Mapping[str, str], sizes: Sequence[int]) -> list[str]:
+    lines = [
+        "| pool shape | pods | requests | before: nodes, $/h (x cheapest) | after | cheapest |",
+        "|---|---:|---|---|---|---|",
+    ]
+    for label, pool in SHAPES.items():
+        for realistic in (False, True):
+            for pods in sizes:
+                cells = []
+                cheapest = None
+                for before in (True, False):
+                    print(f"shapes: {label}, {pods} pods", file=sys.stderr, flush=True)
+                    outcome = shape_run(
+                        harness, env, pool, pods, before=before, realistic=realistic
+                    ).pool(pool.name)
+                    cheapest = outcome.cheapest
+                    assert cheapest is not None
+                    bound = "" if cheapest.exact else "<= "
+                    cells.append(
+                        f"{outcome.nodes}, ${outcome.price_per_hour:.2f} "
+                        f"({bound}{outcome.cost_ratio:.2f}x)"
+                    )
+                assert cheapest is not None
+                requests = "1 vCPU / 4 GiB" if realistic else "sample"
+                lines.append(
+                    f"| {label} | {pods} | {requests} | {cells[0]} | {cells[1]} | "
+                    f"{cheapest.describe()}, ${cheapest.price_per_hour:.2f} |"
+                )
+    return lines
+
+
 def build_times() -> list[str]:
     go = go_command()
     if go is None:
@@ -238,6 +339,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--scale", action="store_true", help="only the 1,000-5,000-pod table, one CPU kept busy"
     )
+    parser.add_argument(
+        "--shapes", action="store_true", help="only every pool shape against the cheapest fleet"
+    )
     args = parser.parse_args(argv)
     harness = upstream(lambda line: print(line, file=sys.stderr))
     env = karpenter_controller_env(harness, cluster_name="benchmark", node_overlay_enabled=True)
@@ -248,6 +352,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     if args.scale:
         print("\n".join(scale_table(harness, env)))
+        return
+    if args.shapes:
+        print("\n".join(shapes_table(harness, env, (5,) if args.quick else SHAPE_SIZES)))
         return
     print("\n".join(placement_table(harness, env, (8,) if args.quick else SIZES)))
     print()

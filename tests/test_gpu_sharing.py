@@ -241,14 +241,19 @@ def test_no_sharing_pools_get_no_overlays(existing_karpenter_template: dict[str,
     assert isinstance(POOLS[1].sharing, NoSharing)
 
 
-def test_mixed_gpu_counts_on_a_shared_pool_warn_at_synth() -> None:
+def test_a_pool_karpenter_cannot_fill_at_the_optimum_warns_at_synth() -> None:
+    """Memory-sized slices on four models: a few pods cost up to 1.31x the cheapest fleet
+    (the figure is Karpenter's: tests/test_cheapest_fleet.py)."""
     from aws_cdk.assertions import Annotations, Match
 
     _, stack, cluster = imported_cluster()
-    mixed = GpuPool("mixed", gpu_names=["t4"], gpu_counts=[1, 4], sharing=TimeSlicing(replicas=4))
-    GpuSharing(stack, "Gpu", cluster=cluster, karpenter=EXISTING, pools=[mixed, POOLS[1]])
+    sized = GpuPool(
+        "sized", gpu_names=["t4", "a10g", "l4", "l40s"], sharing=TimeSlicing(memory_gib=6)
+    )
+    GpuSharing(stack, "Gpu", cluster=cluster, karpenter=EXISTING, pools=[sized, POOLS[1]])
     Annotations.from_stack(stack).has_warning(
-        "/User/Gpu", Match.string_like_regexp(r"gpu_counts=\[1, 4\].*g4dn\.12xlarge")
+        "/User/Gpu",
+        Match.string_like_regexp(r"gpu_names: .*up to 1\.31x the cheapest fleet.*gpu_names=\[t4\]"),
     )
 
 

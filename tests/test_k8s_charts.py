@@ -132,27 +132,34 @@ def test_pool_chart_names_are_fixed_and_labelled(app: cdk8s.App, tmp_path: Path)
     objects = [d for d in yaml.safe_load_all(manifest.read_text()) if d]
     assert objects == chart.to_json()
     names = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    # gpu_counts [1, 4]: one NodePool (and EC2NodeClass) per count; the overlays keep the
+    # pool's name, so splitting a pool updates them in place.
     assert names == {
-        ("EC2NodeClass", "inference"),
-        ("NodePool", "inference"),
+        ("EC2NodeClass", "inference-1gpu"),
+        ("EC2NodeClass", "inference-4gpu"),
+        ("NodePool", "inference-1gpu"),
+        ("NodePool", "inference-4gpu"),
         ("NodeOverlay", "inference-gpu-1"),
         ("NodeOverlay", "inference-gpu-4"),
     }
-    node_pool = only(objects, "NodePool")
-    assert node_pool["spec"]["template"]["spec"]["nodeClassRef"] == {
-        "group": "karpenter.k8s.aws",
-        "kind": "EC2NodeClass",
-        "name": only(objects, "EC2NodeClass")["metadata"]["name"],
-    }
+    for node_pool in of_kind(objects, "NodePool"):
+        assert node_pool["spec"]["template"]["spec"]["nodeClassRef"] == {
+            "group": "karpenter.k8s.aws",
+            "kind": "EC2NodeClass",
+            "name": node_pool["metadata"]["name"],
+        }
     for obj in objects:
         assert obj["metadata"]["labels"] == COMMON_LABELS
         assert "namespace" not in obj["metadata"], "Karpenter objects are cluster-scoped"
     assert chart.pool is INFERENCE
-    assert chart.node_pool.name == "inference" and chart.node_class.name == "inference"
-    assert {count: o.name for count, o in chart.overlays.items()} == {
-        1: "inference-gpu-1",
-        4: "inference-gpu-4",
-    }
+    with pytest.raises(ValueError, match="one NodePool per GPU model and count"):
+        _ = chart.node_pool
+    assert {
+        name: {count: o.name for count, o in objects.overlays.items()}
+        for name, objects in chart.node_pools.items()
+    } == {"inference-1gpu": {1: "inference-gpu-1"}, "inference-4gpu": {4: "inference-gpu-4"}}
+    single = GpuPoolChart(app, "pool-batch", pool=BATCH, karpenter=KARPENTER)
+    assert single.node_pool.name == single.node_class.name == BATCH.name
 
 
 def test_names_do_not_depend_on_the_chart_id(app: cdk8s.App) -> None:
@@ -165,7 +172,7 @@ def test_names_do_not_depend_on_the_chart_id(app: cdk8s.App) -> None:
 
 
 def test_ec2_node_class_is_locked_down_and_pinned(app: cdk8s.App) -> None:
-    spec = only(pool_objects(app, INFERENCE), "EC2NodeClass")["spec"]
+    spec = only(pool_objects(app, RENAMED), "EC2NodeClass")["spec"]
     assert spec["metadataOptions"] == {
         "httpEndpoint": "enabled",
         "httpProtocolIPv6": "disabled",
@@ -197,7 +204,7 @@ def test_ec2_node_class_custom_discovery_tag_and_tags(app: cdk8s.App) -> None:
     spec = only(
         pool_objects(
             app,
-            INFERENCE,
+            BATCH,
             ExistingKarpenter(
                 node_role_name="${Token[TOKEN.123]}",
                 discovery_tag_value="${Token[TOKEN.456]}",
@@ -241,9 +248,24 @@ def test_bottlerocket_pool_configures_its_built_in_plugin(app: cdk8s.App) -> Non
 
 
 def test_node_pool_carries_the_pool_description(app: cdk8s.App) -> None:
-    node_pool = only(pool_objects(app, INFERENCE), "NodePool")
+    node_pools = {
+        n["metadata"]["name"]: n for n in of_kind(pool_objects(app, INFERENCE), "NodePool")
+    }
+    assert set(node_pools) == {"inference-1gpu", "inference-4gpu"}
+    # Weighted by price per slice: the 1-GPU types (g4dn.xlarge) before the 4-GPU ones.
+    assert node_pools["inference-1gpu"]["spec"]["weight"] == 2
+    assert node_pools["inference-4gpu"]["spec"]["weight"] == 1
+    for count, node_pool in (
+        ("4", node_pools["inference-4gpu"]),
+        ("1", node_pools["inference-1gpu"]),
+    ):
+        # The pool's requirements, the GPU count narrowed to the NodePool's.
+        assert node_pool["spec"]["template"]["spec"]["requirements"] == [
+            r.to_dict() for r in INFERENCE.requirements() if r.key != INSTANCE_GPU_COUNT
+        ] + [{"key": INSTANCE_GPU_COUNT, "operator": "In", "values": [count]}]
+        # Limits count slices, per NodePool: Karpenter sees slices through the overlays.
+        assert node_pool["spec"]["limits"] == {"nvidia.com/gpu": str(6 * 4)}
     template = node_pool["spec"]["template"]
-    assert template["spec"]["requirements"] == [r.to_dict() for r in INFERENCE.requirements()]
     assert requirement_values(node_pool, "karpenter.k8s.aws/instance-gpu-name") == [
         "l4",
         "a10g",
@@ -265,15 +287,13 @@ def test_node_pool_carries_the_pool_description(app: cdk8s.App) -> None:
     # Never: it would draw other device plugin releases (default affinity) onto the node.
     assert "nvidia.com/gpu.present" not in labels
     assert labels[DEVICE_PLUGIN_CONFIG_LABEL] in device_plugin_config_data([INFERENCE])
-    # Limits count slices: Karpenter sees slices through the overlays.
-    assert node_pool["spec"]["limits"] == {"nvidia.com/gpu": str(6 * 4)}
     assert node_pool["spec"]["disruption"] == {
         "consolidationPolicy": "WhenEmpty",
         "consolidateAfter": "5m",
         "budgets": [{"nodes": "1"}],
     }
     assert template["spec"]["expireAfter"] == "720h"
-    assert "weight" not in node_pool["spec"]
+    assert "weight" not in only(pool_objects(app, RENAMED), "NodePool")["spec"]
 
 
 def test_node_pool_extra_taints_labels_disruption_and_weight(app: cdk8s.App) -> None:
@@ -304,23 +324,29 @@ def test_node_pool_extra_taints_labels_disruption_and_weight(app: cdk8s.App) -> 
 @pytest.mark.parametrize("pool", [INFERENCE, BATCH, MPS, DEDICATED], ids=lambda p: p.name)
 def test_one_overlay_per_admitted_gpu_count(app: cdk8s.App, pool: GpuPool) -> None:
     objects = pool_objects(app, pool)
-    counts = requirement_values(only(objects, "NodePool"), INSTANCE_GPU_COUNT)
+    node_pool_of = {
+        count: n["metadata"]["name"]
+        for n in of_kind(objects, "NodePool")
+        for count in requirement_values(n, INSTANCE_GPU_COUNT)
+    }
+    assert sorted(map(int, node_pool_of)) == sorted(pool.gpu_counts)
     overlays = of_kind(objects, "NodeOverlay")
-    assert len(overlays) == len(counts)
+    assert len(overlays) == len(node_pool_of)
     by_count: dict[str, dict[str, Any]] = {}
     for overlay in overlays:
         requirements = overlay["spec"]["requirements"]
-        assert requirements[0] == {
-            "key": "karpenter.sh/nodepool",
-            "operator": "In",
-            "values": [pool.name],
-        }
         assert requirements[1]["key"] == INSTANCE_GPU_COUNT
         assert requirements[1]["operator"] == "In"
         (count,) = requirements[1]["values"]
+        # Scoped to the one NodePool of that count.
+        assert requirements[0] == {
+            "key": "karpenter.sh/nodepool",
+            "operator": "In",
+            "values": [node_pool_of[count]],
+        }
         assert overlay["metadata"]["name"] == f"{pool.name}-gpu-{count}"
         by_count[count] = overlay["spec"]["capacity"]
-    assert sorted(by_count) == sorted(counts)
+    assert sorted(by_count) == sorted(node_pool_of)
     for count, capacity in by_count.items():
         assert capacity == {"nvidia.com/gpu": str(pool.sharing.replicas * int(count))}
 
@@ -365,9 +391,13 @@ def test_overlays_and_limits_count_slices(
         cdk8s.App(outdir=str(tmp_path)), "pool", pool=pool, karpenter=KARPENTER
     ).to_json()
     resource = "nvidia.com/gpu.shared" if renamed else "nvidia.com/gpu"
-    node_pool = only(objects, "NodePool")
-    assert node_pool["spec"]["limits"] == {resource: str(gpu_limit * replicas)}
-    admitted = requirement_values(node_pool, INSTANCE_GPU_COUNT)
+    node_pools = of_kind(objects, "NodePool")
+    assert len(node_pools) == len(counts)
+    admitted = []
+    for node_pool in node_pools:
+        assert node_pool["spec"]["limits"] == {resource: str(gpu_limit * replicas)}
+        (count,) = requirement_values(node_pool, INSTANCE_GPU_COUNT)
+        admitted.append(count)
     assert sorted(int(c) for c in admitted) == sorted(counts)
     capacities = {
         o["spec"]["requirements"][1]["values"][0]: o["spec"]["capacity"]
@@ -417,12 +447,15 @@ def test_every_al2023_profile_label_names_a_config_map_key(app: cdk8s.App) -> No
     pools = [INFERENCE, BATCH, TRAINING, RENAMED, MPS, DEDICATED]
     data = only(DevicePluginConfigChart(app, "dp", pools=pools).to_json(), "ConfigMap")["data"]
     for pool in pools:
-        labels = only(pool_objects(app, pool), "NodePool")["spec"]["template"]["metadata"]["labels"]
-        if pool.uses_device_plugin_daemonset:
-            # A label naming a missing key makes the config-manager fail.
-            assert labels[DEVICE_PLUGIN_CONFIG_LABEL] in data
-        else:
-            assert DEVICE_PLUGIN_CONFIG_LABEL not in labels
+        for node_pool in of_kind(pool_objects(app, pool), "NodePool"):
+            labels = node_pool["spec"]["template"]["metadata"]["labels"]
+            if pool.uses_device_plugin_daemonset:
+                # A label naming a missing key makes the config-manager fail; the NodePools of
+                # one count split share their pool's key.
+                assert labels[DEVICE_PLUGIN_CONFIG_LABEL] == f"pool-{pool.name}"
+                assert labels[DEVICE_PLUGIN_CONFIG_LABEL] in data
+            else:
+                assert DEVICE_PLUGIN_CONFIG_LABEL not in labels
 
 
 def test_each_pool_has_its_own_key_so_a_change_never_orphans_a_node() -> None:
@@ -442,12 +475,12 @@ def test_each_pool_has_its_own_key_so_a_change_never_orphans_a_node() -> None:
         ]
         == 8
     )
-    assert plan_pool(changed).only().node_labels()[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-inference"
-    # ... while the template label that tells Karpenter the nodes are out of date changes.
-    assert (
-        plan_pool(changed).only().node_labels()[SHARING_LABEL]
-        != plan_pool(INFERENCE).only().node_labels()[SHARING_LABEL]
-    )
+    for before_plan, after_plan in zip(
+        plan_pool(INFERENCE).node_pools, plan_pool(changed).node_pools, strict=True
+    ):
+        assert after_plan.node_labels()[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-inference"
+        # ... while the template label that tells Karpenter the nodes are out of date changes.
+        assert after_plan.node_labels()[SHARING_LABEL] != before_plan.node_labels()[SHARING_LABEL]
     assert set(device_plugin_config_data([BATCH])) == {"exclusive"}
 
 
@@ -517,7 +550,7 @@ def test_helm_values_enable_gfd_and_nfd_toleration_for_mps() -> None:
     assert values["gfd"] == {"enabled": True}
     nfd_tolerations = values["nfd"]["worker"]["tolerations"]
     # The NodePool taint has no value: NFD's default `Equal present` does not tolerate it.
-    taint = only_taint(only(pool_objects(cdk8s.App(), MPS), "NodePool"))
+    taint = only_taint(of_kind(pool_objects(cdk8s.App(), MPS), "NodePool")[0])
     assert taint == {"key": "nvidia.com/gpu", "effect": "NoSchedule"}
     assert not tolerates(
         {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"},
@@ -547,7 +580,11 @@ def tolerates(toleration: dict[str, str], taint: dict[str, str]) -> bool:
 @pytest.mark.parametrize("pool", [INFERENCE, DEDICATED, MPS, TRAINING], ids=lambda p: p.name)
 def test_device_plugin_tolerates_every_taint_of_its_pools(app: cdk8s.App, pool: GpuPool) -> None:
     values = device_plugin_helm_values([pool, BATCH])
-    taints = only(pool_objects(app, pool), "NodePool")["spec"]["template"]["spec"]["taints"]
+    taints = [
+        taint
+        for node_pool in of_kind(pool_objects(app, pool), "NodePool")
+        for taint in node_pool["spec"]["template"]["spec"]["taints"]
+    ]
     for taint in taints:
         assert any(tolerates(t, taint) for t in values["tolerations"]), taint
 

@@ -325,11 +325,19 @@ def test_overlay_capacity_and_limit_are_slices(
         gpu_limit=gpu_limit,
         capacity_types=capacity,
     )
-    overlays = plan_pool(pool).only().overlay_capacities()
+    plan = plan_pool(pool)
+    # One NodePool per GPU count, each with the overlay of its count and the pool's limit.
+    assert [node_pool.gpu_counts for node_pool in plan.node_pools] == [(c,) for c in sorted(counts)]
+    overlays = {
+        count: capacity
+        for node_pool in plan.node_pools
+        for count, capacity in node_pool.overlay_capacities().items()
+    }
     assert set(overlays) == counts
     for count, overlay in overlays.items():
         assert overlay == {GPU_RESOURCE: str(count * replicas)}
-    assert plan_pool(pool).slice_limit == gpu_limit * replicas
+    assert {node_pool.slice_limit for node_pool in plan.node_pools} == {gpu_limit * replicas}
+    assert plan.slice_limit == gpu_limit * replicas
     admitted = {r.key: r.values for r in pool.requirements()}
     assert {int(v) for v in admitted["karpenter.k8s.aws/instance-gpu-count"]} == counts
     assert set(admitted["karpenter.sh/capacity-type"]) == {c.value for c in capacity}

@@ -419,7 +419,7 @@ def test_every_mode_renders_as_plain_yaml_with_a_node_pool_per_gpu_model(tmp_pat
     }
     expected = {spec.name for pool in ALL_MODES for spec in plan_pool(pool).node_pools}
     assert node_pools == expected
-    assert {"mem-t4", "mem-a10g", "mem-l4", "mig", "mpsbr", "frac", "l4any"} <= node_pools
+    assert {"mem-t4", "mem-a10g", "mem-l4", "mig", "mpsbr", "frac", "l4any-1gpu"} <= node_pools
 
 
 def test_every_mode_deploys_with_cdk_and_runs_the_sample() -> None:

@@ -117,7 +117,8 @@ def test_every_overlay_is_validated_by_karpenters_controller(harness: Upstream) 
     assert len({name for name, *_ in overlays}) == 5
     assert all(status == "True" for _, kind, status, _ in overlays if kind == "ValidationSucceeded")
     pools = [c for c in simulated.conditions if c[0].startswith("NodePool/") and c[1] == "Ready"]
-    assert [status for *_, status, _ in pools] == ["True"] * 4
+    # MIXED is one NodePool per GPU count.
+    assert [status for *_, status, _ in pools] == ["True"] * 5
 
 
 def test_overlays_reach_every_admitted_type_and_only_their_pool(harness: Upstream) -> None:
@@ -135,14 +136,16 @@ def test_overlays_reach_every_admitted_type_and_only_their_pool(harness: Upstrea
 
 
 @pytest.mark.parametrize("pods", [10, 16, 17, 40])
-def test_mixed_gpu_counts_pack_by_the_largest_type(harness: Upstream, pods: int) -> None:
+def test_mixed_gpu_counts_fill_the_cheapest_count_per_slice(harness: Upstream, pods: int) -> None:
     """Karpenter keeps every instance type that still fits in a NodeClaim and adds pods while
-    one does, so with 4-GPU types admitted a NodeClaim takes up to 16 one-slice pods: the
-    largest type sets the count, not the cheapest per slice (see the guide)."""
+    one does; one NodePool per GPU count, the 1-GPU one weighted first (cheaper per slice),
+    keeps each NodeClaim to 4 one-slice pods on the cheapest 1-GPU type: the cheapest fleet."""
     outcome = run(harness, [MIXED], {"mixed": pods}).pool("mixed")
-    assert outcome.nodes == math.ceil(pods / 16)
+    assert outcome.nodes == math.ceil(pods / 4)
     assert outcome.scheduled_pods == pods
-    assert all(claim.slices >= claim.pods for claim in outcome.node_claims)
+    assert {claim.instance_type for claim in outcome.node_claims} == {"g4dn.xlarge"}
+    assert {claim.node_pool for claim in outcome.node_claims} == {"mixed-1gpu"}
+    assert outcome.cost_ratio == 1.0
 
 
 def test_mps_pools_pack_by_clients_per_gpu(harness: Upstream) -> None:
@@ -307,17 +310,15 @@ def test_catalog_admission_is_karpenters(harness: Upstream) -> None:
         assert {t.name for t in pool.admitted_instance_types()} >= offered, pool.name
 
 
-def test_mixed_gpu_counts_cost_more_and_the_library_says_so(harness: Upstream) -> None:
+def test_mixed_gpu_counts_cost_what_1_gpu_types_cost_and_need_no_advice(
+    harness: Upstream,
+) -> None:
     from eks_gpu_sharing.advice import pool_advice
 
     mixed = run(harness, [MIXED], {"mixed": 40}).pool("mixed").price_per_hour
     single = run(harness, [T4_POOL], {"t4": 40}).pool("t4").price_per_hour
-    assert mixed > 1.5 * single
-    (advice,) = pool_advice(MIXED)
-    assert (
-        "gpu_counts=[1, 4]" in advice and "g4dn.12xlarge" in advice and "gpu_counts=[1]" in advice
-    )
-    assert pool_advice(T4_POOL) == []
+    assert mixed == single
+    assert pool_advice(MIXED) == pool_advice(T4_POOL) == []
 
 
 def test_the_benchmark_script_runs(harness: Upstream) -> None:

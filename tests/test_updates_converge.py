@@ -216,8 +216,16 @@ def test_changes_that_remove_objects_print_their_delete_commands(tmp_path: Path)
     out = tmp_path / "manifests"
     synth(yaml_config((SHARED, OTHER)), out)
     assert synth(yaml_config((SHARED, OTHER)), out).leftovers == []
+    # From one NodePool per count to one NodePool: the split ones go, the 4-GPU overlay stays
+    # (named after the pool, it is rewritten in place).
     result = synth(yaml_config((dataclasses.replace(SHARED, gpu_counts=[4]), OTHER)), out)
-    assert result.leftovers == ["kubectl delete nodeoverlay.karpenter.sh/inference-gpu-1"]
+    assert result.leftovers == [
+        "kubectl delete ec2nodeclass.karpenter.k8s.aws/inference-1gpu",
+        "kubectl delete ec2nodeclass.karpenter.k8s.aws/inference-4gpu",
+        "kubectl delete nodeoverlay.karpenter.sh/inference-gpu-1",
+        "kubectl delete nodepool.karpenter.sh/inference-1gpu",
+        "kubectl delete nodepool.karpenter.sh/inference-4gpu",
+    ]
     result = synth(yaml_config((OTHER,)), out)
     assert result.leftovers == [
         "kubectl delete ec2nodeclass.karpenter.k8s.aws/inference",
@@ -267,10 +275,12 @@ def test_control_the_earlier_layout_leaves_an_overlay_that_changes_scheduling(
     stale, right = (
         schedule(harness, cluster.karpenter_objects(), after) for cluster in (updated, fresh)
     )
-    # Whole GPUs, limit 8: two 4-GPU nodes for eight of the twelve pods. With the leftover
-    # overlays Karpenter believes a 1-GPU g4dn.xlarge has 4 GPUs and plans four pods on each:
-    # six of those eight pods would fail on the node (the device plugin offers one GPU).
-    assert right == {"inference": (2, [("g4dn.12xlarge", 4)] * 2, PODS - 8)}
+    # Whole GPUs on one NodePool per GPU count, each limited to 8 GPUs: eight 1-GPU nodes
+    # (weighted first: cheaper per GPU), then one 4-GPU node for the other four pods.
+    assert right == {"inference": (9, [("g4dn.12xlarge", 4)] + [("g4dn.xlarge", 1)] * 8, 0)}
+    # With the leftover overlays Karpenter believes a 1-GPU g4dn.xlarge has 4 GPUs and plans
+    # four pods on each (six of those eight would fail on the node: the device plugin offers one
+    # GPU), and a 4-GPU node 16, over the 4-GPU NodePool's limit: four pods stay Pending.
     assert stale == {"inference": (2, [("g4dn.xlarge", 4)] * 2, PODS - 8)}
 
 

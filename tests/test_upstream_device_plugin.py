@@ -59,12 +59,14 @@ def assert_profile(config: dict[str, Any], sharing: Any) -> None:
 def test_every_profile_of_every_pool_loads_as_its_sharing(harness: Upstream) -> None:
     configs = parsed(harness, device_plugin_config_data(ALL_POOLS))
     served = [p for p in ALL_POOLS if p.uses_device_plugin_daemonset]
+    # The NodePools of a pool split by GPU count share one key.
     assert set(configs) == {"exclusive"} | {
-        plan_pool(p).only().device_plugin_config_key for p in served
+        node_pool.device_plugin_config_key for p in served for node_pool in plan_pool(p).node_pools
     }
     assert_profile(configs["exclusive"], NoSharing())
     for pool in served:
-        assert_profile(configs[plan_pool(pool).only().device_plugin_config_key], pool.sharing)
+        for node_pool in plan_pool(pool).node_pools:
+            assert_profile(configs[node_pool.device_plugin_config_key], pool.sharing)
 
 
 def test_the_committed_config_map_loads(harness: Upstream) -> None:

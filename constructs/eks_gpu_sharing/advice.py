@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from .plan import NodePoolPlan, plan_pool, price_per_slice
+from .burst_cost import TOLERATED_RATIO, burst_bound
+from .plan import NodePoolPlan, plan_pool
 from .pool import GpuPool
 from .pool_options import CapacityType
 from .vocabulary import Yaml, speaking, vocabulary
@@ -22,13 +23,10 @@ SPOT_ROLE_COMMAND: Final = (
     "aws iam create-service-linked-role --aws-service-name spot.amazonaws.com"
 )
 
-#: A multi-GPU type must cost this much more per slice before it is worth a warning.
-_PER_SLICE_TOLERANCE: Final = 1.05
-
 
 def pool_advice(pool: GpuPool) -> list[str]:
     """What to reconsider about ``pool``; empty when nothing."""
-    return _mixed_gpu_counts(pool)
+    return _burst_overshoot(pool)
 
 
 def setup_advice(pools: Sequence[GpuPool]) -> list[str]:
@@ -73,43 +71,37 @@ def spot_role_advice(pools: Sequence[GpuPool]) -> list[str]:
     ]
 
 
-def _mixed_gpu_counts(pool: GpuPool) -> list[str]:
-    """Karpenter packs one-slice pods by the largest admitted node, not the cheapest per slice.
-
-    It keeps adding pending pods to a new NodeClaim while any admitted instance type still fits
-    them (kubernetes-sigs/karpenter scheduling NodeClaim.Add) and launches the cheapest type that
-    holds them all; with 4-GPU types admitted, a NodeClaim grows to 4 x replicas pods and only
-    4-GPU types remain. Measured with the simulator in docs/simulation.md. Checked per NodePool
-    (per GPU model where the pool has one per model).
-    """
-    if not pool.sharing.shares_gpus:
+def _burst_overshoot(pool: GpuPool) -> list[str]:
+    """A few pods can cost more than the cheapest fleet: Karpenter fills the NodePool with the
+    lowest price per slice first, one pod at a time (eks_gpu_sharing.burst_cost; the figures
+    are checked against Karpenter's scheduler in tests/test_cheapest_fleet.py)."""
+    plan = plan_pool(pool)
+    if len(plan.node_pools) < 2:
         return []
-    return [line for plan in plan_pool(pool).node_pools for line in _mixed_counts_of(plan)]
-
-
-def _mixed_counts_of(spec: NodePoolPlan) -> list[str]:
-    pool = spec.pool
-    per_slice: dict[int, tuple[float, str]] = {}
-    for instance_type in spec.instance_types:
-        cost = price_per_slice(instance_type, spec.slices_per_gpu)
-        if cost is None or instance_type.gpu_count == 0:
-            continue
-        if instance_type.gpu_count not in per_slice or cost < per_slice[instance_type.gpu_count][0]:
-            per_slice[instance_type.gpu_count] = (cost, instance_type.name)
-    if len(per_slice) < 2:
+    bound = burst_bound(plan)
+    if bound is None or bound.worst.ratio <= TOLERATED_RATIO:
         return []
-    smallest, largest = min(per_slice), max(per_slice)
-    (small_cost, small_type), (large_cost, large_type) = per_slice[smallest], per_slice[largest]
-    if large_cost <= small_cost * _PER_SLICE_TOLERANCE:
-        return []
+    worst = bound.worst
+    first = next(p for p in plan.node_pools if p.name == worst.karpenter.per_node_pool[0][0])
     words = vocabulary()
-    field = words.field(f"GpuPool({pool.name!r})", "gpu_counts")
+    field = words.field(f"GpuPool({pool.name!r})", "gpu_names")
     return [
-        f"{field}={sorted(pool.gpu_counts)}: Karpenter packs pending "
-        f"one-slice pods onto the largest admitted nodes ({largest} GPUs = "
-        f"{largest * spec.slices_per_gpu} slices), and the cheapest of those, {large_type}, "
-        f"costs ${large_cost:.3f} per slice-hour against ${small_cost:.3f} on {small_type} "
-        f"({large_cost / small_cost:.1f}x, on-demand us-east-1); "
-        + words.example("gpu_counts", f"[{smallest}]")
-        + " unless pods need the larger nodes, or a second pool for them"
+        f"{field}: for a few pods Karpenter launches up to {worst.ratio:.2f}x the cheapest "
+        f"fleet ({worst.pods} one-slice pod(s): {worst.karpenter.describe()}, "
+        f"${worst.karpenter.price_per_hour:.2f}/h, where {worst.cheapest.describe()}, "
+        f"${worst.cheapest.price_per_hour:.2f}/h, holds them; on-demand us-east-1), and more "
+        f"than {TOLERATED_RATIO:.2f}x for some counts up to {bound.tolerated_from - 1} pods: it "
+        f"fills the NodePool with the lowest price per slice first ({first.name}), one pod at a "
+        "time, without knowing how many follow. Accept it if the pool mostly runs more pods, or "
+        "narrow the pool to one GPU model and count ("
+        + _narrowed(first)
+        + "), or give small workloads a pool of their own"
     ]
+
+
+def _narrowed(plan: NodePoolPlan) -> str:
+    """The setting that keeps only ``plan``'s GPU model (or count), in the user's words."""
+    words = vocabulary()
+    if plan.gpu_model is not None:
+        return words.example("gpu_names", f"[{plan.gpu_model.name}]")
+    return words.example("gpu_counts", f"[{plan.gpu_counts[0]}]")

@@ -1,4 +1,5 @@
-"""Names of the NodePools a pool with slices per GPU model becomes (``<pool>-<gpu>``)."""
+"""Names of the NodePools a pool becomes: ``<pool>-<gpu>`` per GPU model where slices differ
+per model, and ``<name>-<n>gpu`` per GPU count where a pool admits several."""
 
 from __future__ import annotations
 
@@ -20,3 +21,8 @@ def names_per_gpu_model(pool_name: str, models: Sequence[GpuModel]) -> dict[GpuM
         + (f"-{model.memory_mib // 1024}g" if sizes[model.name] > 1 else "")
         for model in models
     }
+
+
+def name_per_gpu_count(name: str, count: int) -> str:
+    """``<name>-<n>gpu``; ``<name>-fraction`` for fractional-GPU types (count 0)."""
+    return f"{name}-{count}gpu" if count > 0 else f"{name}-fraction"

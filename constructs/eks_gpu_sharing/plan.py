@@ -11,9 +11,15 @@ EC2NodeClass per GPU model it admits, ``<pool>-<gpu>``, each restricted to that 
 takes NodePools in order of weight, equal weights by name descending (kubernetes-sigs/karpenter
 ``utils/nodepool.OrderByWeight``), and uses the first that fits a pod, so the NodePools of one
 pool are weighted by their cheapest on-demand price per slice: the cheapest per slice is tried
-first (``tests/test_sharing.py`` runs Karpenter's scheduler to check). All NodePools of a
-pool share its ``eks-gpu-sharing.io/pool`` label, so pods and the device plugin select the pool
-as before; each has its own ``gpu_limit`` (the limit applies per GPU model).
+first (``tests/test_sharing.py`` runs Karpenter's scheduler to check).
+
+A pool that admits several GPU counts (``gpu_counts=[1, 4]``) becomes one NodePool per count
+(``<name>-<n>gpu``, ``<name>-fraction`` for fractional GPUs), weighted the same way: Karpenter
+keeps adding pending pods to a new NodeClaim while any admitted type still fits them and then
+launches the cheapest type that holds them all, so one NodePool admitting 4-GPU types fills
+4-GPU nodes at their price per slice (``_per_gpu_count``). All NodePools of a pool share its
+``eks-gpu-sharing.io/pool`` label, so pods and the device plugin select the pool as before; each
+has its own ``gpu_limit`` (the limit applies per NodePool: per GPU model and count).
 """
 
 from __future__ import annotations
@@ -25,9 +31,9 @@ from typing import Final
 from .backends import SharingBackend
 from .catalog import GpuInstanceType, GpuModel
 from .errors import ConfigurationError
-from .karpenter_api import INSTANCE_GPU_MEMORY, INSTANCE_GPU_NAME, Requirement
+from .karpenter_api import INSTANCE_GPU_COUNT, INSTANCE_GPU_MEMORY, INSTANCE_GPU_NAME, Requirement
 from .labels import POOL_LABEL, SHARING_LABEL
-from .node_pool_names import names_per_gpu_model
+from .node_pool_names import name_per_gpu_count, names_per_gpu_model
 from .pool import GpuPool
 from .sharing import GPU_RESOURCE, Sharing
 from .vocabulary import vocabulary
@@ -68,6 +74,9 @@ class NodePoolPlan:
     slices_per_gpu: int
     instance_types: tuple[GpuInstanceType, ...]
     weight: int | None
+    #: The name before the split per GPU count (the pool's, or ``<pool>-<gpu>``): the NodePools
+    #: of one family share a device plugin config key and name their overlays after it.
+    family: str = ""
 
     @property
     def backend(self) -> SharingBackend:
@@ -84,7 +93,7 @@ class NodePoolPlan:
         """Its key in the device plugin ConfigMap, ``pool-<name>``: named after the NodePool,
         not its setting, so a change of sharing changes the key's content, never the key its
         nodes select (the plugin on running nodes loads the new setting when it restarts)."""
-        return f"pool-{self.name}"
+        return f"pool-{self.family or self.name}"
 
     @property
     def slice_limit(self) -> int:
@@ -97,8 +106,14 @@ class NodePoolPlan:
         return tuple(sorted({t.gpu_count for t in self.instance_types}))
 
     def requirements(self) -> list[Requirement]:
-        """The pool's requirements, narrowed to the GPU model when it has one."""
+        """The pool's requirements, narrowed to the GPU model when it has one and to the GPU
+        count when the pool admits several (one NodePool per count)."""
         requirements = self.pool.requirements()
+        counts = self.gpu_counts
+        if len(set(self.pool.gpu_counts)) > 1 and len(counts) == 1:
+            requirements = [r for r in requirements if r.key != INSTANCE_GPU_COUNT] + [
+                Requirement(INSTANCE_GPU_COUNT, "In", (str(counts[0]),))
+            ]
         if self.gpu_model is None:
             return requirements
         model = self.gpu_model
@@ -138,8 +153,10 @@ class NodePoolPlan:
         return capacities
 
     def overlay_name(self, gpu_count: int) -> str:
-        """The NodeOverlay for ``gpu_count``-GPU instances of this NodePool."""
-        return f"{self.name}-gpu-{gpu_count}"
+        """The NodeOverlay for ``gpu_count``-GPU instances of this NodePool, named after its
+        family: each count is one NodePool's, and the name stays when a pool is split by count
+        (the overlay is updated in place, not replaced)."""
+        return f"{self.family or self.name}-gpu-{gpu_count}"
 
     def price_per_slice(self) -> float | None:
         """The cheapest on-demand price per slice-hour among its instance types (catalog)."""
@@ -165,11 +182,11 @@ class PoolPlan:
         return max(plan.slice_limit for plan in self.node_pools)
 
     def only(self) -> NodePoolPlan:
-        """The one NodePool of a pool with a fixed slice count (ValueError otherwise)."""
+        """The one NodePool of a pool of one GPU count and slice count (ValueError otherwise)."""
         if len(self.node_pools) != 1:
             raise ValueError(
                 f"pool {self.pool.name!r} is {len(self.node_pools)} NodePools (one per GPU "
-                "model): use node_pools"
+                "model and count): use node_pools"
             )
         return self.node_pools[0]
 
@@ -183,7 +200,10 @@ def plan_pool(pool: GpuPool) -> PoolPlan:
         # The count does not depend on the model: any model answers it.
         slices = sharing.slices_for(GpuModel("any", 0))
         only = NodePoolPlan(pool, pool.name, None, sharing, slices, admitted, pool.weight)
-        return PoolPlan(pool, (only,))
+        split = _per_gpu_count(only)
+        if len(split) > 1 and pool.weight is None:
+            split = _weighted_by_price_per_slice(split)
+        return PoolPlan(pool, tuple(split))
     models = sorted({t.gpu_model for t in admitted})
     names = names_per_gpu_model(pool.name, models)
     plans = [
@@ -198,9 +218,34 @@ def plan_pool(pool: GpuPool) -> PoolPlan:
         )
         for model in models
     ]
+    plans = [split for plan in plans for split in _per_gpu_count(plan)]
     if len(plans) > 1 and pool.weight is None:
         plans = _weighted_by_price_per_slice(plans)
     return PoolPlan(pool, tuple(plans))
+
+
+def _per_gpu_count(plan: NodePoolPlan) -> list[NodePoolPlan]:
+    """One NodePool per GPU count where the plan admits several.
+
+    Karpenter keeps adding pending pods to a new NodeClaim while any admitted type still fits
+    them, then launches the cheapest type that holds them all (``addToInflightNode``): a
+    NodePool that admits 4-GPU types fills 4-GPU nodes, at a higher price per slice than 1-GPU
+    types. Split by count and weighted by price per slice, each NodeClaim holds one count's
+    slices, the cheapest count per slice is tried first, and a pod that needs a larger node
+    (several slices of one node, several whole GPUs, a big CPU request) still falls through to
+    the NodePool of the larger count."""
+    counts = plan.gpu_counts
+    if len(counts) < 2:
+        return [plan]
+    return [
+        replace(
+            plan,
+            name=name_per_gpu_count(plan.name, count),
+            family=plan.name,
+            instance_types=tuple(t for t in plan.instance_types if t.gpu_count == count),
+        )
+        for count in counts
+    ]
 
 
 def _weighted_by_price_per_slice(plans: list[NodePoolPlan]) -> list[NodePoolPlan]:

@@ -106,8 +106,10 @@ class GpuPool:
         Bottlerocket), e.g. to move a pool ahead of the others. It must have NVIDIA AMIs for
         the cluster's Kubernetes version (checked against ``ami_releases``). Default: the
         library's pin, ``versions.AL2023_AMI_VERSION`` or ``versions.BOTTLEROCKET_AMI_VERSION``.
-    :param gpu_limit: Maximum *physical* GPUs the pool may run; the NodePool limit is this times
-        the slices per GPU. Default: 8.
+    :param gpu_limit: Maximum *physical* GPUs per NodePool of the pool; the NodePool limit is
+        this times the slices per GPU. A pool with several GPU counts, or with slices per GPU
+        model, is several NodePools (``plan.plan_pool``), each with this limit: Karpenter's
+        limits are per NodePool. Default: 8.
     :param root_volume_gib: Encrypted gp3 root/data volume size. Default: 100.
     :param labels: Extra node labels (not in reserved domains).
     :param taints: Extra taints, besides ``nvidia.com/gpu:NoSchedule``.

@@ -22,6 +22,7 @@ import cdk8s
 
 from .advice import file_advice
 from .catalog import InstanceCatalog, load_catalog
+from .cheapest_fleet import CheapestFleet, NodeOption, PodShape, cheapest_fleet
 from .cluster_dump import ClusterDump, ClusterObjects
 from .config_writer import to_document
 from .errors import ConfigurationError, printable
@@ -107,6 +108,16 @@ class PoolOutcome:
     unschedulable: tuple[tuple[str, int], ...]
     #: Pods placed on nodes that already run (``--cluster``), not on new ones.
     existing_node_pods: int = 0
+    #: The cheapest fleet of the pool's admitted types that holds the pods Karpenter placed on
+    #: its new nodes (eks_gpu_sharing.cheapest_fleet); None when it holds none of them.
+    cheapest: CheapestFleet | None = None
+
+    @property
+    def cost_ratio(self) -> float | None:
+        """Karpenter's $/hour over the cheapest fleet's; None without new nodes or a fleet."""
+        if self.cheapest is None or not self.node_claims or self.cheapest.price_per_hour <= 0:
+            return None
+        return round(self.price_per_hour / self.cheapest.price_per_hour, 4)
 
     @property
     def nodes(self) -> int:
@@ -310,6 +321,7 @@ class SimulationReport:
                     "unschedulablePods": p.unschedulable_pods,
                     "unaccountedPods": p.unaccounted_pods,
                     "unschedulable": [{"reason": r, "pods": n} for r, n in p.unschedulable],
+                    "costRatio": p.cost_ratio,
                 }
                 for p in r.pools
             ]
@@ -394,6 +406,8 @@ class SimulationReport:
                         f"  {pool.pool}: {count} x {instance_type} ({capacity_type}); "
                         f"may launch any of {len(options)}: {', '.join(options)}"
                     )
+                if run is ours:
+                    lines += _cheapest_lines(pool)
                 for reason, count in pool.unschedulable:
                     lines.append(f"  {pool.pool}: {count} pod(s) not placed: {reason}")
             lines += _workload_lines(run)
@@ -416,6 +430,19 @@ class SimulationReport:
             lines += ["", "Advice:", *(f"  - {text}" for text in self.advice)]
         lines += ["", "Limits:", *(f"  - {text}" for text in self.limits)]
         return "\n".join(lines)
+
+
+def _cheapest_lines(pool: PoolOutcome) -> list[str]:
+    """The cheapest fleet beside what Karpenter launches, and the ratio."""
+    fleet, ratio = pool.cheapest, pool.cost_ratio
+    if fleet is None or ratio is None:
+        return []
+    bound = "" if fleet.exact else " at most"
+    return [
+        f"  {pool.pool}: cheapest fleet for the same {pool.scheduled_pods} pod(s):{bound} "
+        f"{fleet.describe()}, ${fleet.price_per_hour:.3f}/h; Karpenter's "
+        f"${pool.price_per_hour:.3f}/h is {ratio:.2f}x"
+    ]
 
 
 def _workload_lines(run: SimulationRun) -> list[str]:
@@ -647,6 +674,8 @@ def _run_from_answer(
 
     errors_by_group: dict[tuple[str, str], Counter[str]] = {k: Counter() for k in group_of}
     placed_by_group: dict[tuple[str, str], Counter[str]] = {k: Counter() for k in group_of}
+    # Per pool, the pods per group on its new nodes: what the cheapest fleet must hold.
+    new_by_pool: dict[str, Counter[tuple[str, str]]] = {}
     for error in answer["podErrors"]:
         errors_by_group[key(error["pod"])][error["error"]] += 1
     # A pool's pending pods: the sample pods made for it (--pods), and the workload pods
@@ -672,6 +701,7 @@ def _run_from_answer(
         )
         for pod in claim["pods"]:
             placed_by_group[key(pod)][pool] += 1
+            new_by_pool.setdefault(pool, Counter())[key(pod)] += 1
             if not group_of[key(pod)].pool:
                 pending_by_pool[pool] += 1
     existing_nodes = []
@@ -703,6 +733,7 @@ def _run_from_answer(
             node_claims=tuple(claims_by_pool.get(pool, ())),
             unschedulable=tuple(sorted(errors_by_pool.get(pool, Counter()).items())),
             existing_node_pods=on_existing[pool],
+            cheapest=_cheapest_for(answer.get("fleet"), new_by_pool.get(pool), pools_of, pool),
         )
         for pool in sorted(pool_names)
     )
@@ -750,6 +781,51 @@ def _run_from_answer(
         workloads=workloads,
         existing_nodes=tuple(existing_nodes),
     )
+
+
+def _cheapest_for(
+    fleet: Mapping[str, Any] | None,
+    placed: Mapping[tuple[str, str], int] | None,
+    pools_of: Mapping[str, str],
+    pool: str,
+) -> CheapestFleet | None:
+    """The cheapest fleet of ``pool``'s NodePools for the pods Karpenter placed on its new
+    nodes (``placed``: pods per (namespace, group)), from the figures Karpenter computed."""
+    if not fleet or not placed:
+        return None
+    node_pools = {
+        name: entry
+        for name, entry in fleet["nodePools"].items()
+        if pools_of.get(name, name) == pool
+    }
+    options = [
+        NodeOption(
+            node_pool=name,
+            instance_type=t["name"],
+            price_per_hour=t["pricePerHour"],
+            room={k: v - entry["daemonSetOverhead"].get(k, 0) for k, v in t["allocatable"].items()},
+            capacity=t["capacity"],
+        )
+        for name, entry in node_pools.items()
+        for t in entry["instanceTypes"]
+        if t["pricePerHour"] is not None
+    ]
+    groups = {(g["namespace"], g["name"]): g for g in fleet["groups"]}
+    shapes = [
+        PodShape(
+            pods=count,
+            requests=groups[k]["requests"],
+            admitted=frozenset(
+                (node_pool, name)
+                for node_pool, names in groups[k]["admitted"].items()
+                if node_pool in node_pools
+                for name in names
+            ),
+        )
+        for k, count in sorted(placed.items())
+    ]
+    limits = {name: entry["limits"] for name, entry in node_pools.items()}
+    return cheapest_fleet(shapes, options, limits)
 
 
 def _by_pool(

@@ -52,7 +52,7 @@ class GpuPoolChart(cdk8s.Chart):
     """The Karpenter objects of one GPU pool, all derived from its ``GpuPool``.
 
     Per NodePool of the pool (one, or one per GPU model when the slices per GPU depend on the
-    model: ``plan.plan_pool``):
+    model, and per GPU count when it admits several: ``plan.plan_pool``):
 
     * ``EC2NodeClass``: pinned EKS-optimized AMI alias (NVIDIA variant chosen by instance type),
       IMDSv2 only with hop limit 1 (pods cannot reach the node's credentials), encrypted gp3
@@ -60,7 +60,8 @@ class GpuPoolChart(cdk8s.Chart):
       get the built-in device plugin's settings (time-slicing, MPS or MIG) as user data.
     * ``NodePool``: requirements, labels (pool, sharing, device plugin config) and taints of the
       pool, disruption settings, and a limit counted in slices.
-    * ``NodeOverlay`` ``<nodepool>-gpu-<count>`` per GPU count that needs one: tells Karpenter's
+    * ``NodeOverlay`` ``<pool>-gpu-<count>`` (``<pool>-<gpu>-gpu-<count>`` per GPU model) per
+      GPU count that needs one: tells Karpenter's
       scheduling simulation that a node of that count offers ``count x slices`` (a fractional GPU
       counts as one device), so a burst of one-slice pods launches one node, not one per pod.
 
@@ -121,7 +122,9 @@ class GpuPoolChart(cdk8s.Chart):
 
     def _only(self) -> NodePoolObjects:
         if len(self.node_pools) != 1:
-            raise ValueError(f"pool {self.pool.name!r} has one NodePool per GPU model")
+            raise ValueError(
+                f"pool {self.pool.name!r} has one NodePool per GPU model and count: use node_pools"
+            )
         return next(iter(self.node_pools.values()))
 
     # -- EC2NodeClass -----------------------------------------------------------------------

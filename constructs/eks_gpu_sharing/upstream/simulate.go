@@ -110,14 +110,16 @@ type poolInstanceType struct {
 }
 
 type simulateResponse struct {
-	InvalidObjects  []validationResult            `json:"invalidObjects"`
-	FeatureGates    map[string]bool               `json:"featureGates"`
-	NodeClaims      []simulatedNodeClaim          `json:"nodeClaims"`
-	PodErrors       []podError                    `json:"podErrors"`
-	Statuses        []objectStatus                `json:"statuses"`
-	PoolTypes       map[string][]poolInstanceType `json:"poolInstanceTypes"`
-	DaemonSetFit    map[string][]string           `json:"daemonSetFit"`
-	ScheduleSeconds float64                       `json:"scheduleSeconds"`
+	InvalidObjects []validationResult            `json:"invalidObjects"`
+	FeatureGates   map[string]bool               `json:"featureGates"`
+	NodeClaims     []simulatedNodeClaim          `json:"nodeClaims"`
+	PodErrors      []podError                    `json:"podErrors"`
+	Statuses       []objectStatus                `json:"statuses"`
+	PoolTypes      map[string][]poolInstanceType `json:"poolInstanceTypes"`
+	DaemonSetFit   map[string][]string           `json:"daemonSetFit"`
+	// Fleet is what the cheapest-fleet optimum needs, as Karpenter computes it.
+	Fleet           *fleetInputs `json:"fleet"`
+	ScheduleSeconds float64      `json:"scheduleSeconds"`
 	// InputErrors names user objects (pod templates, DaemonSets, cluster objects) that do not
 	// decode as their Kubernetes type; nothing is simulated when there are any.
 	InputErrors []inputError `json:"inputErrors"`
@@ -244,6 +246,9 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 		return nil, err
 	}
 	if resp.DaemonSetFit, err = daemonSetFit(ctx, kubeClient); err != nil {
+		return nil, err
+	}
+	if resp.Fleet, err = fleetInputsFor(ctx, kubeClient, cloudProvider, req.Pods); err != nil {
 		return nil, err
 	}
 
@@ -406,35 +411,44 @@ func pendingPods(groups []podGroup) ([]client.Object, []inputError) {
 	var pods []client.Object
 	var errs []inputError
 	for _, group := range groups {
-		template := &corev1.PodTemplateSpec{}
-		if err := fromUnstructured(group.Template, template); err != nil {
-			errs = append(errs, inputError{Object: "pod group " + group.Namespace + "/" + group.Name, Error: err.Error()})
-			continue
-		}
 		for i := 0; i < group.Count; i++ {
-			name := fmt.Sprintf("%s-%d", group.Name, i)
-			pod := &corev1.Pod{
-				ObjectMeta: *template.ObjectMeta.DeepCopy(),
-				Spec:       *template.Spec.DeepCopy(),
-			}
-			defaultPodRequests(pod)
-			pod.Name = name
-			pod.Namespace = group.Namespace
-			pod.UID = types.UID("uid-pod-" + group.Namespace + "-" + name)
-			pod.CreationTimestamp = metav1.Now()
-			// What kube-scheduler records on a pod no node fits, which Karpenter waits for.
-			pod.Status = corev1.PodStatus{
-				Phase: corev1.PodPending,
-				Conditions: []corev1.PodCondition{{
-					Type:   corev1.PodScheduled,
-					Status: corev1.ConditionFalse,
-					Reason: corev1.PodReasonUnschedulable,
-				}},
+			pod, err := groupPod(group, i)
+			if err != nil {
+				errs = append(errs, inputError{Object: "pod group " + group.Namespace + "/" + group.Name, Error: err.Error()})
+				break
 			}
 			pods = append(pods, pod)
 		}
 	}
 	return pods, errs
+}
+
+// groupPod makes the group's i-th pod, <group>-<i>, pending as kube-scheduler leaves it.
+func groupPod(group podGroup, i int) (*corev1.Pod, error) {
+	template := &corev1.PodTemplateSpec{}
+	if err := fromUnstructured(group.Template, template); err != nil {
+		return nil, err
+	}
+	name := fmt.Sprintf("%s-%d", group.Name, i)
+	pod := &corev1.Pod{
+		ObjectMeta: *template.ObjectMeta.DeepCopy(),
+		Spec:       *template.Spec.DeepCopy(),
+	}
+	defaultPodRequests(pod)
+	pod.Name = name
+	pod.Namespace = group.Namespace
+	pod.UID = types.UID("uid-pod-" + group.Namespace + "-" + name)
+	pod.CreationTimestamp = metav1.Now()
+	// What kube-scheduler records on a pod no node fits, which Karpenter waits for.
+	pod.Status = corev1.PodStatus{
+		Phase: corev1.PodPending,
+		Conditions: []corev1.PodCondition{{
+			Type:   corev1.PodScheduled,
+			Status: corev1.ConditionFalse,
+			Reason: corev1.PodReasonUnschedulable,
+		}},
+	}
+	return pod, nil
 }
 
 // defaultPodRequests applies the one API server pod default the scheduler depends on: a
