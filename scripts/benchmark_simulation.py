@@ -49,13 +49,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "constructs"))
+sys.path.insert(0, str(ROOT))  # tests/pool_shapes.py: the shapes the tests check too
 
 import copy  # noqa: E402
 
 import eks_gpu_sharing.plan as plan_module  # noqa: E402
-from eks_gpu_sharing import GpuPool, Mig, Mps, NoSharing, TimeSlicing  # noqa: E402
+from eks_gpu_sharing import GpuPool, TimeSlicing  # noqa: E402
 from eks_gpu_sharing.catalog import load_catalog  # noqa: E402
-from eks_gpu_sharing.pool import AmiFamily  # noqa: E402
 from eks_gpu_sharing.setup import GpuSharingSetup  # noqa: E402
 from eks_gpu_sharing.simulation import (  # noqa: E402
     MAX_PODS_PER_POOL,
@@ -67,6 +67,7 @@ from eks_gpu_sharing.simulation import (  # noqa: E402
 )
 from eks_gpu_sharing.upstream import GO_MODULE_DIR, Upstream, upstream  # noqa: E402
 from eks_gpu_sharing.upstream.harness import go_command  # noqa: E402
+from tests.pool_shapes import SHAPES  # noqa: E402
 
 GPUS = ["t4", "a10g", "l4"]
 POOLS = {
@@ -196,33 +197,6 @@ def scale_table(
         busy.wait()
 
 
-#: Every pool shape of issue 20; limits high enough not to decide.
-SHAPES: dict[str, GpuPool] = {
-    "MPS 3, a10g, gpuCounts [1, 4]": GpuPool(
-        "mps", sharing=Mps(replicas=3), gpu_names=["a10g"], gpu_counts=[1, 4], gpu_limit=400
-    ),
-    "time-slicing 4, t4/a10g/l4, gpuCounts [1, 4]": POOLS["1- and 4-GPU types"],
-    "memoryGib 6, t4/a10g/l4/l40s": GpuPool(
-        "mem",
-        sharing=TimeSlicing(memory_gib=6),
-        gpu_names=["t4", "a10g", "l4", "l40s"],
-        gpu_limit=400,
-    ),
-    "MIG 1g.10gb, p5/p4de, gpuCounts [1, 8], Bottlerocket": GpuPool(
-        "mig",
-        sharing=Mig(profile="1g.10gb"),
-        instance_families=["p5", "p4de"],
-        gpu_counts=[1, 8],
-        ami_family=AmiFamily.BOTTLEROCKET,
-        gpu_limit=400,
-    ),
-    "whole GPUs, a10g, gpuCounts [1, 4]": GpuPool(
-        "whole", sharing=NoSharing(), gpu_names=["a10g"], gpu_counts=[1, 4], gpu_limit=400
-    ),
-    "fractional and whole L4 (g6f, g6), gpuCounts [0, 1]": GpuPool(
-        "l4any", instance_families=["g6", "g6f"], gpu_counts=[0, 1], gpu_limit=400
-    ),
-}
 SHAPE_SIZES = (5, 14, 40, 200)
 
 

@@ -16,13 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eks_gpu_sharing import GpuPool, Mig, Mps, TimeSlicing
+from eks_gpu_sharing import GpuPool
 from eks_gpu_sharing.advice import pool_advice
 from eks_gpu_sharing.burst_cost import TOLERATED_RATIO, burst_bound, burst_cost
 from eks_gpu_sharing.cheapest_fleet import NodeOption, PodShape, cheapest_fleet
 from eks_gpu_sharing.labels import POOL_LABEL
 from eks_gpu_sharing.plan import plan_pool
-from eks_gpu_sharing.pool import AmiFamily
 from eks_gpu_sharing.setup import GpuSharingSetup
 from eks_gpu_sharing.simulation import (
     PodGroup,
@@ -32,6 +31,7 @@ from eks_gpu_sharing.simulation import (
     simulation_input,
 )
 from eks_gpu_sharing.upstream import Upstream
+from tests.pool_shapes import AT_THE_OPTIMUM, SHAPES
 
 # -- the solver against brute force -------------------------------------------------------------
 
@@ -155,41 +155,6 @@ def test_a_pod_no_option_admits_has_no_fleet() -> None:
 
 # -- every pool shape through Karpenter's scheduler ---------------------------------------------
 
-#: The pool shapes of issue 20, and what the library does for each. Limits high enough that
-#: they are not what decides.
-SHAPES: dict[str, GpuPool] = {
-    "mps-a10g-1-4": GpuPool(
-        "mps", sharing=Mps(replicas=3), gpu_names=["a10g"], gpu_counts=[1, 4], gpu_limit=200
-    ),
-    "ts-mixed-1-4": GpuPool(
-        "ts",
-        sharing=TimeSlicing(replicas=4),
-        gpu_names=["t4", "a10g", "l4"],
-        gpu_counts=[1, 4],
-        gpu_limit=200,
-    ),
-    "memory-6": GpuPool(
-        "mem",
-        sharing=TimeSlicing(memory_gib=6),
-        gpu_names=["t4", "a10g", "l4", "l40s"],
-        gpu_limit=200,
-    ),
-    "mig-1g10gb": GpuPool(
-        "mig",
-        sharing=Mig(profile="1g.10gb"),
-        instance_families=["p5", "p4de"],
-        gpu_counts=[1, 8],
-        ami_family=AmiFamily.BOTTLEROCKET,
-        gpu_limit=64,
-    ),
-    "whole-a10g-1-4": GpuPool("whole", gpu_names=["a10g"], gpu_counts=[1, 4], gpu_limit=200),
-    "fractions-and-l4": GpuPool(
-        "l4any", instance_families=["g6", "g6f"], gpu_counts=[0, 1], gpu_limit=200
-    ),
-}
-#: Shapes Karpenter fills at the cheapest fleet for every pod count (no warning).
-AT_THE_OPTIMUM = {"mps-a10g-1-4", "ts-mixed-1-4", "whole-a10g-1-4"}
-
 
 def _sample_run(harness: Upstream, pool: GpuPool, pods: int) -> SimulationRun:
     inputs = simulation_input(GpuSharingSetup.for_pools([pool]))
@@ -246,15 +211,15 @@ def test_the_warning_figures_are_the_measured_ones() -> None:
         if (b := burst_bound(plan_pool(pool))) is not None
     }
     assert figures == {
-        "mps-a10g-1-4": (1.0, 1),
-        "ts-mixed-1-4": (1.0, 1),
-        "whole-a10g-1-4": (1.0, 1),
+        "MPS 3, a10g, gpuCounts [1, 4]": (1.0, 1),
+        "time-slicing 4, t4/a10g/l4, gpuCounts [1, 4]": (1.0, 1),
+        "whole GPUs, a10g, gpuCounts [1, 4]": (1.0, 1),
         # mem-t4 first (0.263 $/slice-h): 3 pods take two g4dn.xlarge, one g6.xlarge holds them.
-        "memory-6": (1.31, 3),
+        "memoryGib 6, t4/a10g/l4/l40s": (1.31, 3),
         # mig-a100 first (p4de.24xlarge, 56 slices): one pod takes it, p5.4xlarge holds it.
-        "mig-1g10gb": (3.99, 1),
-        # g6f.large (1/8 L4) before g6.xlarge: 2 pods on fractions cost 2 x $0.202.
-        "fractions-and-l4": figures["fractions-and-l4"],
+        "MIG 1g.10gb, p5/p4de, gpuCounts [1, 8], Bottlerocket": (3.99, 1),
+        # One pod per g6f.large (1/8 L4, one device), the cheapest per slice and per node.
+        "fractional and whole L4 (g6f, g6), gpuCounts [0, 1]": (1.0, 1),
     }
 
 
@@ -300,7 +265,7 @@ def _workload_run(harness: Upstream, pool: GpuPool, groups: Sequence[PodGroup]) 
 def test_the_cheapest_fleet_counts_each_pods_cpu_and_memory(harness: Upstream) -> None:
     """2 vCPU / 8 GiB pods: a g4dn.xlarge (4 vCPU, 16 GiB) holds one after its reserved share
     and the DaemonSets, not four, so both Karpenter and the optimum take larger 1-GPU types."""
-    pool = SHAPES["ts-mixed-1-4"]
+    pool = SHAPES["time-slicing 4, t4/a10g/l4, gpuCounts [1, 4]"]
     group = PodGroup("w", "ml", 40, _template(pool, "2", "8Gi", 1), label="Deployment ml/w")
     outcome = _workload_run(harness, pool, [group]).pool(pool.name)
     assert outcome.scheduled_pods == 40
@@ -322,7 +287,7 @@ def test_the_cheapest_fleet_counts_each_pods_cpu_and_memory(harness: Upstream) -
 def test_pods_that_need_a_large_node_still_get_one(harness: Upstream) -> None:
     """A pod asking for 6 slices cannot fit a 1-GPU node (4 slices): it falls through to the
     4-GPU NodePool, while one-slice pods fill 1-GPU nodes; the optimum mixes both the same way."""
-    pool = SHAPES["ts-mixed-1-4"]
+    pool = SHAPES["time-slicing 4, t4/a10g/l4, gpuCounts [1, 4]"]
     big = PodGroup("big", "ml", 2, _template(pool, "1", "4Gi", 6), label="Deployment ml/big")
     small = PodGroup(
         "small", "ml", 8, _template(pool, "500m", "1Gi", 1), label="Deployment ml/small"
