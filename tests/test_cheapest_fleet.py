@@ -147,6 +147,17 @@ def test_a_limit_moves_pods_to_the_next_node_pool() -> None:
     )
 
 
+def test_beyond_the_search_the_fleet_is_each_shapes_added_up_and_says_so() -> None:
+    option = _option("a", 1.0, {"gpu": 4000, "cpu": 8000, "pods": 110_000})
+    admitted = frozenset({("np", "a")})
+    small = PodShape(1, {"gpu": 1000, "cpu": 1000, "pods": 1000}, admitted)
+    many = PodShape(3000, {"gpu": 1000, "cpu": 2000, "pods": 1000}, admitted)
+    fleet = cheapest_fleet([small, many], [option], {})
+    assert fleet is not None and not fleet.exact
+    # Each shape on its own nodes: 1 for the small pod, 750 (four slices each) for the others.
+    assert fleet.launches == (("a", 751),)
+
+
 def test_a_pod_no_option_admits_has_no_fleet() -> None:
     option = _option("a", 1.0, {"gpu": 4000, "cpu": 4000})
     shape = PodShape(1, {"gpu": 1000, "cpu": 8000}, frozenset({("np", "a")}))
