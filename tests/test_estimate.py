@@ -3,6 +3,7 @@ and the arithmetic agree), the reports, and measured input read from a real Prom
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -328,11 +329,18 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_guides_figures_are_current() -> None:
-    """The guide's summary quotes examples/workloads.yaml's estimate and shows its chart."""
+def test_the_guides_figures_are_current(harness: Upstream) -> None:
+    """The guide's summary quotes examples/workloads.yaml's estimate, counted by Karpenter's
+    scheduler with the workloads' CPU and memory, and shows its chart."""
     from eks_gpu_sharing.estimate import read_workloads
 
-    result = estimate(read_workloads(ROOT / "examples" / "workloads.yaml"), use_simulator=False)
+    result = estimate(read_workloads(ROOT / "examples" / "workloads.yaml"))
+    assert result.method.startswith("Karpenter")
+    assert result.sample_pod_saving is not None
+    assert (
+        f"would\nread {result.sample_pod_saving:.0%}"
+        in (ROOT / "docs" / "gpu-sharing-on-eks.md").read_text()
+    )
     chart = ROOT / "docs" / "measurements" / "estimate-example.svg"
     assert chart.read_text() == chart_svg(result), "regenerate: see the guide's summary"
     guide = (ROOT / "docs" / "gpu-sharing-on-eks.md").read_text()
@@ -342,6 +350,49 @@ def test_the_guides_figures_are_current() -> None:
         f"({result.saving:.0%} less, {today.nodes} -> {shared.nodes} nodes)"
     )
     assert quoted in guide
+
+
+def test_host_requests_decide_the_node_and_the_saving(harness: Upstream) -> None:
+    """2 vCPU / 8 GiB pods on l4 at five per GPU: a g6.xlarge (4 vCPU) holds one, a g6.2xlarge
+    (8 vCPU) three, a g6.4xlarge ($1.3232/h, 16 vCPU) all five, so ten pods need two g6.4xlarge
+    (hand arithmetic), where the sample pod's 250m fit five per g6.xlarge ($0.8048/h)."""
+    declared = Workload("svc", replicas=10, gpu_memory_gib=3, busy=0.05, cpu="2", memory="8Gi")
+    sample = dataclasses.replace(declared, cpu=None, memory=None)
+    with_requests = estimate([declared])
+    without = estimate([sample])
+    (pool,) = with_requests.pools
+    assert (pool.share, pool.shared.nodes, pool.shared.instance_types) == (5, 2, ("g6.4xlarge",))
+    assert pool.shared.price_per_hour == pytest.approx(2 * 1.3232)
+    (plain,) = without.pools
+    assert (plain.shared.nodes, plain.shared.instance_types) == (2, ("g6.xlarge",))
+    assert with_requests.saving < without.saving
+    assert with_requests.sample_pod_saving == pytest.approx(without.saving)
+    assert without.sample_pod_saving is None
+    assert "with the sample pod's everywhere the saving would read" in format_text(with_requests)
+    # The arithmetic cannot count them, and says so.
+    assert "cpu and memory are not counted" in estimate([declared], use_simulator=False).method
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "0", "8GB", "1.5 cores"])
+def test_a_bad_host_request_names_the_field(value: object) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        parse_workloads(
+            {
+                "workloads": [
+                    {"name": "a", "replicas": 1, "gpuMemoryGib": 1, "busy": 0.1, "cpu": value}
+                ]
+            }
+        )
+    assert "workloads[0].cpu" in str(raised.value) and "Kubernetes quantity" in str(raised.value)
+
+
+def test_a_whole_number_of_cpus_is_quoted_in_yaml_and_a_quantity_in_python() -> None:
+    with pytest.raises(ConfigurationError, match='quote it: cpu: "2"'):
+        parse_workloads(
+            {"workloads": [{"name": "a", "replicas": 1, "gpuMemoryGib": 1, "busy": 0.1, "cpu": 2}]}
+        )
+    workload = Workload("a", 1, 1, 0.1, cpu=2, memory="4Gi")  # type: ignore[arg-type]
+    assert workload.cpu == "2" and workload.host_requests == {"cpu": "2", "memory": "4Gi"}
 
 
 def test_the_report_says_why_the_scheduler_did_not_run() -> None:

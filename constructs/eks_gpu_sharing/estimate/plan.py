@@ -8,10 +8,11 @@ cheapest type per GPU); :attr:`Estimate.method` says which. Prices are the insta
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Any, Final
 
 from ..catalog import GpuInstanceType, load_catalog
 from ..pool import GpuPool
@@ -63,6 +64,13 @@ class PoolEstimate:
         return self.recommendations[0].share
 
 
+#: Per pool, its workloads' pods: ``[(pods, {"cpu": "2", "memory": "8Gi"}), ...]`` (empty
+#: requests: the sample pod's 250m CPU and 256Mi).
+PodsByPool = Mapping[str, Sequence[tuple[int, Mapping[str, str]]]]
+#: Counts the nodes of a config for those pods: Karpenter's scheduler (:func:`karpenter_simulator`).
+Simulator = Callable[[GpuSharingSetup, PodsByPool], Mapping[str, Cost]]
+
+
 @dataclass(frozen=True)
 class Estimate:
     """What sharing saves on these workloads."""
@@ -72,6 +80,9 @@ class Estimate:
     method: str
     prices: str
     spot: bool
+    #: Where workloads declare CPU or memory: the saving with the sample pod's requests instead
+    #: (250m, 256Mi), to show how much of it depends on them; None otherwise.
+    sample_pod_saving: float | None = None
 
     @property
     def today(self) -> Cost:
@@ -86,8 +97,7 @@ class Estimate:
     @property
     def saving(self) -> float:
         """Share of today's $/month that sharing saves (0 when nothing runs today)."""
-        today = self.today.per_month
-        return 0.0 if today == 0 else 1 - self.shared.per_month / today
+        return _saving(self.today, self.shared)
 
     def config(self, *, cluster_name: str = CLUSTER_PLACEHOLDER) -> GpuSharingSetup:
         """The pools as a config (``render.synth`` or ``simulate`` take it as it is)."""
@@ -125,18 +135,20 @@ def estimate_costs(
     recommendations: Sequence[Recommendation],
     *,
     spot: bool = False,
-    simulator: Callable[[GpuSharingSetup, Mapping[str, int]], Mapping[str, Cost]] | None = None,
+    simulator: Simulator | None = None,
     method: str = "",
 ) -> Estimate:
-    """Pools and costs today and shared; ``simulator`` (pods per pool -> cost per pool) is
-    Karpenter's scheduler, None for arithmetic. ``method`` says how the nodes were counted
-    (with the simulator) or why they were not simulated (without it)."""
+    """Pools and costs today and shared; ``simulator`` is Karpenter's scheduler, None for
+    arithmetic. ``method`` says how the nodes were counted (with the simulator) or why they were
+    not simulated (without it)."""
     planned = plan_pools(recommendations, spot=spot)
     shared_pods = {pool.name: sum(r.workload.replicas for r in recs) for pool, recs in planned}
     whole = [replace(pool, sharing=NoSharing()) for pool, _ in planned]
     whole = [
         replace(p, gpu_limit=max(p.gpu_limit, _rounded(shared_pods[p.name], p))) for p in whole
     ]
+    declared = any(r.workload.host_requests for r in recommendations)
+    sample_pod_saving = None
     if simulator is None:
         shared = {
             pool.name: _arithmetic(pool, shared_pods[pool.name], recs[0].share)
@@ -146,13 +158,40 @@ def estimate_costs(
         method = "arithmetic: GPUs needed / GPUs per instance of the cheapest type per GPU" + (
             f" ({method})" if method else ""
         )
+        if declared:
+            method += "; the workloads' cpu and memory are not counted (that needs the scheduler)"
     else:
-        shared = dict(simulator(_config([p for p, _ in planned], CLUSTER_PLACEHOLDER), shared_pods))
-        today = dict(simulator(_config(whole, CLUSTER_PLACEHOLDER), shared_pods))
+        pods = {
+            pool.name: [(r.workload.replicas, r.workload.host_requests) for r in recs]
+            for pool, recs in planned
+        }
+        shared_config = _config([p for p, _ in planned], CLUSTER_PLACEHOLDER)
+        whole_config = _config(whole, CLUSTER_PLACEHOLDER)
+        shared = dict(simulator(shared_config, pods))
+        today = dict(simulator(whole_config, pods))
+        if declared:
+            sample: PodsByPool = {
+                name: [(n, {}) for n, _ in entries] for name, entries in pods.items()
+            }
+            sample_pod_saving = _saving(
+                _total(simulator(whole_config, sample).values()),
+                _total(simulator(shared_config, sample).values()),
+            )
     pools = tuple(
         PoolEstimate(pool, recs, today[pool.name], shared[pool.name]) for pool, recs in planned
     )
-    return Estimate(tuple(recommendations), pools, method, load_catalog().price_note, spot)
+    return Estimate(
+        tuple(recommendations),
+        pools,
+        method,
+        load_catalog().price_note,
+        spot,
+        sample_pod_saving,
+    )
+
+
+def _saving(today: Cost, shared: Cost) -> float:
+    return 0.0 if today.per_month == 0 else 1 - shared.per_month / today.per_month
 
 
 def _config(pools: Sequence[GpuPool], cluster_name: str) -> GpuSharingSetup:
@@ -199,20 +238,34 @@ def _total(costs: Iterable[Cost]) -> Cost:
     )
 
 
-def karpenter_simulator(
-    log: Callable[[str], None] | None = None,
-) -> Callable[[GpuSharingSetup, Mapping[str, int]], Mapping[str, Cost]]:
-    """A simulator for :func:`estimate_costs`: Karpenter's scheduler, one round per config.
+def karpenter_simulator(log: Callable[[str], None] | None = None) -> Simulator:
+    """A simulator for :func:`estimate_costs`: Karpenter's scheduler, one round per config, on
+    one Deployment per workload made from the pool's sample pod with the workload's CPU and
+    memory requests.
 
     :raises eks_gpu_sharing.upstream.UpstreamUnavailable: without Go.
     """
-    from ..simulation import simulate
+    from ..simulation import simulate, simulation_input
     from ..upstream import upstream
+    from ..workload_manifests import WorkloadManifests, WorkloadPods
 
     harness = upstream(log)
 
-    def run(config: GpuSharingSetup, pods: Mapping[str, int]) -> Mapping[str, Cost]:
-        report = simulate(config, pods, harness=harness)
+    def run(config: GpuSharingSetup, pods: PodsByPool) -> Mapping[str, Cost]:
+        templates = simulation_input(config).pod_templates
+        workloads = tuple(
+            WorkloadPods(
+                kind="Deployment",
+                namespace="estimate",
+                name=f"{pool}-{index}",
+                pods=count,
+                template=_with_requests(templates[pool], requests),
+                source="estimate",
+            )
+            for pool, entries in pods.items()
+            for index, (count, requests) in enumerate(entries)
+        )
+        report = simulate(config, workloads=WorkloadManifests(workloads, {}), harness=harness)
         return {
             outcome.pool: Cost(
                 outcome.nodes,
@@ -221,6 +274,18 @@ def karpenter_simulator(
                 outcome.unschedulable_pods,
             )
             for outcome in report.with_overlays.pools
+            if outcome.pool in pods
         }
 
     return run
+
+
+def _with_requests(template: Mapping[str, Any], requests: Mapping[str, str]) -> dict[str, Any]:
+    """The sample pod with the workload's CPU and memory requests (memory's limit raised to it:
+    the API server refuses a request above the limit)."""
+    pod = copy.deepcopy(dict(template))
+    resources = pod["spec"]["containers"][0].setdefault("resources", {})
+    resources.setdefault("requests", {}).update(requests)
+    if "memory" in requests:
+        resources.setdefault("limits", {})["memory"] = requests["memory"]
+    return pod

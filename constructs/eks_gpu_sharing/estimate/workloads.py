@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
@@ -31,6 +32,10 @@ class Workload:
     :param busy: Share of one GPU's compute one pod keeps busy, 0..1 (a p95).
     :param latency_sensitive: A request waits on each step: never time-sliced.
     :param gpu: The GPU it runs on, as ``karpenter.k8s.aws/instance-gpu-name`` (``t4``, ``l4``...).
+    :param cpu: One pod's CPU request, a Kubernetes quantity (``"2"``, ``"500m"``), or None for
+        the sample pod's 250m. Host requests decide how many pods a node holds besides its slices:
+        Karpenter's scheduler counts them; the arithmetic fallback cannot.
+    :param memory: One pod's memory request (``8Gi``, ``512Mi``), or None for the sample's 256Mi.
     """
 
     name: str
@@ -40,6 +45,13 @@ class Workload:
     _: KW_ONLY
     latency_sensitive: bool = False
     gpu: str = "l4"
+    cpu: str | None = None
+    memory: str | None = None
+
+    @property
+    def host_requests(self) -> dict[str, str]:
+        """The CPU and memory requests it declares (empty: the sample pod's)."""
+        return {k: v for k, v in (("cpu", self.cpu), ("memory", self.memory)) if v is not None}
 
     def __post_init__(self) -> None:
         words = vocabulary()
@@ -60,6 +72,15 @@ class Workload:
                 "a share of one GPU's compute, 0..1 (0.25 = a quarter of the time)",
                 "divide a percentage by 100",
             )
+        for attribute, example in (("cpu", '"2" or "500m"'), ("memory", "8Gi or 512Mi")):
+            value = getattr(self, attribute)
+            if value is not None and not _positive_quantity(value):
+                add(
+                    attribute,
+                    value,
+                    "one pod's request, a Kubernetes quantity above 0",
+                    f"e.g. {example}, as in the pod's resources.requests",
+                )
         if not isinstance(self.latency_sensitive, bool):
             add("latency_sensitive", self.latency_sensitive, "must be true or false", "")
         # One name, several sizes (a100: 40 and 80 GB): the largest, as the sizing uses
@@ -95,6 +116,10 @@ class Workload:
                 "measure it (nvidia-smi, DCGM_FI_DEV_FB_USED) or pick a larger GPU",
             )
         problems.raise_if_any()
+        for attribute in ("cpu", "memory"):
+            value = getattr(self, attribute)
+            if isinstance(value, int):  # YAML's `cpu: 2`: kept as the quantity it means
+                object.__setattr__(self, attribute, str(value))
 
 
 def read_workloads(path: str | Path) -> tuple[Workload, ...]:
@@ -145,6 +170,19 @@ def _unique(workloads: Sequence[Workload], reader: Reader) -> None:
         if workload.name in seen:
             reader.add("workloads", workload.name, "two workloads have this name", "rename one")
         seen.add(workload.name)
+
+
+#: A Kubernetes resource quantity (apimachinery ``resource.ParseQuantity``'s grammar, without
+#: signs): decimal number, then an optional binary or decimal suffix or exponent.
+_QUANTITY: Final = re.compile(r"(\d+(\.\d*)?|\.\d+)([eE]\d+|[KMGTPE]i|[numkMGTPE])?")
+
+
+def _positive_quantity(value: object) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or _QUANTITY.fullmatch(value) is None:
+        return False
+    return any(c in "123456789" for c in value.split("e")[0].split("E")[0])
 
 
 def _whole(value: object) -> bool:
