@@ -25,6 +25,7 @@ from eks_gpu_sharing import (
     GpuPool,
     GpuSharing,
     Monitoring,
+    Mps,
     TimeSlicing,
 )
 from eks_gpu_sharing.config import load_yaml, parse_config
@@ -81,6 +82,39 @@ def test_the_exporter_runs_on_the_al2023_pools_only() -> None:
     # The chart's default (true) fails without the Prometheus Operator's CRDs.
     assert values["serviceMonitor"]["enabled"] is False
     assert dcgm_exporter_values(POOLS, service_monitor=True)["serviceMonitor"]["enabled"] is True
+
+
+def test_the_exporter_can_map_each_process_to_its_pod() -> None:
+    """KUBERNETES_VIRTUAL_GPUS makes memory and utilisation per process, matched to pods through
+    /proc/<pid>/cgroup and the pod informer's UIDs (dcgm-exporter 4.5.3-4.8.2 pidmapper.go,
+    kubernetes.go 926-934): without the host's PIDs or the informer every pod reads 0."""
+    values = dcgm_exporter_values(POOLS, service_monitor=False)
+    assert values["hostPID"] is True
+    # The chart mounts the token and creates the pod-reading RBAC only with this set.
+    assert values["kubernetes"] == {"enablePodUID": True}
+    # No pool renames its resource: nothing to add to the exporter's own names.
+    assert "NVIDIA_RESOURCE_NAMES" not in {e["name"] for e in values["extraEnv"]}
+
+
+def test_renamed_slices_are_mapped_to_pods_too() -> None:
+    renamed = GpuPool("renamed", sharing=TimeSlicing(replicas=4, rename_by_default=True))
+    mps = GpuPool("mps", sharing=Mps(replicas=2))
+    values = dcgm_exporter_values([*POOLS, renamed, mps], service_monitor=False)
+    names = {e["name"]: e["value"] for e in values["extraEnv"]}
+    # Comma-separated (the exporter's StringSliceFlag); only served pools' renamed resources.
+    assert names["NVIDIA_RESOURCE_NAMES"] == "nvidia.com/gpu.shared"
+
+
+def test_the_service_monitor_keeps_the_exporters_pod_label_and_is_selected() -> None:
+    values = dcgm_exporter_values(
+        POOLS, service_monitor=True, service_monitor_labels={"release": "prometheus"}
+    )["serviceMonitor"]
+    # Without honorLabels, Prometheus renames pod/namespace to exported_pod/exported_namespace.
+    assert values["honorLabels"] is True
+    assert values["additionalLabels"] == {"release": "prometheus"}
+    assert Monitoring().service_monitor_labels == {"release": "kube-prometheus-stack"}
+    with pytest.raises(ConfigurationError, match="service_monitor_labels"):
+        Monitoring(service_monitor_labels={"bad key!": "x"})
 
 
 def test_the_monitoring_objects_pass_the_api_server(harness: Upstream) -> None:

@@ -369,7 +369,9 @@ def test_a_round_cut_short_by_the_deadline_counts_the_pods_it_never_tried(
     )
     outcome = result.pool("big")
     assert result.deadline_exceeded and not result.complete
-    assert 0 < outcome.unaccounted_pods < _MANY_PODS
+    # Some or (on a machine busy with other runs) all of them: the deadline may end the round
+    # before the first pod; what matters is that none is lost.
+    assert 0 < outcome.unaccounted_pods <= _MANY_PODS
     assert outcome.scheduled_pods + outcome.unschedulable_pods + outcome.unaccounted_pods == (
         _MANY_PODS
     )

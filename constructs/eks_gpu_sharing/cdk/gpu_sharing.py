@@ -323,7 +323,11 @@ class GpuSharing(Construct):
             version=DCGM_EXPORTER_CHART_VERSION,
             release=DCGM_EXPORTER_RELEASE,
             namespace=monitoring.namespace,
-            values=dcgm_exporter_values(self.pools, service_monitor=monitoring.service_monitor),
+            values=dcgm_exporter_values(
+                self.pools,
+                service_monitor=monitoring.service_monitor,
+                service_monitor_labels=monitoring.service_monitor_labels,
+            ),
             after=self.monitoring_manifest,
         )
 

@@ -7,21 +7,38 @@ its ``deployment/values.yaml`` at tag 4.5.3-4.8.2):
   DaemonSet serves), with the ``nvidia.com/gpu`` taint and the pools' own taints tolerated.
   Bottlerocket pools are left out: whether the exporter's container sees the GPUs there depends
   on Bottlerocket's container runtime, which this project could not check.
-* ``extraEnv``: ``KUBERNETES_VIRTUAL_GPUS=true``, so every pod sharing a GPU gets its own series
-  (the exporter's flag "Capture metrics associated with virtual GPUs exposed by Kubernetes device
-  plugins when using GPU sharing strategies"); the values stay the GPU's, not the pod's.
-* ``serviceMonitor.enabled``: the chart's default is true, which fails on clusters without the
-  Prometheus Operator's CRDs; here it is opt-in.
+* ``extraEnv``: ``KUBERNETES_VIRTUAL_GPUS=true``, so every pod sharing a GPU gets its own
+  series (dcgm-exporter 4.5.3-4.8.2 ``internal/pkg/transformation/kubernetes.go`` 318-322). Two
+  metrics become the pod's own, per process: ``DCGM_FI_DEV_FB_USED`` (its compute processes'
+  memory) and ``DCGM_FI_DEV_GPU_UTIL`` (their SM utilisation), beside the GPU's own series
+  without a pod label (``process_metrics.go`` 30-32, ``kubernetes.go`` 360-368); every other
+  metric is the GPU's value repeated per pod (371-397). Processes are matched to pods through
+  ``/proc/<pid>/cgroup`` and the pod UID (``pidmapper.go`` 45-97); a pod not matched reads 0
+  (``buildIdlePodValues``, ``kubernetes.go`` 271-279). Hence:
+* ``hostPID: true``: the exporter must see the host's PIDs to read other pods' cgroups (the
+  chart's default is false, ``deployment/values.yaml`` 52-54);
+* ``kubernetes.enablePodUID: true``: the chart mounts the service account token and creates the
+  RBAC for the pod informer only then (``templates/daemonset.yaml`` 61, ``clusterrole.yaml`` 1);
+  without it every pod UID is empty and every sharing pod reads 0 (``kubernetes.go`` 926-934);
+* ``NVIDIA_RESOURCE_NAMES`` where a pool renames its resource (``nvidia.com/gpu.shared``): the
+  exporter maps only ``nvidia.com/gpu``, ``nvidia.com/mig-*`` and the names listed there,
+  comma-separated (``kubernetes.go`` 772-784, ``pkg/cmd/app.go`` 293-298).
+* ``serviceMonitor``: opt-in (the chart's default is true, which fails on clusters without the
+  Prometheus Operator's CRDs), with ``honorLabels: true`` (without it Prometheus renames the
+  exporter's ``pod`` and ``namespace`` to ``exported_pod`` and ``exported_namespace``) and
+  ``additionalLabels`` the operator's selector matches (``templates/service-monitor.yaml``
+  21-25, 33-42).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ..errors import ConfigurationError
 from ..labels import GPU_TAINT_KEY, POOL_LABEL
 from ..pool import GpuPool
+from ..sharing import GPU_RESOURCE
 
 #: The release name, also the chart's ``app.kubernetes.io/name`` label on its Service.
 DCGM_EXPORTER_RELEASE: Final = "dcgm-exporter"
@@ -40,7 +57,12 @@ def check_monitored_pools(pools: Sequence[GpuPool], *, field: str) -> None:
         )
 
 
-def dcgm_exporter_values(pools: Sequence[GpuPool], *, service_monitor: bool) -> dict[str, Any]:
+def dcgm_exporter_values(
+    pools: Sequence[GpuPool],
+    *,
+    service_monitor: bool,
+    service_monitor_labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """Chart values that run the exporter on the AL2023 GPU pools of ``pools``."""
     check_monitored_pools(pools, field="monitoring")
     served = sorted(p.name for p in pools if p.uses_device_plugin_daemonset)
@@ -54,6 +76,12 @@ def dcgm_exporter_values(pools: Sequence[GpuPool], *, service_monitor: bool) -> 
             toleration = {"key": taint["key"], "operator": "Exists", "effect": taint["effect"]}
             if toleration not in tolerations:
                 tolerations.append(toleration)
+    environment = [{"name": "KUBERNETES_VIRTUAL_GPUS", "value": "true"}]
+    renamed = sorted(
+        {p.resource_name for p in pools if p.name in served and p.resource_name != GPU_RESOURCE}
+    )
+    if renamed:
+        environment.append({"name": "NVIDIA_RESOURCE_NAMES", "value": ",".join(renamed)})
     return {
         "affinity": {
             "nodeAffinity": {
@@ -69,8 +97,15 @@ def dcgm_exporter_values(pools: Sequence[GpuPool], *, service_monitor: bool) -> 
             }
         },
         "tolerations": tolerations,
-        "extraEnv": [{"name": "KUBERNETES_VIRTUAL_GPUS", "value": "true"}],
-        "serviceMonitor": {"enabled": service_monitor, "interval": "30s"},
+        "hostPID": True,
+        "kubernetes": {"enablePodUID": True},
+        "extraEnv": environment,
+        "serviceMonitor": {
+            "enabled": service_monitor,
+            "interval": "30s",
+            "honorLabels": True,
+            "additionalLabels": dict(service_monitor_labels or {}),
+        },
     }
 
 

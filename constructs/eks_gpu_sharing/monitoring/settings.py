@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
 from ..errors import ConfigurationError
-from ..kubernetes_names import dns_label_error, require_name
+from ..kubernetes_names import dns_label_error, label_key_error, label_value_error, require_name
 from ..vocabulary import vocabulary
 
 MONITORING_NAMESPACE: Final = "gpu-monitoring"
+#: The label kube-prometheus-stack's Prometheus selects ServiceMonitors by, for a Helm release
+#: named kube-prometheus-stack.
+DEFAULT_SERVICE_MONITOR_LABELS: Final = {"release": "kube-prometheus-stack"}
 
 
 @dataclass(frozen=True)
@@ -21,10 +25,17 @@ class Monitoring:
         Default: ``gpu-monitoring``.
     :param service_monitor: Also let the chart create a ``ServiceMonitor`` (needs the Prometheus
         Operator's CRDs on the cluster). Default: False.
+    :param service_monitor_labels: Labels of that ServiceMonitor, which the Prometheus Operator's
+        ``serviceMonitorSelector`` must match: kube-prometheus-stack selects
+        ``release: <its Helm release>`` by default (``serviceMonitorSelectorNilUsesHelmValues``).
+        Default: ``{"release": "kube-prometheus-stack"}``.
     """
 
     namespace: str = MONITORING_NAMESPACE
     service_monitor: bool = False
+    service_monitor_labels: Mapping[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_SERVICE_MONITOR_LABELS)
+    )
 
     def __post_init__(self) -> None:
         words = vocabulary()
@@ -34,6 +45,22 @@ class Monitoring:
             dns_label_error,
             fix=f"use e.g. {words.example('namespace', repr(MONITORING_NAMESPACE))}",
         )
+        labels_field = words.field("Monitoring", "service_monitor_labels")
+        if not isinstance(self.service_monitor_labels, Mapping):
+            raise ConfigurationError(
+                field=labels_field,
+                value=self.service_monitor_labels,
+                rule="must be a mapping of label names to values",
+                fix=words.example("service_monitor_labels", '{"release": "prometheus"}'),
+            )
+        for key, value in self.service_monitor_labels.items():
+            if reason := label_key_error(key) or label_value_error(value):
+                raise ConfigurationError(
+                    field=f"{labels_field}[{key!r}]",
+                    value=value,
+                    rule=reason,
+                    fix="use the labels your Prometheus's serviceMonitorSelector matches",
+                )
         if not isinstance(self.service_monitor, bool):
             raise ConfigurationError(
                 field=words.field("Monitoring", "service_monitor"),
