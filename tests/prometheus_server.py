@@ -31,6 +31,14 @@ class SyntheticPod:
     engine_active: tuple[float, float] | None
     gpu_util: tuple[float, float]
     alive_at_end: bool = True
+    #: The GPU index it runs on (pods with the same index share the GPU); default its own.
+    gpu: int | None = None
+    #: Extra labels as the exporter or the scrape adds them, e.g. ``vgpu="1",pod_uid="..."``.
+    extra_labels: str = ""
+    #: The label names its pod and namespace are under (``exported_pod`` when a scrape without
+    #: honorLabels renamed them).
+    pod_label: str = "pod"
+    namespace_label: str = "namespace"
 
     @staticmethod
     def p95(bounds: tuple[float, float]) -> float:
@@ -53,10 +61,13 @@ def openmetrics(
         "DCGM_FI_PROF_GR_ENGINE_ACTIVE": [],
         "DCGM_FI_DEV_GPU_UTIL": [],
     }
-    for gpu, pod in enumerate(pods):
+    for index, pod in enumerate(pods):
+        gpu = index if pod.gpu is None else pod.gpu
         labels = (
             f'gpu="{gpu % 8}",UUID="GPU-{gpu:08d}",modelName="{pod.model_name}",'
-            f'Hostname="node-{gpu}",namespace="{pod.namespace}",pod="{pod.pod}",container="main"'
+            f'Hostname="node-{gpu}",{pod.namespace_label}="{pod.namespace}",'
+            f'{pod.pod_label}="{pod.pod}",container="main"'
+            + (f",{pod.extra_labels}" if pod.extra_labels else "")
         )
         for name, bounds in (
             ("DCGM_FI_DEV_FB_USED", pod.memory_mib),

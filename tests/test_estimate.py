@@ -282,6 +282,97 @@ def test_a_window_without_data_is_an_error(prometheus: RunningPrometheus) -> Non
         measure(prometheus.url, at=prometheus.end - 30 * 86400, window="1d")
 
 
+# -- series as dcgm-exporter 4.5.3-4.8.2 writes them in each mode ------------------------------
+# KUBERNETES_VIRTUAL_GPUS=true on a shared GPU (internal/pkg/transformation/kubernetes.go
+# 222-246, 360-397): FB_USED and GPU_UTIL per pod from its own processes, with pod_uid and vgpu,
+# beside the GPU's own series without pod labels; GR_ENGINE_ACTIVE is the GPU's, repeated on
+# each pod's series with vgpu. Two pods of one Deployment share GPU 0, a third pod of another
+# shares it too.
+_UID = "0f3c2b1e-1111-2222-3333-444455556666"
+SHARED = (
+    SyntheticPod(
+        "prod",
+        "ranker-6d9f8b6c5d-aaaaa",
+        "NVIDIA L4",
+        (2000, 4000),
+        (0.5, 0.7),
+        (5, 15),
+        gpu=0,
+        extra_labels=f'pod_uid="{_UID}",vgpu="0"',
+    ),
+    SyntheticPod(
+        "prod",
+        "ranker-6d9f8b6c5d-bbbbb",
+        "NVIDIA L4",
+        (1000, 3000),
+        (0.5, 0.7),
+        (10, 20),
+        gpu=0,
+        extra_labels=f'pod_uid="{_UID[:-1]}7",vgpu="1"',
+    ),
+)
+# The GPU's own series (no pod label): the sum of its processes, and the device utilisation.
+SHARED_DEVICE = (
+    (
+        "DCGM_FI_DEV_FB_USED",
+        'gpu="0",UUID="GPU-00000000",modelName="NVIDIA L4",Hostname="node-0"',
+        7000,
+    ),
+    (
+        "DCGM_FI_DEV_GPU_UTIL",
+        'gpu="0",UUID="GPU-00000000",modelName="NVIDIA L4",Hostname="node-0"',
+        35,
+    ),
+)
+
+
+def test_on_a_shared_gpu_each_pod_is_measured_by_its_own_processes(tmp_path: Path) -> None:
+    for running in start_prometheus(SHARED, tmp_path, constant=SHARED_DEVICE):
+        measured = measure(running.url, at=running.end)
+        (ranker,) = measured.workloads
+        # The pod's own memory, never the GPU's 7000 MiB total.
+        assert ranker.gpu_memory_gib == pytest.approx(
+            SyntheticPod.p95((2000, 4000)) / 1024, rel=1e-4
+        )
+        # Busy from the pod's own utilisation (20% at most), not the GPU's engine time (70%).
+        assert ranker.busy == pytest.approx(SyntheticPod.p95((10, 20)) / 100, rel=1e-4)
+        assert {p.busy_metric for p in measured.pods} == {"DCGM_FI_DEV_GPU_UTIL"}
+
+
+def test_pods_the_exporter_could_not_map_are_refused_not_sized_on_zero(tmp_path: Path) -> None:
+    """Without the host's PIDs or the pod informer, every sharing pod reads 0 (buildIdlePodValues,
+    kubernetes.go 271-279) while the GPU's own series carries the real total."""
+    unmapped = tuple(
+        dataclasses.replace(pod, memory_mib=(0, 0), gpu_util=(0, 0), engine_active=None)
+        for pod in SHARED
+    )
+    for running in start_prometheus(unmapped, tmp_path, constant=SHARED_DEVICE):
+        with pytest.raises(ConfigurationError) as raised:
+            measure(running.url, at=running.end)
+        text = str(raised.value)
+        assert "7,000 MiB" in text and "hostPID: true" in text and "enablePodUID" in text
+
+
+def test_series_scraped_without_honor_labels_are_read_by_their_exported_labels(
+    tmp_path: Path,
+) -> None:
+    """A ServiceMonitor without honorLabels: Prometheus keeps the exporter pod's own name in
+    `pod` (a target label) and renames the exporter's to exported_pod / exported_namespace."""
+    scraped = tuple(
+        dataclasses.replace(
+            pod,
+            pod_label="exported_pod",
+            namespace_label="exported_namespace",
+            extra_labels=pod.extra_labels + ',pod="dcgm-exporter-x7k2p",namespace="gpu-monitoring"',
+        )
+        for pod in SHARED
+    )
+    for running in start_prometheus(scraped, tmp_path, constant=SHARED_DEVICE):
+        measured = measure(running.url, at=running.end)
+        assert [w.name for w in measured.workloads] == ["ranker"]
+        assert {p.namespace for p in measured.pods} == {"prod"}
+
+
 def test_an_unreachable_prometheus_is_exit_2(tmp_path: Path) -> None:
     done = _cli("estimate", "--prometheus", "http://127.0.0.1:9", "--arithmetic")
     assert done.returncode == 2

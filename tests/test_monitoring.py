@@ -31,6 +31,7 @@ from eks_gpu_sharing import (
 from eks_gpu_sharing.config import load_yaml, parse_config
 from eks_gpu_sharing.errors import ConfigurationError
 from eks_gpu_sharing.monitoring import (
+    PANELS,
     MonitoringChart,
     dcgm_exporter_values,
     gpu_sharing_dashboard,
@@ -203,7 +204,17 @@ def test_the_dashboard_loads_in_grafanas_model() -> None:
 # -- a real Prometheus: the dashboard's queries and the scrape config's relabelling ------------
 
 NODE = "ip-10-0-1-2.ec2.internal"
+_GPU0 = 'gpu="0",UUID="GPU-00000000",modelName="NVIDIA L4",Hostname="node-0"'
+#: Series shaped as dcgm-exporter 4.5.3-4.8.2 writes them with KUBERNETES_VIRTUAL_GPUS=true for
+#: two pods sharing GPU 0 (internal/pkg/transformation/kubernetes.go 222-246, 360-397): the
+#: per-process metrics per pod (with pod_uid and vgpu) and the GPU's own series without a pod
+#: label; the other metrics the GPU's value (here: the constants without pod labels, which is
+#: what an unused GPU's look like and what max by (Hostname, gpu) reads either way).
 CONSTANT = (
+    ("DCGM_FI_DEV_FB_USED", _GPU0, 7000),
+    ("DCGM_FI_DEV_GPU_UTIL", _GPU0, 3),
+    ("DCGM_FI_DEV_GPU_TEMP", _GPU0, 54),
+    ("DCGM_FI_DEV_POWER_USAGE", _GPU0, 41.5),
     (
         "DCGM_FI_DEV_FB_FREE",
         'gpu="0",UUID="GPU-00000000",modelName="NVIDIA L4",Hostname="node-0"',
@@ -223,8 +234,26 @@ CONSTANT = (
     ("kube_pod_status_phase", 'namespace="prod",pod="chat-0",phase="Running"', 1),
 )
 PODS = (
-    SyntheticPod("prod", "chat-0", "NVIDIA L4", (3000, 5000), (0.1, 0.3), (10, 30)),
-    SyntheticPod("prod", "chat-1", "NVIDIA L4", (3000, 5000), (0.1, 0.3), (10, 30)),
+    SyntheticPod(
+        "prod",
+        "chat-0",
+        "NVIDIA L4",
+        (3000, 5000),
+        (0.1, 0.3),
+        (1, 2),
+        gpu=0,
+        extra_labels='pod_uid="0f3c2b1e-1111-2222-3333-444455556666",vgpu="0"',
+    ),
+    SyntheticPod(
+        "prod",
+        "chat-1",
+        "NVIDIA L4",
+        (1000, 2000),
+        (0.1, 0.3),
+        (0, 1),
+        gpu=0,
+        extra_labels='pod_uid="0f3c2b1e-1111-2222-3333-444455556667",vgpu="1"',
+    ),
 )
 EXPORTER_TEXT = (
     '# TYPE DCGM_FI_DEV_FB_USED gauge\nDCGM_FI_DEV_FB_USED{gpu="0",modelName="NVIDIA L4"} 4096\n'
@@ -310,6 +339,32 @@ def test_every_dashboard_query_returns_data(
     answer = _get(f"{running.url}/api/v1/query?{query}")
     assert answer["status"] == "success"
     assert answer["data"]["result"], f"no data for {expr}"
+
+
+def _values(running: RunningPrometheus, expr: str) -> dict[tuple[str, ...], float]:
+    query = urllib.parse.urlencode({"query": expr, "time": running.end})
+    answer = _get(f"{running.url}/api/v1/query?{query}")
+    return {
+        tuple(sorted(r["metric"].values())): float(r["value"][1]) for r in answer["data"]["result"]
+    }
+
+
+def test_the_dashboard_reads_a_shared_gpu_as_the_exporter_reports_it(
+    prometheus: tuple[RunningPrometheus, int],
+) -> None:
+    running, _ = prometheus
+    panels = {panel.title: dict(panel.queries) for panel in PANELS}
+    memory = panels["GPU memory used vs total"]
+    # The GPU's own total (7000 MiB), not the sum or mean of it and its pods' series.
+    assert list(_values(running, memory["{{Hostname}} GPU {{gpu}} used"]).values()) == [7000]
+    assert list(_values(running, memory["{{Hostname}} GPU {{gpu}} total"]).values()) == [25000]
+    assert list(_values(running, panels["Pods per GPU"]["{{Hostname}} GPU {{gpu}}"]).values()) == [
+        2
+    ]
+    per_pod = _values(running, panels["GPU memory per pod"]["{{namespace}}/{{pod}}"])
+    assert len(per_pod) == 2 and max(per_pod.values()) <= 5000
+    idle = _values(running, panels["Allocated GPUs under 5% busy"]["{{Hostname}} GPU {{gpu}}"])
+    assert list(idle.values()) == [3]
 
 
 def test_the_scrape_config_keeps_only_the_exporters_metrics_port(

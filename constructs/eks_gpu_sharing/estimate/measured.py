@@ -9,9 +9,16 @@ Per pod, over a window (default 7 days) ending at ``at``:
 
 Pods are grouped into workloads by their names (``<deployment>-<hash>-<id>``,
 ``<statefulset>-<n>``, ``<job>-<id>``): a workload's memory and busy share are the largest of its
-pods', its replicas the pods that reported in the window's last hour. The exporter attributes a
-GPU's metrics to the pod holding it, which is exact while each pod holds a whole GPU (the
-situation before sharing); on shared GPUs it cannot split them per pod.
+pods', its replicas the pods that reported in the window's last hour.
+
+On a GPU several pods already share, the exporter this library deploys
+(``KUBERNETES_VIRTUAL_GPUS=true``, ``monitoring.exporter``) reports memory and utilisation per
+pod from the pod's own processes, and every other metric as the GPU's value repeated per pod:
+memory is then the pod's own, and busy is its own utilisation instead of the GPU's engine time.
+Where every pod reads 0 while the GPUs' own series do not, the exporter could not match
+processes to pods, and the measurement is refused rather than sized on 0 GiB. Series scraped
+without ``honorLabels`` (``exported_pod``, ``exported_namespace``) are read by those labels.
+Still counted per pod, not per GPU: "today" assumes each measured pod holds a whole GPU.
 """
 
 from __future__ import annotations
@@ -38,8 +45,30 @@ _POD_SUFFIXES: Final = (
     re.compile(r"(?P<name>.+)-[0-9]+"),  # StatefulSet ordinal
     re.compile(r"(?P<name>.+)-[a-z0-9]{5}"),  # Job, DaemonSet
 )
-_BY: Final = "namespace, pod, modelName"
-_POD: Final = '{pod!=""}'
+
+
+@dataclass(frozen=True)
+class _PodLabels:
+    """The labels that name a series' pod: the exporter's ``pod`` and ``namespace``, or, where a
+    ServiceMonitor without ``honorLabels`` scraped it, Prometheus's renamed ``exported_pod`` and
+    ``exported_namespace`` (the scrape target's own ``pod`` is then the exporter's)."""
+
+    pod: str = "pod"
+    namespace: str = "namespace"
+
+    @property
+    def by(self) -> str:
+        return f"{self.namespace}, {self.pod}, modelName"
+
+    @property
+    def selector(self) -> str:
+        return f'{{{self.pod}!=""}}'
+
+    def of(self, series: Sample) -> tuple[str, str]:
+        return series.labels.get(self.namespace, ""), series.labels.get(self.pod, "")
+
+
+_EXPORTED: Final = _PodLabels("exported_pod", "exported_namespace")
 
 
 @dataclass(frozen=True)
@@ -106,14 +135,35 @@ def measure(
             rule="an http(s) URL of Prometheus",
             fix="e.g. http://localhost:9090 (kubectl port-forward svc/prometheus 9090)",
         )
-    memory = query_vector(url, _p95(MEMORY_METRIC, window), at)
-    # Per pod: the profiling metric where DCGM collects it, else the coarser utilisation.
-    engine = {_key(s): s.value for s in query_vector(url, _p95(BUSY_METRIC, window), at)}
-    utilisation = {
-        _key(s): s.value
-        for s in query_vector(url, f"{_p95(BUSY_FALLBACK_METRIC, window)} / 100", at)
+    # Renamed labels win: then `pod` is the scrape target's, the exporter's own pod.
+    names = _EXPORTED
+    memory = query_vector(url, _p95(MEMORY_METRIC, window, names), at)
+    if not memory:
+        names = _PodLabels()
+        memory = query_vector(url, _p95(MEMORY_METRIC, window, names), at)
+    # Per pod: the profiling metric where DCGM collects it, else the coarser utilisation. On a
+    # shared GPU (KUBERNETES_VIRTUAL_GPUS, series with a `vgpu` label) the profiling metric is
+    # the GPU's, repeated per pod, and the utilisation is the pod's own processes' (dcgm-exporter
+    # 4.5.3-4.8.2 process_metrics.go 30-32, kubernetes.go 360-397): the pod's own, then.
+    engine = {
+        _key(s, names): s.value for s in query_vector(url, _p95(BUSY_METRIC, window, names), at)
     }
-    alive = query_vector(url, f"max by ({_BY}) (last_over_time({MEMORY_METRIC}{_POD}[1h]))", at)
+    utilisation = {
+        _key(s, names): s.value
+        for s in query_vector(url, f"{_p95(BUSY_FALLBACK_METRIC, window, names)} / 100", at)
+    }
+    shared = {
+        _key(s, names)
+        for s in query_vector(
+            url,
+            f"max by ({names.by}) (last_over_time("
+            f'{MEMORY_METRIC}{{{names.pod}!="",vgpu!=""}}[{window}]))',
+            at,
+        )
+    }
+    alive = query_vector(
+        url, f"max by ({names.by}) (last_over_time({MEMORY_METRIC}{names.selector}[1h]))", at
+    )
     if not memory:
         raise ConfigurationError(
             field="--prometheus",
@@ -130,16 +180,17 @@ def measure(
         if gpu is None or gpu not in priced:
             skipped[labels.get("modelName", "(no modelName label)")] += 1
             continue
-        key = _key(series)
+        key = _key(series, names)
         busy, metric = (
             (engine[key], BUSY_METRIC)
-            if key in engine
+            if key in engine and key not in shared
             else (utilisation.get(key, 0.0), BUSY_FALLBACK_METRIC)
         )
+        namespace, pod = names.of(series)
         pods.append(
             PodMeasurement(
-                labels.get("namespace", ""),
-                labels.get("pod", ""),
+                namespace,
+                pod,
                 gpu,
                 series.value,
                 min(1.0, max(0.0, busy)),
@@ -154,7 +205,9 @@ def measure(
             "has without a price)",
             fix="estimate those workloads from a declared --workloads file",
         )
-    running = {(s.labels.get("namespace", ""), s.labels.get("pod", "")) for s in alive}
+    if all(p.memory_mib == 0 for p in pods):
+        _refuse_unmapped_processes(url, window, at)
+    running = {names.of(s) for s in alive}
     workloads = _workloads(pods, running, set(latency_sensitive))
     return Measurement(tuple(pods), workloads, window, url, dict(sorted(skipped.items())))
 
@@ -188,11 +241,29 @@ def _workloads(
     return tuple(workloads)
 
 
-def _p95(metric: str, window: str) -> str:
+def _refuse_unmapped_processes(url: str, window: str, at: float | None) -> None:
+    """Every pod reads 0 GiB while the GPUs' own series show memory in use: the exporter runs
+    with KUBERNETES_VIRTUAL_GPUS but cannot match processes to pods, and gives each pod 0
+    (dcgm-exporter 4.5.3-4.8.2 ``buildIdlePodValues``, kubernetes.go 271-279). Sizing on 0 GiB
+    would pack any number of pods per GPU."""
+    used = query_vector(url, f'max(max_over_time({MEMORY_METRIC}{{pod=""}}[{window}]))', at)
+    if used and used[0].value > 0:
+        raise ConfigurationError(
+            field="--prometheus",
+            value=url,
+            rule=f"every pod's {MEMORY_METRIC} reads 0 while the GPUs' own series (no pod "
+            f"label) show up to {used[0].value:,.0f} MiB in use: the exporter cannot match GPU "
+            "processes to pods (KUBERNETES_VIRTUAL_GPUS without the host's PIDs or its pod "
+            "informer)",
+            fix="run the exporter with hostPID: true and kubernetes.enablePodUID: true (this "
+            "library's Monitoring() does), wait for a window of data, or declare --workloads",
+        )
+
+
+def _p95(metric: str, window: str, names: _PodLabels) -> str:
     """Per pod (and GPU model), the p95 of ``metric`` over ``window``."""
-    return f"max by ({_BY}) (quantile_over_time(0.95, {metric}{_POD}[{window}]))"
+    return f"max by ({names.by}) (quantile_over_time(0.95, {metric}{names.selector}[{window}]))"
 
 
-def _key(series: Sample) -> tuple[str, str, str]:
-    labels = series.labels
-    return labels.get("namespace", ""), labels.get("pod", ""), labels.get("modelName", "")
+def _key(series: Sample, names: _PodLabels) -> tuple[str, str, str]:
+    return (*names.of(series), series.labels.get("modelName", ""))

@@ -5,10 +5,17 @@ real Prometheus in the tests):
 
 * slices per node and slices in use (kube-state-metrics: allocatable and requested
   ``nvidia.com/gpu``);
-* framebuffer used vs total per GPU (``DCGM_FI_DEV_FB_USED`` / ``+ DCGM_FI_DEV_FB_FREE``);
-* busy time per GPU (``DCGM_FI_PROF_GR_ENGINE_ACTIVE``, else ``DCGM_FI_DEV_GPU_UTIL`` / 100);
-* pods per GPU (the exporter's per-pod series with ``KUBERNETES_VIRTUAL_GPUS``);
-* the last Xid error per GPU (a fault that stops every pod on it).
+* framebuffer used vs total per GPU (the GPU's own ``DCGM_FI_DEV_FB_USED``, no pod label, and
+  ``+ DCGM_FI_DEV_FB_FREE``) and per pod (its processes' memory, ``pod!=""``);
+* busy time per GPU (``DCGM_FI_PROF_GR_ENGINE_ACTIVE``, else the GPU's ``DCGM_FI_DEV_GPU_UTIL``
+  / 100);
+* pods per GPU, and GPUs pods hold under 5% busy;
+* temperature and power per GPU; the last Xid error per GPU (a fault that stops every pod on it).
+
+SM activity (``DCGM_FI_PROF_SM_ACTIVE``), which MPS sharing is better judged by, is commented out
+in the exporter chart's counters at 4.5.3-4.8.2 (``templates/metrics-configmap.yaml`` 83), and
+throttling reasons are in none of its lists: neither is charted. No node, pool or namespace
+filter variables yet.
 """
 
 from __future__ import annotations
@@ -27,11 +34,16 @@ DASHBOARD_UID: Final = "eks-gpu-sharing"
 _DATASOURCE: Final = DataSourceRef(type_val="prometheus", uid="${datasource}")
 
 ATTRIBUTION_NOTE: Final = (
-    "DCGM measures GPUs, not pods. With time-slicing or MPS the exporter "
-    "(`KUBERNETES_VIRTUAL_GPUS=true`) gives each pod sharing a GPU its own series, but every "
-    "value is the whole GPU's: memory used, busy time and Xid errors cannot be split per pod. "
-    "Watch the GPU, and keep each pod's own memory cap (framework settings) below its share."
+    "With `KUBERNETES_VIRTUAL_GPUS=true` the exporter reports GPU memory used and utilisation "
+    "per pod, from the pod's own processes, beside the GPU's own series (no pod label); busy "
+    "time, temperature, power and Xid errors are the GPU's, repeated on every pod sharing it. "
+    "A pod's memory is not capped under time-slicing: keep each pod's own cap (framework "
+    "settings) below its share."
 )
+#: A GPU's own series of the per-process metrics (no pod label; dcgm-exporter 4.5.3-4.8.2
+#: internal/pkg/transformation/kubernetes.go 360-368).
+_GPU_OWN: Final = '{pod=""}'
+_PER_POD: Final = '{pod!=""}'
 
 
 @dataclass(frozen=True)
@@ -44,9 +56,11 @@ class Panel:
     description: str = ""
 
 
+#: Engine time is the GPU's on every series (max of equal values); utilisation is per process
+#: on pods' series, so the GPU's own series (averaging both read 1/(N+1) of the truth).
 BUSY: Final = (
-    "avg by (Hostname, gpu) (DCGM_FI_PROF_GR_ENGINE_ACTIVE) "
-    "or avg by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL) / 100"
+    "max by (Hostname, gpu) (DCGM_FI_PROF_GR_ENGINE_ACTIVE) "
+    f"or max by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL{_GPU_OWN}) / 100"
 )
 
 PANELS: Final = (
@@ -72,20 +86,34 @@ PANELS: Final = (
         "GPU memory used vs total",
         "decmbytes",
         (
-            ("{{Hostname}} GPU {{gpu}} used", "max by (Hostname, gpu) (DCGM_FI_DEV_FB_USED)"),
+            (
+                "{{Hostname}} GPU {{gpu}} used",
+                f"max by (Hostname, gpu) (DCGM_FI_DEV_FB_USED{_GPU_OWN})",
+            ),
             (
                 "{{Hostname}} GPU {{gpu}} total",
-                "max by (Hostname, gpu) (DCGM_FI_DEV_FB_USED) "
+                f"max by (Hostname, gpu) (DCGM_FI_DEV_FB_USED{_GPU_OWN}) "
                 "+ max by (Hostname, gpu) (DCGM_FI_DEV_FB_FREE)",
             ),
         ),
-        "Framebuffer per physical GPU; shared by every pod on it.",
+        "Framebuffer per physical GPU (its own series), shared by every pod on it.",
+    ),
+    Panel(
+        "GPU memory per pod",
+        "decmbytes",
+        (
+            (
+                "{{namespace}}/{{pod}}",
+                f"max by (namespace, pod) (DCGM_FI_DEV_FB_USED{_PER_POD})",
+            ),
+        ),
+        "Memory of each pod's own processes on the GPU it shares.",
     ),
     Panel(
         "GPU busy time",
         "percentunit",
         (("{{Hostname}} GPU {{gpu}}", BUSY),),
-        "Graphics engine active ratio (profiling metric), else GPU utilization.",
+        "Graphics engine active ratio (profiling metric), else the GPU's utilization.",
     ),
     Panel(
         "Pods per GPU",
@@ -93,10 +121,36 @@ PANELS: Final = (
         (
             (
                 "{{Hostname}} GPU {{gpu}}",
-                'count by (Hostname, gpu) (DCGM_FI_DEV_FB_USED{pod!=""})',
+                "count by (Hostname, gpu) "
+                f"(count by (Hostname, gpu, namespace, pod) (DCGM_FI_DEV_FB_USED{_PER_POD}))",
             ),
         ),
-        "Pods holding a slice of each GPU (one series per pod from the exporter).",
+        "Pods holding a slice of each GPU (the exporter's per-pod series).",
+    ),
+    Panel(
+        "Allocated GPUs under 5% busy",
+        "percent",
+        (
+            (
+                "{{Hostname}} GPU {{gpu}}",
+                f"(max by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL{_GPU_OWN}) < 5) "
+                "and on (Hostname, gpu) "
+                f"(count by (Hostname, gpu) (DCGM_FI_DEV_FB_USED{_PER_POD}))",
+            ),
+        ),
+        "GPUs that pods hold while they stay nearly idle: candidates for more sharing.",
+    ),
+    Panel(
+        "GPU temperature",
+        "celsius",
+        (("{{Hostname}} GPU {{gpu}}", "max by (Hostname, gpu) (DCGM_FI_DEV_GPU_TEMP)"),),
+        "Per physical GPU.",
+    ),
+    Panel(
+        "GPU power",
+        "watt",
+        (("{{Hostname}} GPU {{gpu}}", "max by (Hostname, gpu) (DCGM_FI_DEV_POWER_USAGE)"),),
+        "Per physical GPU.",
     ),
     Panel(
         "Last Xid error per GPU",
