@@ -486,6 +486,34 @@ def test_a_whole_number_of_cpus_is_quoted_in_yaml_and_a_quantity_in_python() -> 
     assert workload.cpu == "2" and workload.host_requests == {"cpu": "2", "memory": "4Gi"}
 
 
+def test_an_a100_is_sized_for_its_memory_and_its_pool_admits_only_that_size(
+    harness: Upstream,
+) -> None:
+    """The a100 comes as 40 GiB (p4d) and 80 GiB (p4de). A 30 GiB workload: 2 per 80 GiB GPU,
+    1 per 40 GiB; each pool admits only its size, so Karpenter cannot launch the cheaper p4d
+    for pods sized on 80 GiB."""
+    large = Workload("big", replicas=4, gpu_memory_gib=30, busy=0.1, gpu="a100")
+    small = dataclasses.replace(large, name="small", gpu_size_gib=40)
+    assert (recommend(large).share, recommend(small).share) == (2, 1)
+    result = estimate([large, small])
+    pools = {p.pool.name: p for p in result.pools}
+    assert set(pools) == {"a100-80g-ts2", "a100-40g-whole"}
+    assert list(pools["a100-80g-ts2"].pool.instance_families) == ["p4de"]
+    assert pools["a100-80g-ts2"].shared.instance_types == ("p4de.24xlarge",)
+    assert pools["a100-40g-whole"].shared.instance_types == ("p4d.24xlarge",)
+    with pytest.raises(ConfigurationError, match=r"gpu_size_gib.*40 GiB or 80 GiB"):
+        dataclasses.replace(large, gpu_size_gib=48)
+
+
+def test_a_measured_gpu_names_its_size() -> None:
+    from eks_gpu_sharing.estimate.measured import gpu_size
+
+    assert gpu_size("NVIDIA A100-SXM4-40GB", "a100") == 40
+    assert gpu_size("NVIDIA A100 80GB PCIe", "a100") == 80
+    assert gpu_size("NVIDIA A100-SXM4", "a100") is None  # the largest, as declared
+    assert gpu_size("NVIDIA L4", "l4") is None  # one size only
+
+
 def test_the_report_says_why_the_scheduler_did_not_run() -> None:
     assert "asked for: --arithmetic" in estimate(WORKLOADS, use_simulator=False).method
 

@@ -33,7 +33,7 @@ from typing import Final
 from ..catalog import load_catalog
 from ..errors import ConfigurationError
 from .prometheus import Sample, query_vector
-from .workloads import Workload
+from .workloads import Workload, gpu_sizes
 
 MEMORY_METRIC: Final = "DCGM_FI_DEV_FB_USED"
 BUSY_METRIC: Final = "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
@@ -81,6 +81,8 @@ class PodMeasurement:
     memory_mib: float
     busy: float
     busy_metric: str
+    #: The GPU's memory where its name comes in several sizes (``A100-SXM4-40GB``: 40).
+    gpu_size_gib: int | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,17 @@ def gpu_name(model_name: str) -> str | None:
     words = re.split(r"[\s_-]+", model_name.lower())
     known = set(load_catalog().gpu_names)
     return next((w for w in words if w in known), None)
+
+
+def gpu_size(model_name: str, gpu: str) -> int | None:
+    """The GiB in a DCGM ``modelName`` where the catalog's ``gpu`` comes in several sizes
+    (``NVIDIA A100-SXM4-40GB`` -> 40); None where it does not, or the name says no size (the
+    workload is then sized on the largest)."""
+    sizes = gpu_sizes().get(gpu, set())
+    if len(sizes) < 2:
+        return None
+    found = [int(n) for n in re.findall(r"(\d+)\s*GB", model_name, flags=re.IGNORECASE)]
+    return next((n for n in found if n in sizes), None)
 
 
 def measure(
@@ -195,6 +208,7 @@ def measure(
                 series.value,
                 min(1.0, max(0.0, busy)),
                 metric,
+                gpu_size(labels.get("modelName", ""), gpu),
             )
         )
     if not pods:
@@ -215,17 +229,18 @@ def measure(
 def _workloads(
     pods: Sequence[PodMeasurement], running: set[tuple[str, str]], latency: set[str]
 ) -> tuple[Workload, ...]:
-    groups: dict[tuple[str, str, str], list[PodMeasurement]] = {}
+    groups: dict[tuple[str, str, str, int], list[PodMeasurement]] = {}
     for pod in pods:
-        groups.setdefault((pod.namespace, workload_name(pod.pod), pod.gpu), []).append(pod)
-    names = [name for _, name, _ in groups]
-    namespaced = [(namespace, name) for namespace, name, _ in groups]
+        key = (pod.namespace, workload_name(pod.pod), pod.gpu, pod.gpu_size_gib or 0)
+        groups.setdefault(key, []).append(pod)
+    names = [name for _, name, _, _ in groups]
+    namespaced = [(namespace, name) for namespace, name, _, _ in groups]
     workloads = []
-    for (namespace, name, gpu), members in sorted(groups.items()):
+    for (namespace, name, gpu, size), members in sorted(groups.items()):
         label = name if names.count(name) == 1 else f"{namespace}-{name}"
         if namespaced.count((namespace, name)) > 1:
             # One Deployment spread over two GPU models: one workload per model.
-            label = f"{label}-{gpu}"
+            label = f"{label}-{gpu}" + (f"-{size}g" if size else "")
         label = re.sub(r"[^a-z0-9-]", "-", label.lower())[:40].strip("-") or "workload"
         replicas = sum(1 for p in members if (p.namespace, p.pod) in running) or len(members)
         workloads.append(
@@ -236,6 +251,7 @@ def _workloads(
                 max(p.busy for p in members),
                 latency_sensitive=label in latency or name in latency,
                 gpu=gpu,
+                gpu_size_gib=size or None,
             )
         )
     return tuple(workloads)

@@ -19,7 +19,8 @@ from ..pool import GpuPool
 from ..pool_options import CapacityType
 from ..setup import GpuSharingSetup
 from ..sharing import NoSharing
-from .recommend import Recommendation
+from .recommend import Recommendation, gpu_model
+from .workloads import gpu_sizes
 
 #: AWS prices a month as 730 hours.
 HOURS_PER_MONTH: Final = 730
@@ -107,22 +108,36 @@ class Estimate:
 def plan_pools(
     recommendations: Sequence[Recommendation], *, spot: bool = False
 ) -> list[tuple[GpuPool, tuple[Recommendation, ...]]]:
-    """One pool per (GPU, mode, share): ``<gpu>-<profile>``, e.g. ``l4-ts4``, ``l4-whole``."""
-    groups: dict[tuple[str, str], list[Recommendation]] = {}
+    """One pool per (GPU, mode, share): ``<gpu>-<profile>``, e.g. ``l4-ts4``, ``l4-whole``;
+    ``<gpu>-<size>g-<profile>`` and only the instance families of that GPU memory where the GPU
+    name comes in several sizes (``a100-40g-ts2`` on p4d): Karpenter would otherwise launch the
+    cheaper 40 GiB p4d for pods sized on 80 GiB."""
+    groups: dict[tuple[str, int, str], list[Recommendation]] = {}
     for rec in recommendations:
-        groups.setdefault((rec.workload.gpu, rec.profile), []).append(rec)
+        size = gpu_model(rec.workload.gpu, rec.workload.gpu_size_gib).memory_mib // 1024
+        groups.setdefault((rec.workload.gpu, size, rec.profile), []).append(rec)
     capacity = (CapacityType.SPOT, CapacityType.ON_DEMAND) if spot else (CapacityType.ON_DEMAND,)
     planned = []
-    for (gpu, profile), recs in sorted(groups.items()):
+    for (gpu, size, profile), recs in sorted(groups.items()):
         share = recs[0].share
-        count = _smallest_count(gpu)
+        families: list[str] = []
+        name = f"{gpu}-{profile}"
+        if len(gpu_sizes()[gpu]) > 1:
+            families = sorted(
+                {t.name.split(".")[0] for t in _types(gpu) if t.gpu_memory_mib // 1024 == size}
+            )
+            name = f"{gpu}-{size}g-{profile}"
+        count = min(
+            t.gpu_count for t in _types(gpu) if not families or t.name.split(".")[0] in families
+        )
         gpus = math.ceil(sum(r.workload.replicas for r in recs) / share)
         limit = max(count, math.ceil(gpus * (1 + LIMIT_HEADROOM)))
         limit = math.ceil(limit / count) * count
         pool = GpuPool(
-            f"{gpu}-{profile}",
+            name,
             sharing=recs[0].sharing,
             gpu_names=[gpu],
+            instance_families=families,
             gpu_counts=[count],
             capacity_types=capacity,
             gpu_limit=limit,
@@ -202,17 +217,9 @@ def _types(gpu: str) -> list[GpuInstanceType]:
     return [t for t in load_catalog().instance_types if t.gpu_name == gpu and t.gpu_count > 0]
 
 
-def _smallest_count(gpu: str) -> int:
-    return min(t.gpu_count for t in _types(gpu))
-
-
 def _cheapest(pool: GpuPool) -> GpuInstanceType:
-    """The cheapest priced type of the pool's GPU and count (the arithmetic's choice)."""
-    priced = [
-        t
-        for t in _types(pool.gpu_names[0])
-        if t.gpu_count in pool.gpu_counts and t.on_demand_price_per_hour is not None
-    ]
+    """The cheapest priced type the pool admits (the arithmetic's choice)."""
+    priced = [t for t in pool.admitted_instance_types() if t.on_demand_price_per_hour is not None]
     return min(priced, key=lambda t: (t.on_demand_price_per_hour, t.name))
 
 

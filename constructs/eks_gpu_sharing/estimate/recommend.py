@@ -78,17 +78,22 @@ class Recommendation:
         return self.mode.estimate_code + (str(self.share) if self.mode.shares_gpus else "")
 
 
-def gpu_model(name: str) -> GpuModel:
-    """The GPU model of a catalog GPU name (the largest memory where names repeat)."""
+def gpu_model(name: str, size_gib: int | None = None) -> GpuModel:
+    """The GPU model of a catalog GPU name: of ``size_gib`` GiB, else the largest where the name
+    comes in several sizes (a100: 40 and 80)."""
     models = [
-        t.gpu_model for t in load_catalog().instance_types if t.gpu_name == name and t.gpu_count > 0
+        t.gpu_model
+        for t in load_catalog().instance_types
+        if t.gpu_name == name
+        and t.gpu_count > 0
+        and (size_gib is None or t.gpu_memory_mib // 1024 == size_gib)
     ]
     return max(models, key=lambda m: m.memory_mib)
 
 
 def recommend(workload: Workload, *, max_share: int = MAX_SHARE) -> Recommendation:
     """The sharing that fits ``workload`` (see the module docstring for the rules)."""
-    gpu = gpu_model(workload.gpu)
+    gpu = gpu_model(workload.gpu, workload.gpu_size_gib)
     usable = gpu.memory_gib * (1 - MEMORY_HEADROOM)
     memory_factor = max(0, math.floor(usable / (workload.gpu_memory_gib + CUDA_CONTEXT_GIB)))
     busy_factor = math.floor(BUSY_TARGET / workload.busy) if workload.busy > 0 else None

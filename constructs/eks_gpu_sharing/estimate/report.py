@@ -60,7 +60,7 @@ def _workload_rows(estimate: Estimate) -> list[list[str]]:
             [
                 w.name,
                 str(w.replicas),
-                w.gpu,
+                w.gpu + (f" {w.gpu_size_gib}g" if w.gpu_size_gib else ""),
                 f"{w.gpu_memory_gib:.1f}",
                 f"{w.busy:.0%}",
                 "yes" if w.latency_sensitive else "no",
@@ -215,6 +215,7 @@ def to_data(estimate: Estimate) -> dict[str, Any]:
                 "name": r.workload.name,
                 "replicas": r.workload.replicas,
                 "gpu": r.workload.gpu,
+                "gpuSizeGib": r.workload.gpu_size_gib,
                 "gpuMemoryGib": r.workload.gpu_memory_gib,
                 "busy": r.workload.busy,
                 "latencySensitive": r.workload.latency_sensitive,

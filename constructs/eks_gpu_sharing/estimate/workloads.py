@@ -32,6 +32,9 @@ class Workload:
     :param busy: Share of one GPU's compute one pod keeps busy, 0..1 (a p95).
     :param latency_sensitive: A request waits on each step: never time-sliced.
     :param gpu: The GPU it runs on, as ``karpenter.k8s.aws/instance-gpu-name`` (``t4``, ``l4``...).
+    :param gpu_size_gib: The GPU's memory where one GPU name comes in several sizes (``a100``:
+        40 or 80 GiB, on p4d and p4de): the workload is sized for it and its pool admits only
+        instance types with it. Default: the largest.
     :param cpu: One pod's CPU request, a Kubernetes quantity (``"2"``, ``"500m"``), or None for
         the sample pod's 250m. Host requests decide how many pods a node holds besides its slices:
         Karpenter's scheduler counts them; the arithmetic fallback cannot.
@@ -45,6 +48,7 @@ class Workload:
     _: KW_ONLY
     latency_sensitive: bool = False
     gpu: str = "l4"
+    gpu_size_gib: int | None = None
     cpu: str | None = None
     memory: str | None = None
 
@@ -83,12 +87,25 @@ class Workload:
                 )
         if not isinstance(self.latency_sensitive, bool):
             add("latency_sensitive", self.latency_sensitive, "must be true or false", "")
-        # One name, several sizes (a100: 40 and 80 GB): the largest, as the sizing uses
-        # (recommend.gpu_model); never the last of an unordered set, which made the rule
-        # depend on PYTHONHASHSEED.
+        # One name, several sizes (a100: 40 and 80 GB): the one named by gpu_size_gib, else the
+        # largest, as the sizing uses (recommend.gpu_model); never the last of an unordered set,
+        # which made the rule depend on PYTHONHASHSEED.
+        sizes = gpu_sizes()
+        known = sizes.get(self.gpu, set()) if isinstance(self.gpu, str) else set()
+        size = self.gpu_size_gib if self.gpu_size_gib in known else None
+        if self.gpu_size_gib is not None and known and size is None:
+            add(
+                "gpu_size_gib",
+                self.gpu_size_gib,
+                f"the {self.gpu} comes with "
+                + " or ".join(f"{found} GiB" for found in sorted(known)),
+                "use one of those, or leave it out for the largest",
+            )
         memory: dict[str, float] = {}
         for t in load_catalog().instance_types:
-            if t.gpu_count > 0:
+            if t.gpu_count > 0 and (
+                size is None or t.gpu_name != self.gpu or t.gpu_memory_mib // 1024 == size
+            ):
                 memory[t.gpu_name] = max(memory.get(t.gpu_name, 0.0), t.gpu_model.memory_gib)
         priced = load_catalog().priced_gpu_names
         if not isinstance(self.gpu, str) or self.gpu not in memory:
@@ -120,6 +137,15 @@ class Workload:
             value = getattr(self, attribute)
             if isinstance(value, int):  # YAML's `cpu: 2`: kept as the quantity it means
                 object.__setattr__(self, attribute, str(value))
+
+
+def gpu_sizes() -> dict[str, set[int]]:
+    """Per catalog GPU name, the GiB of memory its GPUs come with (a100: {40, 80})."""
+    sizes: dict[str, set[int]] = {}
+    for t in load_catalog().instance_types:
+        if t.gpu_count > 0:
+            sizes.setdefault(t.gpu_name, set()).add(t.gpu_memory_mib // 1024)
+    return sizes
 
 
 def read_workloads(path: str | Path) -> tuple[Workload, ...]:
