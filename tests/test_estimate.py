@@ -235,13 +235,19 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProm
     yield from start_prometheus(PODS, tmp_path_factory.mktemp("prometheus"))
 
 
-def test_measured_workloads_are_the_p95_of_their_pods(prometheus: RunningPrometheus) -> None:
+def test_measured_workloads_are_the_peak_memory_and_p95_busy_of_their_pods(
+    prometheus: RunningPrometheus,
+) -> None:
     measured = measure(prometheus.url, at=prometheus.end, latency_sensitive=["chat-api"])
     by_name = {w.name: w for w in measured.workloads}
     assert set(by_name) == {"chat-api", "batch-worker"}
     chat, batch = by_name["chat-api"], by_name["batch-worker"]
     assert chat.replicas == 2 and chat.gpu == "l4" and chat.latency_sensitive
-    assert chat.gpu_memory_gib == pytest.approx(SyntheticPod.p95((3000, 5000)) / 1024, rel=1e-4)
+    # GPU memory is a hard limit: the peak (5000 MiB), with the p95 kept beside it.
+    assert chat.gpu_memory_gib == pytest.approx(5000 / 1024, rel=1e-4)
+    chat_peak = max(p.memory_mib for p in measured.pods if p.pod.startswith("chat"))
+    chat_p95 = max(p.memory_p95_mib for p in measured.pods if p.pod.startswith("chat"))
+    assert (chat_peak, chat_p95) == pytest.approx((5000, SyntheticPod.p95((3000, 5000))), rel=1e-4)
     assert chat.busy == pytest.approx(SyntheticPod.p95((0.05, 0.25)), rel=1e-4)
     assert batch.replicas == 2 and batch.gpu == "t4" and not batch.latency_sensitive
     assert batch.busy == pytest.approx(SyntheticPod.p95((0, 20)) / 100, rel=1e-4)
@@ -331,9 +337,7 @@ def test_on_a_shared_gpu_each_pod_is_measured_by_its_own_processes(tmp_path: Pat
         measured = measure(running.url, at=running.end)
         (ranker,) = measured.workloads
         # The pod's own memory, never the GPU's 7000 MiB total.
-        assert ranker.gpu_memory_gib == pytest.approx(
-            SyntheticPod.p95((2000, 4000)) / 1024, rel=1e-4
-        )
+        assert ranker.gpu_memory_gib == pytest.approx(4000 / 1024, rel=1e-4)
         # Busy from the pod's own utilisation (20% at most), not the GPU's engine time (70%).
         assert ranker.busy == pytest.approx(SyntheticPod.p95((10, 20)) / 100, rel=1e-4)
         assert {p.busy_metric for p in measured.pods} == {"DCGM_FI_DEV_GPU_UTIL"}

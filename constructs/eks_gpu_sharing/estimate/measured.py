@@ -2,7 +2,9 @@
 
 Per pod, over a window (default 7 days) ending at ``at``:
 
-* GPU memory: p95 of ``DCGM_FI_DEV_FB_USED`` (MiB), ``quantile_over_time(0.95, ...)``;
+* GPU memory: the peak of ``DCGM_FI_DEV_FB_USED`` (MiB), ``max_over_time``: GPU memory is a
+  hard limit, so a pod at 4 GiB for 96% of the window and 15 GiB for 4% needs 15 (its p95 is
+  kept beside, ``PodMeasurement.memory_p95_mib``, to show how peaky it is);
 * busy: p95 of ``DCGM_FI_PROF_GR_ENGINE_ACTIVE`` (0..1), or of ``DCGM_FI_DEV_GPU_UTIL`` / 100
   where the profiling metrics are off (they need DCGM's profiling module);
 * the GPU model from the ``modelName`` label the exporter sets (``NVIDIA L4``, ``Tesla T4``).
@@ -83,6 +85,8 @@ class PodMeasurement:
     busy_metric: str
     #: The GPU's memory where its name comes in several sizes (``A100-SXM4-40GB``: 40).
     gpu_size_gib: int | None = None
+    #: The p95 of its memory, beside the peak (``memory_mib``) the sizing uses.
+    memory_p95_mib: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -150,10 +154,13 @@ def measure(
         )
     # Renamed labels win: then `pod` is the scrape target's, the exporter's own pod.
     names = _EXPORTED
-    memory = query_vector(url, _p95(MEMORY_METRIC, window, names), at)
+    memory = query_vector(url, _peak(MEMORY_METRIC, window, names), at)
     if not memory:
         names = _PodLabels()
-        memory = query_vector(url, _p95(MEMORY_METRIC, window, names), at)
+        memory = query_vector(url, _peak(MEMORY_METRIC, window, names), at)
+    memory_p95 = {
+        _key(s, names): s.value for s in query_vector(url, _p95(MEMORY_METRIC, window, names), at)
+    }
     # Per pod: the profiling metric where DCGM collects it, else the coarser utilisation. On a
     # shared GPU (KUBERNETES_VIRTUAL_GPUS, series with a `vgpu` label) the profiling metric is
     # the GPU's, repeated per pod, and the utilisation is the pod's own processes' (dcgm-exporter
@@ -209,6 +216,7 @@ def measure(
                 min(1.0, max(0.0, busy)),
                 metric,
                 gpu_size(labels.get("modelName", ""), gpu),
+                memory_p95.get(key, series.value),
             )
         )
     if not pods:
@@ -274,6 +282,11 @@ def _refuse_unmapped_processes(url: str, window: str, at: float | None) -> None:
             fix="run the exporter with hostPID: true and kubernetes.enablePodUID: true (this "
             "library's Monitoring() does), wait for a window of data, or declare --workloads",
         )
+
+
+def _peak(metric: str, window: str, names: _PodLabels) -> str:
+    """Per pod (and GPU model), the largest value of ``metric`` over ``window``."""
+    return f"max by ({names.by}) (max_over_time({metric}{names.selector}[{window}]))"
 
 
 def _p95(metric: str, window: str, names: _PodLabels) -> str:

@@ -34,6 +34,13 @@ CUDA_CONTEXT_GIB: Final = 0.5
 BUSY_TARGET: Final = 0.70
 #: Default most pods per GPU: one Xid error or driver reset stops them all.
 MAX_SHARE: Final = 8
+#: Frameworks reserve GPU memory at start unless told otherwise: TensorFlow maps nearly all of
+#: it, JAX 75% (XLA_PYTHON_CLIENT_MEM_FRACTION), vLLM 90% (--gpu-memory-utilization).
+_PREALLOCATION_RISK: Final = (
+    "frameworks that reserve GPU memory at start take more than the {gib:.1f} GiB share: cap "
+    "them (TensorFlow: TF_FORCE_GPU_ALLOW_GROWTH=true; JAX: XLA_PYTHON_CLIENT_MEM_FRACTION; "
+    "vLLM: --gpu-memory-utilization)"
+)
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,7 @@ def recommend(workload: Workload, *, max_share: int = MAX_SHARE) -> Recommendati
                 "the SMs, but a fatal GPU fault in one pod ends the others on that GPU",
                 "MPS support is experimental in the NVIDIA device plugin",
                 f"one GPU failure (Xid error, driver reset) stops {share} pods",
+                _PREALLOCATION_RISK.format(gib=gpu.memory_gib / share),
             ),
         )
     return Recommendation(
@@ -154,5 +162,6 @@ def recommend(workload: Workload, *, max_share: int = MAX_SHARE) -> Recommendati
             f"neighbours' allocations fail",
             f"no fault isolation: one GPU failure (Xid error, driver reset) stops {share} pods",
             "latency grows with the number of busy neighbours (time shares, not parallel)",
+            _PREALLOCATION_RISK.format(gib=usable / share),
         ),
     )

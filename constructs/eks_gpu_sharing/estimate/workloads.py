@@ -28,7 +28,8 @@ class Workload:
 
     :param name: A DNS label (it names the pool it lands in and the report's rows).
     :param replicas: Pods, each holding one whole GPU today.
-    :param gpu_memory_gib: GPU memory one pod needs, in GiB (a p95, not the average).
+    :param gpu_memory_gib: GPU memory one pod needs, in GiB: its peak, not a percentile (GPU
+        memory is a hard limit: an allocation past its share fails in some pod).
     :param busy: Share of one GPU's compute one pod keeps busy, 0..1 (a p95).
     :param latency_sensitive: A request waits on each step: never time-sliced.
     :param gpu: The GPU it runs on, as ``karpenter.k8s.aws/instance-gpu-name`` (``t4``, ``l4``...).
