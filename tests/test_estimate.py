@@ -565,3 +565,24 @@ def test_a_deployment_on_two_gpu_models_is_one_workload_per_model() -> None:
         ("prod-chat-api-l4", "l4", 1),
         ("prod-chat-api-t4", "t4", 1),
     ]
+
+
+def test_a_discount_lowers_both_sides_and_is_in_the_headline() -> None:
+    plain = estimate(WORKLOADS, use_simulator=False)
+    discounted = estimate(WORKLOADS, use_simulator=False, discount=0.28)
+    assert discounted.today.per_month == pytest.approx(plain.today.per_month * 0.72)
+    assert discounted.shared.per_month == pytest.approx(plain.shared.per_month * 0.72)
+    assert discounted.saving == pytest.approx(plain.saving)
+    text = format_text(discounted)
+    assert "less 28% (Savings Plans or Reserved Instances" in text
+    assert f"${discounted.today.per_month:,.0f}/month today" in text.splitlines()[0]
+    assert "on-demand less 28%)" in text.splitlines()[0]
+    with pytest.raises(ConfigurationError, match="discount"):
+        estimate(WORKLOADS, use_simulator=False, discount=1.0)
+
+
+@pytest.mark.parametrize("given", ["100", "-5", "lots", "nan"])
+def test_a_bad_discount_is_refused_before_anything_runs(given: str) -> None:
+    done = _cli("estimate", "--workloads", "examples/workloads.yaml", "--discount", given)
+    assert done.returncode == 2
+    assert "--discount" in done.stderr and "0 to below 100" in done.stderr

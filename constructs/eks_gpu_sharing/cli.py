@@ -222,6 +222,13 @@ def _estimate_parser(commands: _Commands[argparse.ArgumentParser]) -> None:
     estimate.add_argument(
         "--arithmetic", action="store_true", help="count nodes by arithmetic, not Karpenter"
     )
+    estimate.add_argument(
+        "--discount",
+        default="0",
+        metavar="PERCENT",
+        help="what your Savings Plans or Reserved Instances take off on-demand prices, e.g. 28 "
+        "(default: 0); applied to today and shared alike",
+    )
     estimate.add_argument("--format", choices=FORMATS, default="text")
     estimate.add_argument(
         "--write-config", metavar="FILE", help="write the pools' gpu-sharing.yaml"
@@ -384,6 +391,7 @@ def _estimate(args: argparse.Namespace) -> int:
     from .estimate import (
         chart_svg,
         config_yaml,
+        discount_fraction,
         estimate,
         format_json,
         format_markdown,
@@ -392,6 +400,7 @@ def _estimate(args: argparse.Namespace) -> int:
         read_workloads,
     )
 
+    discount = discount_fraction(args.discount)
     if not 1 <= args.max_share <= MPS_MAX_REPLICAS:
         raise ConfigurationError(
             field="--max-share",
@@ -421,6 +430,7 @@ def _estimate(args: argparse.Namespace) -> int:
         workloads,
         spot=args.spot,
         max_share=args.max_share,
+        discount=discount,
         use_simulator=not args.arithmetic,
         log=lambda line: print(line, file=sys.stderr),
     )

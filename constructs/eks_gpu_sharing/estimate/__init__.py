@@ -16,7 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .measured import Measurement, measure
-from .plan import Cost, Estimate, PoolEstimate, estimate_costs, karpenter_simulator
+from .plan import (
+    Cost,
+    Estimate,
+    PoolEstimate,
+    check_discount,
+    discount_fraction,
+    estimate_costs,
+    karpenter_simulator,
+)
 from .recommend import MAX_SHARE, Recommendation, recommend
 from .report import FORMATS, chart_svg, config_yaml, format_json, format_markdown, format_text
 from .workloads import Workload, check_workloads, read_workloads
@@ -29,13 +37,17 @@ def estimate(
     max_share: int = MAX_SHARE,
     use_simulator: bool = True,
     log: Callable[[str], None] | None = None,
+    discount: float = 0.0,
 ) -> Estimate:
     """Recommend sharing for each workload and price it today and shared.
 
     With ``use_simulator`` (the default) Karpenter's scheduler counts the nodes when Go is
     available; otherwise, and when Go is missing, arithmetic does (:attr:`Estimate.method`).
+    ``discount`` (0..<1) is what Savings Plans or Reserved Instances take off on-demand prices.
     """
     from ..upstream import UpstreamUnavailable
+
+    check_discount(discount)
 
     recommendations = [recommend(w, max_share=max_share) for w in check_workloads(workloads)]
     reason = "asked for: --arithmetic"
@@ -54,8 +66,9 @@ def estimate(
                 simulator=simulator,
                 method=f"Karpenter v{KARPENTER_VERSION}'s scheduler, run on the pools "
                 "(as `eks-gpu-sharing simulate`)",
+                discount=discount,
             )
-    return estimate_costs(recommendations, spot=spot, method=reason)
+    return estimate_costs(recommendations, spot=spot, method=reason, discount=discount)
 
 
 __all__ = [
@@ -68,7 +81,9 @@ __all__ = [
     "Recommendation",
     "Workload",
     "chart_svg",
+    "check_discount",
     "config_yaml",
+    "discount_fraction",
     "estimate",
     "estimate_costs",
     "format_json",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from ..catalog import GpuInstanceType, load_catalog
+from ..errors import ConfigurationError
 from ..pool import GpuPool
 from ..pool_options import CapacityType
 from ..setup import GpuSharingSetup
@@ -84,6 +85,9 @@ class Estimate:
     #: Where workloads declare CPU or memory: the saving with the sample pod's requests instead
     #: (250m, 256Mi), to show how much of it depends on them; None otherwise.
     sample_pod_saving: float | None = None
+    #: Share taken off on-demand prices (Savings Plans, Reserved Instances), 0..<1; already in
+    #: every ``Cost``.
+    discount: float = 0.0
 
     @property
     def today(self) -> Cost:
@@ -152,6 +156,7 @@ def estimate_costs(
     spot: bool = False,
     simulator: Simulator | None = None,
     method: str = "",
+    discount: float = 0.0,
 ) -> Estimate:
     """Pools and costs today and shared; ``simulator`` is Karpenter's scheduler, None for
     arithmetic. ``method`` says how the nodes were counted (with the simulator) or why they were
@@ -193,16 +198,59 @@ def estimate_costs(
                 _total(simulator(shared_config, sample).values()),
             )
     pools = tuple(
-        PoolEstimate(pool, recs, today[pool.name], shared[pool.name]) for pool, recs in planned
+        PoolEstimate(
+            pool,
+            recs,
+            _discounted(today[pool.name], discount),
+            _discounted(shared[pool.name], discount),
+        )
+        for pool, recs in planned
     )
+    prices = load_catalog().price_note
+    if discount:
+        prices += f", less {discount:.0%} (Savings Plans or Reserved Instances, as given)"
     return Estimate(
         tuple(recommendations),
         pools,
         method,
-        load_catalog().price_note,
+        prices,
         spot,
         sample_pod_saving,
+        discount,
     )
+
+
+def check_discount(discount: object) -> None:
+    """``discount`` is a share of on-demand prices, 0 to below 1."""
+    if not isinstance(discount, int | float) or isinstance(discount, bool) or not 0 <= discount < 1:
+        raise ConfigurationError(
+            field="discount",
+            value=discount,
+            rule="the share Savings Plans or Reserved Instances take off on-demand prices, "
+            "0 to below 1",
+            fix="e.g. discount=0.28 for 28%",
+        )
+
+
+def discount_fraction(text: str) -> float:
+    """``--discount`` as a share: ``28`` or ``28%`` -> 0.28; refused outside 0..<100."""
+    value = text.strip().removesuffix("%")
+    try:
+        percent = float(value)
+    except ValueError:
+        percent = -1.0
+    if not 0 <= percent < 100 or percent != percent:
+        raise ConfigurationError(
+            field="--discount",
+            value=text,
+            rule="a percentage off on-demand prices, 0 to below 100",
+            fix="e.g. --discount 28 for a 28% Savings Plan discount",
+        )
+    return percent / 100
+
+
+def _discounted(cost: Cost, discount: float) -> Cost:
+    return replace(cost, price_per_hour=cost.price_per_hour * (1 - discount))
 
 
 def _saving(today: Cost, shared: Cost) -> float:

@@ -142,7 +142,9 @@ def format_text(estimate: Estimate) -> str:
     today, shared = estimate.today, estimate.shared
     lines = [
         f"GPU sharing estimate: ${today.per_month:,.0f}/month today -> ${shared.per_month:,.0f}"
-        f"/month shared ({estimate.saving:.0%} less, {today.nodes} -> {shared.nodes} GPU nodes)",
+        f"/month shared ({estimate.saving:.0%} less, {today.nodes} -> {shared.nodes} GPU nodes"
+        + (f"; on-demand less {estimate.discount:.0%}" if estimate.discount else "")
+        + ")",
         "",
         *_table(_WORKLOAD_HEAD, _workload_rows(estimate)),
         "",
@@ -250,6 +252,7 @@ def to_data(estimate: Estimate) -> dict[str, Any]:
         "method": estimate.method,
         "prices": estimate.prices,
         "spot": estimate.spot,
+        "discount": estimate.discount,
         "rules": _rules(),
     }
 
