@@ -117,6 +117,7 @@ def start_prometheus(
             "prometheus/promtool not installed (Debian package `prometheus`; .ci/run installs it)"
         )
     end = (int(time.time()) // STEP_SECONDS) * STEP_SECONDS - STEP_SECONDS
+    workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "data"
     source = workdir / "dcgm.om.txt"
     source.write_text(openmetrics(pods, end, constant))

@@ -377,6 +377,53 @@ def test_series_scraped_without_honor_labels_are_read_by_their_exported_labels(
         assert {p.namespace for p in measured.pods} == {"prod"}
 
 
+def test_pods_are_grouped_by_their_owner_where_kube_state_metrics_is_scraped(
+    tmp_path: Path,
+) -> None:
+    """Two Deployments whose pods share a name prefix (whisper-large and whisper-small both run
+    pods named asr-<hash>-<id>): the suffix rule merges them, kube_pod_owner does not."""
+    pods = (
+        SyntheticPod("ml", "asr-7d9f8b6c5d-aaaaa", "NVIDIA L4", (2000, 8000), None, (10, 20)),
+        SyntheticPod("ml", "asr-5c6d7e8f9a-bbbbb", "NVIDIA L4", (500, 1000), None, (1, 2)),
+    )
+    owners = (
+        (
+            "kube_pod_owner",
+            'namespace="ml",pod="asr-7d9f8b6c5d-aaaaa",owner_kind="ReplicaSet",'
+            'owner_name="asr-7d9f8b6c5d",owner_is_controller="true"',
+            1,
+        ),
+        (
+            "kube_pod_owner",
+            'namespace="ml",pod="asr-5c6d7e8f9a-bbbbb",owner_kind="ReplicaSet",'
+            'owner_name="asr-5c6d7e8f9a",owner_is_controller="true"',
+            1,
+        ),
+        (
+            "kube_replicaset_owner",
+            'namespace="ml",replicaset="asr-7d9f8b6c5d",owner_kind="Deployment",'
+            'owner_name="whisper-large",owner_is_controller="true"',
+            1,
+        ),
+        (
+            "kube_replicaset_owner",
+            'namespace="ml",replicaset="asr-5c6d7e8f9a",owner_kind="Deployment",'
+            'owner_name="whisper-small",owner_is_controller="true"',
+            1,
+        ),
+    )
+    for running in start_prometheus(pods, tmp_path / "ksm", constant=owners):
+        measured = measure(running.url, at=running.end)
+        by_name = {w.name: w for w in measured.workloads}
+        assert set(by_name) == {"whisper-large", "whisper-small"}
+        assert by_name["whisper-large"].gpu_memory_gib == pytest.approx(8000 / 1024)
+        assert measured.grouping.startswith("by owner")
+    for running in start_prometheus(pods, tmp_path / "no-ksm"):
+        measured = measure(running.url, at=running.end)
+        assert [w.name for w in measured.workloads] == ["asr"]
+        assert measured.grouping.startswith("by pod name")
+
+
 def test_an_unreachable_prometheus_is_exit_2(tmp_path: Path) -> None:
     done = _cli("estimate", "--prometheus", "http://127.0.0.1:9", "--arithmetic")
     assert done.returncode == 2
@@ -559,7 +606,7 @@ def test_a_deployment_on_two_gpu_models_is_one_workload_per_model() -> None:
         PodMeasurement("prod", "chat-api-7d9f8b6c5d-k8s7p", "t4", 2048, 0.1, "m"),
         PodMeasurement("jobs", "chat-api-5f4d3c2b1a-aaaaa", "l4", 1024, 0.1, "m"),
     ]
-    workloads = _workloads(pods, set(), set())
+    workloads = _workloads(pods, set(), set(), {})
     assert sorted((w.name, w.gpu, w.replicas) for w in workloads) == [
         ("jobs-chat-api", "l4", 1),
         ("prod-chat-api-l4", "l4", 1),

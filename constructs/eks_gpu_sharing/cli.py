@@ -418,6 +418,7 @@ def _estimate(args: argparse.Namespace) -> int:
             latency_sensitive=args.latency_sensitive,
         )
         workloads = measured.workloads
+        print(f"eks-gpu-sharing: pods grouped into workloads {measured.grouping}", file=sys.stderr)
         if measured.skipped:
             skipped = ", ".join(f"{n} on {model}" for model, n in measured.skipped.items())
             print(

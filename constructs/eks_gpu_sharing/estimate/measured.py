@@ -9,9 +9,11 @@ Per pod, over a window (default 7 days) ending at ``at``:
   where the profiling metrics are off (they need DCGM's profiling module);
 * the GPU model from the ``modelName`` label the exporter sets (``NVIDIA L4``, ``Tesla T4``).
 
-Pods are grouped into workloads by their names (``<deployment>-<hash>-<id>``,
-``<statefulset>-<n>``, ``<job>-<id>``): a workload's memory and busy share are the largest of its
-pods', its replicas the pods that reported in the window's last hour.
+Pods are grouped into workloads by owner where kube-state-metrics is scraped into the same
+Prometheus (``kube_pod_owner``, a ReplicaSet's Deployment from ``kube_replicaset_owner``), else
+by their names (``<deployment>-<hash>-<id>``, ``<statefulset>-<n>``, ``<job>-<id>``; the report
+says which): a workload's memory and busy share are the largest of its pods', its replicas the
+pods that reported in the window's last 5 minutes.
 
 On a GPU several pods already share, the exporter this library deploys
 (``KUBERNETES_VIRTUAL_GPUS=true``, ``monitoring.exporter``) reports memory and utilisation per
@@ -100,6 +102,8 @@ class Measurement:
     #: Pods left out, counted by DCGM ``modelName``: GPU models the instance catalog does not
     #: have, or has without a price. The others are estimated; these need a declared file.
     skipped: Mapping[str, int] = field(default_factory=dict)
+    #: How pods were grouped into workloads: by owner (kube-state-metrics), or by pod name.
+    grouping: str = ""
 
 
 def workload_name(pod: str) -> str:
@@ -181,8 +185,10 @@ def measure(
             at,
         )
     }
+    # Pods reporting in the last 5 minutes: a finished rolling update's old pods are gone (an
+    # hour counted both generations); the exporter is scraped every 30 s.
     alive = query_vector(
-        url, f"max by ({names.by}) (last_over_time({MEMORY_METRIC}{names.selector}[1h]))", at
+        url, f"max by ({names.by}) (last_over_time({MEMORY_METRIC}{names.selector}[5m]))", at
     )
     if not memory:
         raise ConfigurationError(
@@ -230,16 +236,57 @@ def measure(
     if all(p.memory_mib == 0 for p in pods):
         _refuse_unmapped_processes(url, window, at)
     running = {names.of(s) for s in alive}
-    workloads = _workloads(pods, running, set(latency_sensitive))
-    return Measurement(tuple(pods), workloads, window, url, dict(sorted(skipped.items())))
+    owners = _owners(url, window, at)
+    workloads = _workloads(pods, running, set(latency_sensitive), owners)
+    grouping = (
+        "by owner (kube-state-metrics kube_pod_owner and kube_replicaset_owner)"
+        if owners
+        else "by pod name (no kube_pod_owner series: <deployment>-<hash>-<id>, "
+        "<statefulset>-<n>, <job>-<id>)"
+    )
+    return Measurement(tuple(pods), workloads, window, url, dict(sorted(skipped.items())), grouping)
+
+
+def _owners(url: str, window: str, at: float | None) -> dict[tuple[str, str], str]:
+    """Per (namespace, pod), the name of the workload that owns it, from kube-state-metrics:
+    a ReplicaSet's Deployment where it has one, else the owner itself (StatefulSet, Job,
+    DaemonSet, a bare ReplicaSet). Empty where kube-state-metrics is not scraped."""
+    replica_sets = {
+        (s.labels.get("namespace", ""), s.labels.get("replicaset", "")): s.labels["owner_name"]
+        for s in query_vector(
+            url,
+            f"max by (namespace, replicaset, owner_name) (last_over_time("
+            f'kube_replicaset_owner{{owner_kind="Deployment"}}[{window}]))',
+            at,
+        )
+        if s.labels.get("owner_name")
+    }
+    owners = {}
+    for s in query_vector(
+        url,
+        f"max by (namespace, pod, owner_kind, owner_name) (last_over_time("
+        f'kube_pod_owner{{owner_name!="<none>"}}[{window}]))',
+        at,
+    ):
+        namespace, owner = s.labels.get("namespace", ""), s.labels.get("owner_name", "")
+        if not owner:
+            continue
+        if s.labels.get("owner_kind") == "ReplicaSet":
+            owner = replica_sets.get((namespace, owner), owner)
+        owners[(namespace, s.labels.get("pod", ""))] = owner
+    return owners
 
 
 def _workloads(
-    pods: Sequence[PodMeasurement], running: set[tuple[str, str]], latency: set[str]
+    pods: Sequence[PodMeasurement],
+    running: set[tuple[str, str]],
+    latency: set[str],
+    owners: Mapping[tuple[str, str], str],
 ) -> tuple[Workload, ...]:
     groups: dict[tuple[str, str, str, int], list[PodMeasurement]] = {}
     for pod in pods:
-        key = (pod.namespace, workload_name(pod.pod), pod.gpu, pod.gpu_size_gib or 0)
+        owner = owners.get((pod.namespace, pod.pod)) or workload_name(pod.pod)
+        key = (pod.namespace, owner, pod.gpu, pod.gpu_size_gib or 0)
         groups.setdefault(key, []).append(pod)
     names = [name for _, name, _, _ in groups]
     namespaced = [(namespace, name) for namespace, name, _, _ in groups]
