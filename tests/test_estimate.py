@@ -341,6 +341,37 @@ def test_on_a_shared_gpu_each_pod_is_measured_by_its_own_processes(tmp_path: Pat
         # Busy from the pod's own utilisation (20% at most), not the GPU's engine time (70%).
         assert ranker.busy == pytest.approx(SyntheticPod.p95((10, 20)) / 100, rel=1e-4)
         assert {p.busy_metric for p in measured.pods} == {"DCGM_FI_DEV_GPU_UTIL"}
+        # Two pods on one GPU today: today's bill is one GPU, not two.
+        assert ranker.gpus_today == 1
+        assert recommend(ranker).pods_today == 1
+
+
+def test_multi_gpu_pods_and_mig_slices_are_counted_as_what_they_hold(tmp_path: Path) -> None:
+    """A pod with series on two GPU UUIDs holds two GPUs (and keeps them); a pod on a MIG slice
+    (GPU_I_PROFILE, as the exporter labels MIG instances) is already partitioned: left out and
+    counted, never priced as a whole A100."""
+    pods = (
+        SyntheticPod("ml", "trainer-0", "NVIDIA L4", (9000, 12000), None, (40, 60), gpu=3),
+        SyntheticPod("ml", "trainer-0", "NVIDIA L4", (9000, 12000), None, (40, 60), gpu=4),
+        SyntheticPod(
+            "ml",
+            "tiny-0",
+            "NVIDIA A100-SXM4-80GB",
+            (1000, 2000),
+            None,
+            (1, 5),
+            gpu=5,
+            extra_labels='GPU_I_PROFILE="1g.10gb",GPU_I_ID="7"',
+        ),
+    )
+    for running in start_prometheus(pods, tmp_path):
+        measured = measure(running.url, at=running.end)
+        (trainer,) = measured.workloads
+        assert (trainer.name, trainer.replicas, trainer.gpus_today) == ("trainer", 1, 2)
+        rec = recommend(trainer)
+        assert rec.mode is NoSharing and (rec.pods_today, rec.gpus) == (2, 2)
+        assert "hold 2 GPUs" in rec.reason
+        assert measured.mig == {"1g.10gb": 1}
 
 
 def test_pods_the_exporter_could_not_map_are_refused_not_sized_on_zero(tmp_path: Path) -> None:

@@ -419,6 +419,13 @@ def _estimate(args: argparse.Namespace) -> int:
         )
         workloads = measured.workloads
         print(f"eks-gpu-sharing: pods grouped into workloads {measured.grouping}", file=sys.stderr)
+        if measured.mig:
+            on_mig = ", ".join(f"{n} on {profile}" for profile, n in measured.mig.items())
+            print(
+                f"eks-gpu-sharing: warning: left out pods on MIG slices ({printable(on_mig)}): "
+                "they are partitioned already",
+                file=sys.stderr,
+            )
         if measured.skipped:
             skipped = ", ".join(f"{n} on {model}" for model, n in measured.skipped.items())
             print(

@@ -22,7 +22,9 @@ memory is then the pod's own, and busy is its own utilisation instead of the GPU
 Where every pod reads 0 while the GPUs' own series do not, the exporter could not match
 processes to pods, and the measurement is refused rather than sized on 0 GiB. Series scraped
 without ``honorLabels`` (``exported_pod``, ``exported_namespace``) are read by those labels.
-Still counted per pod, not per GPU: "today" assumes each measured pod holds a whole GPU.
+"Today" counts the GPUs a workload's pods hold (distinct DCGM ``UUID``s): fewer than its pods
+where they share already, more where a pod holds several. Pods on MIG slices (``GPU_I_PROFILE``)
+are left out and counted (``Measurement.mig``): they are partitioned already.
 """
 
 from __future__ import annotations
@@ -89,6 +91,9 @@ class PodMeasurement:
     gpu_size_gib: int | None = None
     #: The p95 of its memory, beside the peak (``memory_mib``) the sizing uses.
     memory_p95_mib: float = 0.0
+    #: The GPUs (DCGM ``UUID``) it held over the window: several for a multi-GPU pod, and one
+    #: that other pods share where it is time-sliced or MPS already.
+    gpu_uuids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,9 @@ class Measurement:
     skipped: Mapping[str, int] = field(default_factory=dict)
     #: How pods were grouped into workloads: by owner (kube-state-metrics), or by pod name.
     grouping: str = ""
+    #: Pods on MIG slices, counted by profile (``GPU_I_PROFILE``): already partitioned, left out
+    #: (pricing them as whole GPUs would overstate today).
+    mig: Mapping[str, int] = field(default_factory=dict)
 
 
 def workload_name(pod: str) -> str:
@@ -197,11 +205,31 @@ def measure(
             rule=f"holds no {MEMORY_METRIC} series with a pod label in the last {window}",
             fix="install the DCGM exporter with Kubernetes pod mapping (docs: Monitoring)",
         )
+    uuids: dict[tuple[str, str, str], set[str]] = {}
+    for series in query_vector(
+        url,
+        f"max by ({names.by}, UUID) (last_over_time({MEMORY_METRIC}{names.selector}[{window}]))",
+        at,
+    ):
+        uuids.setdefault(_key(series, names), set()).add(series.labels.get("UUID", ""))
+    on_mig = {
+        _key(s, names): s.labels.get("GPU_I_PROFILE", "")
+        for s in query_vector(
+            url,
+            f"max by ({names.by}, GPU_I_PROFILE) (last_over_time("
+            f'{MEMORY_METRIC}{{{names.pod}!="",GPU_I_PROFILE!=""}}[{window}]))',
+            at,
+        )
+    }
     pods = []
     skipped: Counter[str] = Counter()
+    mig: Counter[str] = Counter()
     priced = load_catalog().priced_gpu_names
     for series in memory:
         labels = series.labels
+        if _key(series, names) in on_mig:
+            mig[on_mig[_key(series, names)]] += 1
+            continue
         gpu = gpu_name(labels.get("modelName", ""))
         if gpu is None or gpu not in priced:
             skipped[labels.get("modelName", "(no modelName label)")] += 1
@@ -223,14 +251,15 @@ def measure(
                 metric,
                 gpu_size(labels.get("modelName", ""), gpu),
                 memory_p95.get(key, series.value),
+                tuple(sorted(uuids.get(key, ()))),
             )
         )
     if not pods:
         raise ConfigurationError(
             field="--prometheus",
-            value=", ".join(sorted(skipped)),
-            rule="every measured pod runs on a GPU model the instance catalog does not have (or "
-            "has without a price)",
+            value=", ".join([*sorted(skipped), *(f"MIG {m}" for m in sorted(mig))]),
+            rule="every measured pod runs on a MIG slice (partitioned already) or on a GPU model "
+            "the instance catalog does not have (or has without a price)",
             fix="estimate those workloads from a declared --workloads file",
         )
     if all(p.memory_mib == 0 for p in pods):
@@ -244,7 +273,15 @@ def measure(
         else "by pod name (no kube_pod_owner series: <deployment>-<hash>-<id>, "
         "<statefulset>-<n>, <job>-<id>)"
     )
-    return Measurement(tuple(pods), workloads, window, url, dict(sorted(skipped.items())), grouping)
+    return Measurement(
+        tuple(pods),
+        workloads,
+        window,
+        url,
+        dict(sorted(skipped.items())),
+        grouping,
+        dict(sorted(mig.items())),
+    )
 
 
 def _owners(url: str, window: str, at: float | None) -> dict[tuple[str, str], str]:
@@ -297,7 +334,9 @@ def _workloads(
             # One Deployment spread over two GPU models: one workload per model.
             label = f"{label}-{gpu}" + (f"-{size}g" if size else "")
         label = re.sub(r"[^a-z0-9-]", "-", label.lower())[:40].strip("-") or "workload"
-        replicas = sum(1 for p in members if (p.namespace, p.pod) in running) or len(members)
+        current = [p for p in members if (p.namespace, p.pod) in running] or members
+        replicas = len(current)
+        held = len({uuid for p in current for uuid in p.gpu_uuids}) or replicas
         workloads.append(
             Workload(
                 label,
@@ -307,6 +346,7 @@ def _workloads(
                 latency_sensitive=label in latency or name in latency,
                 gpu=gpu,
                 gpu_size_gib=size or None,
+                gpus_today=None if held == replicas else held,
             )
         )
     return tuple(workloads)

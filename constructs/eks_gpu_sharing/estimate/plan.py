@@ -58,7 +58,7 @@ class PoolEstimate:
     @property
     def pods(self) -> int:
         """Pods of all its workloads."""
-        return sum(r.workload.replicas for r in self.recommendations)
+        return sum(r.pods_shared for r in self.recommendations)
 
     @property
     def share(self) -> int:
@@ -134,7 +134,7 @@ def plan_pools(
         count = min(
             t.gpu_count for t in _types(gpu) if not families or t.name.split(".")[0] in families
         )
-        gpus = math.ceil(sum(r.workload.replicas for r in recs) / share)
+        gpus = math.ceil(sum(r.pods_shared for r in recs) / share)
         limit = max(count, math.ceil(gpus * (1 + LIMIT_HEADROOM)))
         limit = math.ceil(limit / count) * count
         pool = GpuPool(
@@ -162,11 +162,10 @@ def estimate_costs(
     arithmetic. ``method`` says how the nodes were counted (with the simulator) or why they were
     not simulated (without it)."""
     planned = plan_pools(recommendations, spot=spot)
-    shared_pods = {pool.name: sum(r.workload.replicas for r in recs) for pool, recs in planned}
+    shared_pods = {pool.name: sum(r.pods_shared for r in recs) for pool, recs in planned}
+    today_pods = {pool.name: sum(r.pods_today for r in recs) for pool, recs in planned}
     whole = [replace(pool, sharing=NoSharing()) for pool, _ in planned]
-    whole = [
-        replace(p, gpu_limit=max(p.gpu_limit, _rounded(shared_pods[p.name], p))) for p in whole
-    ]
+    whole = [replace(p, gpu_limit=max(p.gpu_limit, _rounded(today_pods[p.name], p))) for p in whole]
     declared = any(r.workload.host_requests for r in recommendations)
     sample_pod_saving = None
     if simulator is None:
@@ -174,7 +173,7 @@ def estimate_costs(
             pool.name: _arithmetic(pool, shared_pods[pool.name], recs[0].share)
             for pool, recs in planned
         }
-        today = {pool.name: _arithmetic(pool, shared_pods[pool.name], 1) for pool in whole}
+        today = {pool.name: _arithmetic(pool, today_pods[pool.name], 1) for pool in whole}
         method = "arithmetic: GPUs needed / GPUs per instance of the cheapest type per GPU" + (
             f" ({method})" if method else ""
         )
@@ -182,20 +181,25 @@ def estimate_costs(
             method += "; the workloads' cpu and memory are not counted (that needs the scheduler)"
     else:
         pods = {
-            pool.name: [(r.workload.replicas, r.workload.host_requests) for r in recs]
+            pool.name: [(r.pods_shared, r.workload.host_requests) for r in recs]
+            for pool, recs in planned
+        }
+        pods_today = {
+            pool.name: [(r.pods_today, r.workload.host_requests) for r in recs]
             for pool, recs in planned
         }
         shared_config = _config([p for p, _ in planned], CLUSTER_PLACEHOLDER)
         whole_config = _config(whole, CLUSTER_PLACEHOLDER)
         shared = dict(simulator(shared_config, pods))
-        today = dict(simulator(whole_config, pods))
+        today = dict(simulator(whole_config, pods_today))
         if declared:
-            sample: PodsByPool = {
-                name: [(n, {}) for n, _ in entries] for name, entries in pods.items()
-            }
+
+            def sample(of: PodsByPool) -> PodsByPool:
+                return {name: [(n, {}) for n, _ in entries] for name, entries in of.items()}
+
             sample_pod_saving = _saving(
-                _total(simulator(whole_config, sample).values()),
-                _total(simulator(shared_config, sample).values()),
+                _total(simulator(whole_config, sample(pods_today)).values()),
+                _total(simulator(shared_config, sample(pods)).values()),
             )
     pools = tuple(
         PoolEstimate(

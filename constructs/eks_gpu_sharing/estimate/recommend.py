@@ -18,7 +18,7 @@ The rules are deliberately simple and written out, so a reader can redo them by 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from ..catalog import GpuModel, load_catalog
@@ -75,9 +75,22 @@ class Recommendation:
         return self.sharing.replicas or 1
 
     @property
+    def pods_today(self) -> int:
+        """Whole-GPU pods that stand for what it holds today: one per GPU it holds."""
+        return self.workload.gpus_today or self.workload.replicas
+
+    @property
+    def pods_shared(self) -> int:
+        """One-slice pods it runs with this recommendation: its replicas when it shares; what it
+        holds today when it keeps whole GPUs (a pod of several GPUs keeps them)."""
+        if self.share >= 2:
+            return self.workload.replicas
+        return max(self.workload.replicas, self.pods_today)
+
+    @property
     def gpus(self) -> int:
-        """GPUs its replicas need at this share."""
-        return math.ceil(self.workload.replicas / self.share)
+        """GPUs it needs at this share."""
+        return math.ceil(self.pods_shared / self.share)
 
     @property
     def profile(self) -> str:
@@ -99,7 +112,24 @@ def gpu_model(name: str, size_gib: int | None = None) -> GpuModel:
 
 
 def recommend(workload: Workload, *, max_share: int = MAX_SHARE) -> Recommendation:
-    """The sharing that fits ``workload`` (see the module docstring for the rules)."""
+    """The sharing that fits ``workload`` (see the module docstring for the rules); where its
+    pods already share fewer GPUs than that needs, it says so rather than un-share them
+    silently."""
+    rec = _recommend(workload, max_share=max_share)
+    held = workload.gpus_today
+    if held is not None and held < workload.replicas and rec.gpus > held:
+        return replace(
+            rec,
+            risks=(
+                *rec.risks,
+                f"today its {workload.replicas} pods share {held} GPU(s); these rules need "
+                f"{rec.gpus}: keep today's sharing if it serves them, or expect the extra cost",
+            ),
+        )
+    return rec
+
+
+def _recommend(workload: Workload, *, max_share: int) -> Recommendation:
     gpu = gpu_model(workload.gpu, workload.gpu_size_gib)
     usable = gpu.memory_gib * (1 - MEMORY_HEADROOM)
     memory_factor = max(0, math.floor(usable / (workload.gpu_memory_gib + CUDA_CONTEXT_GIB)))
@@ -113,6 +143,18 @@ def recommend(workload: Workload, *, max_share: int = MAX_SHARE) -> Recommendati
         f"{memory_factor} by memory; p95 busy {workload.busy:.0%} of a {BUSY_TARGET:.0%} target "
         f"-> {'no limit' if busy_factor is None else busy_factor} by compute"
     )
+    held = workload.gpus_today or workload.replicas
+    if held > workload.replicas:
+        return Recommendation(
+            workload,
+            gpu,
+            NoSharing(),
+            memory_factor,
+            busy_factor,
+            f"its {workload.replicas} pod(s) hold {held} GPUs, several each: sharing splits one "
+            "GPU among pods, so they keep whole GPUs",
+            (),
+        )
     if share < 2:
         bound = "memory-bound" if memory_factor < 2 else "compute-bound"
         return Recommendation(

@@ -65,7 +65,7 @@ def _workload_rows(estimate: Estimate) -> list[list[str]]:
                 f"{w.busy:.0%}",
                 "yes" if w.latency_sensitive else "no",
                 rec.profile,
-                f"{w.replicas} -> {rec.gpus}",
+                f"{rec.pods_today} -> {rec.gpus}",
             ]
         )
     return rows
@@ -226,7 +226,7 @@ def to_data(estimate: Estimate) -> dict[str, Any]:
                 "perGpu": r.share,
                 "memoryFactor": r.memory_factor,
                 "busyFactor": r.busy_factor,
-                "gpusToday": r.workload.replicas,
+                "gpusToday": r.pods_today,
                 "gpusShared": r.gpus,
                 "reason": r.reason,
                 "risks": list(r.risks),

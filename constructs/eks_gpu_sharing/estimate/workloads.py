@@ -36,6 +36,9 @@ class Workload:
     :param gpu_size_gib: The GPU's memory where one GPU name comes in several sizes (``a100``:
         40 or 80 GiB, on p4d and p4de): the workload is sized for it and its pool admits only
         instance types with it. Default: the largest.
+    :param gpus_today: GPUs its pods hold today where that is not one per pod: fewer where they
+        already share GPUs, more where a pod holds several (measured: distinct GPU UUIDs).
+        Default: ``replicas``.
     :param cpu: One pod's CPU request, a Kubernetes quantity (``"2"``, ``"500m"``), or None for
         the sample pod's 250m. Host requests decide how many pods a node holds besides its slices:
         Karpenter's scheduler counts them; the arithmetic fallback cannot.
@@ -50,6 +53,7 @@ class Workload:
     latency_sensitive: bool = False
     gpu: str = "l4"
     gpu_size_gib: int | None = None
+    gpus_today: int | None = None
     cpu: str | None = None
     memory: str | None = None
 
@@ -70,6 +74,15 @@ class Workload:
             add("name", self.name, "a DNS label of at most 40 characters", "e.g. chat-api")
         if not _whole(self.replicas) or not 1 <= self.replicas <= MAX_REPLICAS:
             add("replicas", self.replicas, f"a whole number 1..{MAX_REPLICAS}", "e.g. 4")
+        if self.gpus_today is not None and (
+            not _whole(self.gpus_today) or not 1 <= self.gpus_today <= 8 * MAX_REPLICAS
+        ):
+            add(
+                "gpus_today",
+                self.gpus_today,
+                "GPUs its pods hold today, a whole number from 1",
+                "count the distinct GPUs (nvidia-smi -L per node, or DCGM's UUID label)",
+            )
         if not _number(self.busy) or not 0 <= self.busy <= 1:
             add(
                 "busy",
