@@ -664,3 +664,21 @@ def test_a_bad_discount_is_refused_before_anything_runs(given: str) -> None:
     done = _cli("estimate", "--workloads", "examples/workloads.yaml", "--discount", given)
     assert done.returncode == 2
     assert "--discount" in done.stderr and "0 to below 100" in done.stderr
+
+
+def test_a_region_prices_with_karpenters_own_table_or_is_refused(harness: Upstream) -> None:
+    """Karpenter v1.14.1 carries static on-demand prices for us-east-1, us-gov-east-1,
+    us-gov-west-1 and cn-north-1 (pkg/providers/pricing/zz_generated.pricing_aws*.go) and falls
+    back to us-east-1's elsewhere (pricing.go Reset): a figure for eu-west-1 would be us-east-1's
+    under another name, so it is refused."""
+    workloads = [Workload("svc", replicas=8, gpu_memory_gib=2, busy=0.05, gpu="t4")]
+    east = estimate(workloads)
+    gov = estimate(workloads, region="us-gov-west-1")
+    assert gov.today.per_month > east.today.per_month
+    assert gov.prices.startswith("on-demand us-gov-west-1, Karpenter's static price table")
+    with pytest.raises(ConfigurationError, match="falls back to us-east-1"):
+        estimate(workloads, region="eu-west-1")
+    with pytest.raises(ConfigurationError, match="--arithmetic knows"):
+        estimate(workloads, region="us-gov-west-1", use_simulator=False)
+    done = _cli("estimate", "--workloads", "examples/workloads.yaml", "--region", "Mars")
+    assert done.returncode == 2 and "--region" in done.stderr

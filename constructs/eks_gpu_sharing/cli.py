@@ -131,6 +131,11 @@ def _parser() -> argparse.ArgumentParser:
         help="a dump of your cluster: kubectl get nodes,pods,daemonsets,deployments,namespaces,"
         "nodepools,nodeclaims,nodeoverlays,ec2nodeclasses -A -o yaml > cluster.yaml",
     )
+    simulate.add_argument(
+        "--region",
+        metavar="REGION",
+        help="price with Karpenter's static on-demand table for this region (default: us-east-1)",
+    )
     simulate.add_argument("--format", choices=("table", "json"), default="table")
     simulate.add_argument(
         "--verbose", action="store_true", help="print every line Karpenter logged, not only errors"
@@ -223,6 +228,12 @@ def _estimate_parser(commands: _Commands[argparse.ArgumentParser]) -> None:
         "--arithmetic", action="store_true", help="count nodes by arithmetic, not Karpenter"
     )
     estimate.add_argument(
+        "--region",
+        metavar="REGION",
+        help="price with Karpenter's static on-demand table for this region (needs Karpenter's "
+        "scheduler, not --arithmetic; default: us-east-1)",
+    )
+    estimate.add_argument(
         "--discount",
         default="0",
         metavar="PERCENT",
@@ -268,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 workload_paths=args.workloads,
                 cluster_paths=args.cluster,
                 verbose=args.verbose,
+                region=args.region,
             )
         return _check(config, args.config, args.out)
     except ConfigurationError as error:
@@ -330,9 +342,13 @@ def _simulate(
     workload_paths: Sequence[str] | None = None,
     cluster_paths: Sequence[str] | None = None,
     verbose: bool = False,
+    region: str | None = None,
 ) -> int:
     from .cluster_dump import read_cluster_dump
-    from .simulation import simulate
+    from .simulation import check_region, simulate
+
+    if region is not None:
+        check_region(region)
     from .workload_manifests import read_workload_manifests
 
     if workload_paths and cluster_paths and "-" in workload_paths and "-" in cluster_paths:
@@ -363,6 +379,7 @@ def _simulate(
         workloads=workloads,
         cluster=cluster,
         log=lambda line: print(line, file=sys.stderr),
+        region=region,
     )
     print(report.to_json() if output == "json" else report.format_table(verbose=verbose))
     return EXIT_OK if report.complete else EXIT_INCOMPLETE
@@ -439,6 +456,7 @@ def _estimate(args: argparse.Namespace) -> int:
         spot=args.spot,
         max_share=args.max_share,
         discount=discount,
+        region=args.region,
         use_simulator=not args.arithmetic,
         log=lambda line: print(line, file=sys.stderr),
     )

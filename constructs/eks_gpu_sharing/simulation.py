@@ -13,6 +13,7 @@ What it cannot tell (:data:`LIMITS`): it is one scheduling round and launches no
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,8 @@ MAX_PENDING_PODS: Final = 4000
 #: Most pods ``--pods`` takes for one pool (the round's bound).
 MAX_PODS_PER_POOL: Final = MAX_PENDING_PODS
 _SIMULATED_NAMESPACE: Final = "simulated"
+#: The region the catalog's prices are for, and the simulator's default.
+DEFAULT_REGION: Final = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -594,6 +597,7 @@ def run_simulation(
     cluster: ClusterDump | None = None,
     catalog: InstanceCatalog | None = None,
     solve_deadline_seconds: float | None = None,
+    region: str | None = None,
 ) -> SimulationRun:
     """One provisioning round of Karpenter on ``karpenter_objects`` and the pending pods:
     ``pods[pool]`` copies of ``pod_templates[pool]``, and ``pod_groups``.
@@ -603,6 +607,8 @@ def run_simulation(
         ``daemon_sets``).
     :param solve_deadline_seconds: End the round earlier than Karpenter's own one-minute
         deadline (tests). Default: Karpenter's.
+    :param region: Price the types with Karpenter's static on-demand table for this region.
+        Default: us-east-1, the catalog's.
     :raises ConfigurationError: when the API server would refuse one of the objects, or a
         pod template or cluster object does not decode as its Kubernetes type.
     """
@@ -628,6 +634,7 @@ def run_simulation(
             "pods": [dict(o) for o in cluster.pods] if cluster else [],
         },
         solveDeadlineSeconds=solve_deadline_seconds or 0,
+        region=check_region(region) if region else "",
     )
     if answer["invalidObjects"]:
         first = answer["invalidObjects"][0]
@@ -640,6 +647,15 @@ def run_simulation(
         )
     if answer["inputErrors"]:
         first = answer["inputErrors"][0]
+        if first["object"].startswith("region "):
+            raise ConfigurationError(
+                field="--region",
+                value=region,
+                rule=first["error"],
+                fix="leave --region out for us-east-1; Karpenter "
+                f"v{KARPENTER_VERSION} carries static prices for us-east-1, us-gov-east-1, "
+                "us-gov-west-1 and cn-north-1 only",
+            )
         labels = {f"pod group {g.namespace}/{g.name}": g.label for g in groups}
         raise ConfigurationError(
             field=labels.get(first["object"], first["object"]),
@@ -879,6 +895,7 @@ def simulate(
     cluster: ClusterDump | None = None,
     harness: Upstream | None = None,
     log: Callable[[str], None] | None = None,
+    region: str | None = None,
 ) -> SimulationReport:
     """Simulate Karpenter on ``config`` with pending pods: ``pods[pool]`` one-slice sample pods
     per pool name, and every replica of ``workloads`` (placed wherever Karpenter decides),
@@ -896,8 +913,12 @@ def simulate(
     :raises ConfigurationError: for an unknown pool, a bad count, no pods at all, or a
         workload or cluster object the API server would refuse.
     :param log: Told when the upstream code is being built (first use). Default: silent.
+    :param region: Prices of this region, from Karpenter's static on-demand table. Default:
+        us-east-1.
     :raises eks_gpu_sharing.upstream.UpstreamUnavailable: without Go.
     """
+    if region is not None:
+        check_region(region)
     counts = check_pod_counts(config.pools, pods or {}) if pods or workloads is None else {}
     refused = device_plugin_refusals(workloads, config) if workloads else []
     refused_names = {id(workload) for workload, _ in refused}
@@ -932,6 +953,7 @@ def simulate(
         "controller_env": env,
         "daemon_sets": [*daemon_sets, *theirs.daemon_sets],
         "cluster": cluster,
+        "region": region,
     }
     ours = run_simulation(
         harness,
@@ -962,11 +984,38 @@ def simulate(
     return SimulationReport(
         ours,
         control,
-        load_catalog().price_note,
+        price_note(region),
         versions,
         tuple(file_advice(config.pools)),
         notes=tuple(notes),
         refused=tuple((_workload_label(w), reason) for w, reason in refused),
+    )
+
+
+#: An AWS region name (us-east-1, ap-southeast-2, us-gov-west-1).
+_REGION: Final = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
+
+
+def check_region(region: str) -> str:
+    """``region`` if it looks like an AWS region name, else a ConfigurationError."""
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
+        raise ConfigurationError(
+            field="--region",
+            value=region,
+            rule="an AWS region name",
+            fix="e.g. --region us-gov-west-1",
+        )
+    return region
+
+
+def price_note(region: str | None) -> str:
+    """Where the simulation's prices come from."""
+    catalog = load_catalog()
+    if region is None or region == DEFAULT_REGION:
+        return catalog.price_note
+    return (
+        f"on-demand {region}, Karpenter's static price table in karpenter-provider-aws "
+        f"v{KARPENTER_VERSION} (types it does not price there are unavailable)"
     )
 
 

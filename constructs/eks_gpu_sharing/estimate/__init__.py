@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..errors import ConfigurationError
 from .measured import Measurement, measure
 from .plan import (
     Cost,
@@ -38,23 +39,38 @@ def estimate(
     use_simulator: bool = True,
     log: Callable[[str], None] | None = None,
     discount: float = 0.0,
+    region: str | None = None,
 ) -> Estimate:
     """Recommend sharing for each workload and price it today and shared.
 
     With ``use_simulator`` (the default) Karpenter's scheduler counts the nodes when Go is
     available; otherwise, and when Go is missing, arithmetic does (:attr:`Estimate.method`).
     ``discount`` (0..<1) is what Savings Plans or Reserved Instances take off on-demand prices.
+    ``region`` prices with Karpenter's static table for it (default us-east-1); it needs the
+    scheduler, because the catalog the arithmetic reads holds us-east-1 prices only.
     """
+    from ..simulation import DEFAULT_REGION, check_region, price_note
     from ..upstream import UpstreamUnavailable
 
     check_discount(discount)
+    elsewhere = region is not None and check_region(region) != DEFAULT_REGION
+    if elsewhere and not use_simulator:
+        raise ConfigurationError(
+            field="--region",
+            value=region,
+            rule="prices outside us-east-1 come from Karpenter's scheduler; --arithmetic knows "
+            "the catalog's us-east-1 prices only",
+            fix="leave out --arithmetic (it needs Go), or --region",
+        )
 
     recommendations = [recommend(w, max_share=max_share) for w in check_workloads(workloads)]
     reason = "asked for: --arithmetic"
     if use_simulator:
         try:
-            simulator = karpenter_simulator(log)
+            simulator = karpenter_simulator(log, region=region)
         except UpstreamUnavailable:
+            if elsewhere:
+                raise
             simulator = None
             reason = "Go was not found, so Karpenter's scheduler did not run"
         if simulator is not None:
@@ -67,6 +83,7 @@ def estimate(
                 method=f"Karpenter v{KARPENTER_VERSION}'s scheduler, run on the pools "
                 "(as `eks-gpu-sharing simulate`)",
                 discount=discount,
+                prices=price_note(region),
             )
     return estimate_costs(recommendations, spot=spot, method=reason, discount=discount)
 

@@ -157,6 +157,7 @@ def estimate_costs(
     simulator: Simulator | None = None,
     method: str = "",
     discount: float = 0.0,
+    prices: str | None = None,
 ) -> Estimate:
     """Pools and costs today and shared; ``simulator`` is Karpenter's scheduler, None for
     arithmetic. ``method`` says how the nodes were counted (with the simulator) or why they were
@@ -210,7 +211,7 @@ def estimate_costs(
         )
         for pool, recs in planned
     )
-    prices = load_catalog().price_note
+    prices = prices or load_catalog().price_note
     if discount:
         prices += f", less {discount:.0%} (Savings Plans or Reserved Instances, as given)"
     return Estimate(
@@ -297,7 +298,9 @@ def _total(costs: Iterable[Cost]) -> Cost:
     )
 
 
-def karpenter_simulator(log: Callable[[str], None] | None = None) -> Simulator:
+def karpenter_simulator(
+    log: Callable[[str], None] | None = None, *, region: str | None = None
+) -> Simulator:
     """A simulator for :func:`estimate_costs`: Karpenter's scheduler, one round per config, on
     one Deployment per workload made from the pool's sample pod with the workload's CPU and
     memory requests.
@@ -324,7 +327,9 @@ def karpenter_simulator(log: Callable[[str], None] | None = None) -> Simulator:
             for pool, entries in pods.items()
             for index, (count, requests) in enumerate(entries)
         )
-        report = simulate(config, workloads=WorkloadManifests(workloads, {}), harness=harness)
+        report = simulate(
+            config, workloads=WorkloadManifests(workloads, {}), harness=harness, region=region
+        )
         return {
             outcome.pool: Cost(
                 outcome.nodes,

@@ -49,14 +49,38 @@ type catalogEntry struct {
 	OnDemandPricePerHour *float64 `json:"onDemandPricePerHour"`
 }
 
-// simulatedZones are the zones of the simulated region; every catalog type is offered in each.
-var simulatedZones = []v1.Subnet{
-	{ID: "subnet-simulated-a", Zone: "us-east-1a", ZoneID: "use1-az1"},
-	{ID: "subnet-simulated-b", Zone: "us-east-1b", ZoneID: "use1-az2"},
-	{ID: "subnet-simulated-c", Zone: "us-east-1c", ZoneID: "use1-az4"},
+// defaultRegion is the simulated region unless a request names another: the catalog's.
+const defaultRegion = "us-east-1"
+
+// simulatedZones are three zones of the simulated region; every catalog type is offered in each,
+// and priced by Karpenter's static on-demand table for the region (a type without a price there
+// is unavailable, as in Karpenter before its first price update).
+func simulatedZones(region string) []v1.Subnet {
+	zones := make([]v1.Subnet, 0, 3)
+	for i, suffix := range []string{"a", "b", "c"} {
+		zones = append(zones, v1.Subnet{ID: "subnet-simulated-" + suffix, Zone: region + suffix, ZoneID: fmt.Sprintf("%s-az%d", region, i+1)})
+	}
+	return zones
 }
 
-const simulatedRegion = "us-east-1"
+// staticPricesFor reports whether Karpenter's static on-demand table carries prices of its own
+// for region: the table falls back to us-east-1's for any other region (pricing.go Reset), where
+// the controller reads the AWS Pricing API at run time instead, which the simulator never calls.
+func staticPricesFor(cat catalog, region string) bool {
+	if region == defaultRegion {
+		return true
+	}
+	theirs := pricing.NewDefaultProvider(&fake.PricingAPI{}, fake.NewEC2API(), region, false)
+	fallback := pricing.NewDefaultProvider(&fake.PricingAPI{}, fake.NewEC2API(), defaultRegion, false)
+	for _, entry := range cat.InstanceTypes {
+		price, ok := theirs.OnDemandPrice(ec2types.InstanceType(entry.Name))
+		usEast, usOk := fallback.OnDemandPrice(ec2types.InstanceType(entry.Name))
+		if ok != usOk || price != usEast {
+			return true
+		}
+	}
+	return false
+}
 
 // describeInstanceType is what EC2's DescribeInstanceTypes reports for a catalog entry. Network
 // limits come from the provider's own generated VPC limits (instancetype.Limits), not from us.
@@ -126,7 +150,7 @@ func describeInstanceType(entry catalogEntry) (ec2types.InstanceTypeInfo, error)
 // newInstanceTypeProvider wires the AWS provider's instance-type provider as its controller does,
 // over the fake EC2 API answering with the catalog, and the pricing provider's static on-demand
 // table (no pricing API): the minimal wiring of the provider's hack/docs/instancetypes_gen.
-func newInstanceTypeProvider(ctx context.Context, cat catalog, kubeClient client.Client) (*instancetype.DefaultProvider, error) {
+func newInstanceTypeProvider(ctx context.Context, cat catalog, kubeClient client.Client, region string) (*instancetype.DefaultProvider, error) {
 	infos := make([]ec2types.InstanceTypeInfo, 0, len(cat.InstanceTypes))
 	var offerings []ec2types.InstanceTypeOffering
 	for _, entry := range cat.InstanceTypes {
@@ -135,7 +159,7 @@ func newInstanceTypeProvider(ctx context.Context, cat catalog, kubeClient client
 			return nil, err
 		}
 		infos = append(infos, info)
-		for _, zone := range simulatedZones {
+		for _, zone := range simulatedZones(region) {
 			offerings = append(offerings, ec2types.InstanceTypeOffering{
 				InstanceType: info.InstanceType,
 				Location:     aws.String(zone.Zone),
@@ -153,11 +177,11 @@ func newInstanceTypeProvider(ctx context.Context, cat catalog, kubeClient client
 		cache.New(awscache.DiscoveredCapacityCacheTTL, awscache.DefaultCleanupInterval),
 		ec2api,
 		subnet.NewDefaultProvider(ec2api, newCache(), cache.New(awscache.AvailableIPAddressTTL, awscache.DefaultCleanupInterval)),
-		pricing.NewDefaultProvider(&fake.PricingAPI{}, ec2api, simulatedRegion, false),
+		pricing.NewDefaultProvider(&fake.PricingAPI{}, ec2api, region, false),
 		capacityreservation.NewProvider(ec2api, clock.RealClock{}, newCache(), newCache()),
 		placementgroup.NewProvider(ec2api, newCache(), newCache()),
 		awscache.NewUnavailableOfferings(),
-		instancetype.NewDefaultResolver(simulatedRegion),
+		instancetype.NewDefaultResolver(region),
 		arczonalshift.NewNoopProvider(),
 		kubeClient,
 	)
@@ -172,8 +196,8 @@ func newInstanceTypeProvider(ctx context.Context, cat catalog, kubeClient client
 
 // withSimulatedStatus gives an EC2NodeClass the status its controller would write once it had
 // found the subnets, security groups and AMIs (there is no controller and no AWS here).
-func withSimulatedStatus(nodeClass *v1.EC2NodeClass) {
-	nodeClass.Status.Subnets = append([]v1.Subnet{}, simulatedZones...)
+func withSimulatedStatus(nodeClass *v1.EC2NodeClass, region string) {
+	nodeClass.Status.Subnets = simulatedZones(region)
 	nodeClass.Status.SecurityGroups = []v1.SecurityGroup{{ID: "sg-simulated", Name: "simulated"}}
 	nodeClass.Status.InstanceProfile = "simulated-" + nodeClass.Name
 	nodeClass.StatusConditions().SetTrue(v1.ConditionTypeSubnetsReady)
@@ -263,8 +287,8 @@ func runInstanceTypes(raw []byte) (any, error) {
 	if err := fromUnstructured(req.NodeClass, nodeClass); err != nil {
 		return nil, fmt.Errorf("nodeClass: %w", err)
 	}
-	withSimulatedStatus(nodeClass)
-	provider, err := newInstanceTypeProvider(ctx, req.Catalog, nil)
+	withSimulatedStatus(nodeClass, defaultRegion)
+	provider, err := newInstanceTypeProvider(ctx, req.Catalog, nil, defaultRegion)
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,9 @@ type simulateRequest struct {
 	// SolveDeadlineSeconds, when set, ends the scheduling round earlier than the controller's
 	// own one-minute deadline (Solve inherits the earlier deadline): how the tests reach it.
 	SolveDeadlineSeconds float64 `json:"solveDeadlineSeconds"`
+	// Region prices the catalog's types with Karpenter's static on-demand table for it
+	// (default us-east-1, the catalog's).
+	Region string `json:"region"`
 }
 
 type simulatedNodeClaim struct {
@@ -175,7 +178,15 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 		InputErrors:   []inputError{},
 		ExistingNodes: []existingNodeUse{},
 	}
-	objects, invalid, err := admitKarpenterObjects(req.Objects)
+	region := req.Region
+	if region == "" {
+		region = defaultRegion
+	}
+	if !staticPricesFor(req.Catalog, region) {
+		resp.InputErrors = append(resp.InputErrors, inputError{Object: "region " + cut(region, 40), Error: "Karpenter's static on-demand price table has no prices of its own for this region (it falls back to us-east-1's; the controller reads the AWS Pricing API at run time there, which the simulator does not call)"})
+		return resp, nil
+	}
+	objects, invalid, err := admitKarpenterObjects(req.Objects, region)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +225,7 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 		Build()
 
 	clk := clock.RealClock{}
-	itProvider, err := newInstanceTypeProvider(ctx, req.Catalog, kubeClient)
+	itProvider, err := newInstanceTypeProvider(ctx, req.Catalog, kubeClient, region)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +303,7 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 
 // admitKarpenterObjects runs every object through the API server's create path and decodes
 // what it would store into Karpenter's typed objects.
-func admitKarpenterObjects(raw []map[string]any) ([]client.Object, []validationResult, error) {
+func admitKarpenterObjects(raw []map[string]any, region string) ([]client.Object, []validationResult, error) {
 	admitters, err := karpenterAdmitters()
 	if err != nil {
 		return nil, nil, err
@@ -322,7 +333,7 @@ func admitKarpenterObjects(raw []map[string]any) ([]client.Object, []validationR
 		}
 		typed.SetUID(types.UID("uid-" + result.Kind + "-" + result.Name))
 		if nodeClass, ok := typed.(*v1.EC2NodeClass); ok {
-			withSimulatedStatus(nodeClass)
+			withSimulatedStatus(nodeClass, region)
 		}
 		objects = append(objects, typed)
 	}
