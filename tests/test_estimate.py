@@ -443,12 +443,28 @@ def test_pods_are_grouped_by_their_owner_where_kube_state_metrics_is_scraped(
             1,
         ),
     )
-    for running in start_prometheus(pods, tmp_path / "ksm", constant=owners):
+    requests = (
+        (
+            "kube_pod_container_resource_requests",
+            f'namespace="ml",pod="asr-7d9f8b6c5d-aaaaa",container="{container}",'
+            f'resource="{resource}",unit="{unit}",node="n1"',
+            amount,
+        )
+        for container, resource, unit, amount in (
+            ("server", "cpu", "core", 1.5),
+            ("sidecar", "cpu", "core", 0.25),
+            ("server", "memory", "byte", 6 * 2**30),
+        )
+    )
+    for running in start_prometheus(pods, tmp_path / "ksm", constant=(*owners, *requests)):
         measured = measure(running.url, at=running.end)
         by_name = {w.name: w for w in measured.workloads}
         assert set(by_name) == {"whisper-large", "whisper-small"}
         assert by_name["whisper-large"].gpu_memory_gib == pytest.approx(8000 / 1024)
         assert measured.grouping.startswith("by owner")
+        # Its pod's requests, summed over containers (kube-state-metrics); none for the other.
+        assert by_name["whisper-large"].host_requests == {"cpu": "1750m", "memory": "6144Mi"}
+        assert by_name["whisper-small"].host_requests == {}
     for running in start_prometheus(pods, tmp_path / "no-ksm"):
         measured = measure(running.url, at=running.end)
         assert [w.name for w in measured.workloads] == ["asr"]

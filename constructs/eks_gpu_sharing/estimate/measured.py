@@ -22,6 +22,9 @@ memory is then the pod's own, and busy is its own utilisation instead of the GPU
 Where every pod reads 0 while the GPUs' own series do not, the exporter could not match
 processes to pods, and the measurement is refused rather than sized on 0 GiB. Series scraped
 without ``honorLabels`` (``exported_pod``, ``exported_namespace``) are read by those labels.
+Host CPU and memory requests come from kube-state-metrics where it is in the same Prometheus
+(``kube_pod_container_resource_requests``, the largest pod's), else the sample pod's stand in.
+
 "Today" counts the GPUs a workload's pods hold (distinct DCGM ``UUID``s): fewer than its pods
 where they share already, more where a pod holds several. Pods on MIG slices (``GPU_I_PROFILE``)
 are left out and counted (``Measurement.mig``): they are partitioned already.
@@ -29,6 +32,7 @@ are left out and counted (``Measurement.mig``): they are partitioned already.
 
 from __future__ import annotations
 
+import math
 import re
 import urllib.parse
 from collections import Counter
@@ -266,7 +270,8 @@ def measure(
         _refuse_unmapped_processes(url, window, at)
     running = {names.of(s) for s in alive}
     owners = _owners(url, window, at)
-    workloads = _workloads(pods, running, set(latency_sensitive), owners)
+    requests = _host_requests(url, window, at)
+    workloads = _workloads(pods, running, set(latency_sensitive), owners, requests)
     grouping = (
         "by owner (kube-state-metrics kube_pod_owner and kube_replicaset_owner)"
         if owners
@@ -282,6 +287,32 @@ def measure(
         grouping,
         dict(sorted(mig.items())),
     )
+
+
+def _host_requests(
+    url: str, window: str, at: float | None
+) -> dict[tuple[str, str], dict[str, float]]:
+    """Per (namespace, pod), its CPU (cores) and memory (bytes) requests, summed over its
+    containers, from kube-state-metrics (``kube_pod_container_resource_requests``). Empty where
+    it is not scraped: the sample pod's requests stand in, and the report says so."""
+    found: dict[tuple[str, str], dict[str, float]] = {}
+    for s in query_vector(
+        url,
+        "sum by (namespace, pod, resource) (max by (namespace, pod, container, resource) "
+        f'(last_over_time(kube_pod_container_resource_requests{{resource=~"cpu|memory"}}'
+        f"[{window}])))",
+        at,
+    ):
+        key = (s.labels.get("namespace", ""), s.labels.get("pod", ""))
+        found.setdefault(key, {})[s.labels.get("resource", "")] = s.value
+    return found
+
+
+def _quantity(resource: str, amount: float) -> str:
+    """A request as a Kubernetes quantity: millicores, or MiB rounded up."""
+    if resource == "cpu":
+        return f"{max(1, math.ceil(amount * 1000))}m"
+    return f"{max(1, math.ceil(amount / 2**20))}Mi"
 
 
 def _owners(url: str, window: str, at: float | None) -> dict[tuple[str, str], str]:
@@ -319,6 +350,7 @@ def _workloads(
     running: set[tuple[str, str]],
     latency: set[str],
     owners: Mapping[tuple[str, str], str],
+    requests: Mapping[tuple[str, str], Mapping[str, float]] | None = None,
 ) -> tuple[Workload, ...]:
     groups: dict[tuple[str, str, str, int], list[PodMeasurement]] = {}
     for pod in pods:
@@ -337,6 +369,18 @@ def _workloads(
         current = [p for p in members if (p.namespace, p.pod) in running] or members
         replicas = len(current)
         held = len({uuid for p in current for uuid in p.gpu_uuids}) or replicas
+        # The largest request among its pods, per resource (kube-state-metrics).
+        host = {
+            resource: _quantity(resource, amount)
+            for resource in ("cpu", "memory")
+            if (
+                amount := max(
+                    (requests or {}).get((p.namespace, p.pod), {}).get(resource, 0.0)
+                    for p in members
+                )
+            )
+            > 0
+        }
         workloads.append(
             Workload(
                 label,
@@ -347,6 +391,8 @@ def _workloads(
                 gpu=gpu,
                 gpu_size_gib=size or None,
                 gpus_today=None if held == replicas else held,
+                cpu=host.get("cpu"),
+                memory=host.get("memory"),
             )
         )
     return tuple(workloads)
