@@ -118,6 +118,24 @@ def test_the_service_monitor_keeps_the_exporters_pod_label_and_is_selected() -> 
         Monitoring(service_monitor_labels={"bad key!": "x"})
 
 
+def test_the_dashboard_can_go_where_grafanas_sidecar_looks(harness: Upstream) -> None:
+    """Grafana's dashboard sidecar watches its own namespace by default."""
+    chart = MonitoringChart(
+        cdk8s.App(), "m", monitoring=Monitoring(dashboard_namespace="monitoring")
+    )
+    objects = chart.to_json()
+    dashboard = next(o for o in objects if o["kind"] == "ConfigMap")
+    assert dashboard["metadata"]["namespace"] == "monitoring"
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert admission_errors(harness, objects) == []
+    default = MonitoringChart(cdk8s.App(), "d", monitoring=Monitoring()).to_json()
+    assert next(o for o in default if o["kind"] == "ConfigMap")["metadata"]["namespace"] == (
+        "gpu-monitoring"
+    )
+    with pytest.raises(ConfigurationError, match="dashboard_namespace"):
+        Monitoring(dashboard_namespace="Not A Namespace")
+
+
 def test_the_monitoring_objects_pass_the_api_server(harness: Upstream) -> None:
     chart = MonitoringChart(cdk8s.App(), "m", monitoring=Monitoring())
     objects = chart.to_json()

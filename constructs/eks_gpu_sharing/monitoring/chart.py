@@ -36,6 +36,10 @@ class MonitoringChart(cdk8s.Chart):
         self.dashboard = k8s.KubeConfigMap(
             self,
             "dashboard",
-            metadata=k8s.ObjectMeta(name=DASHBOARD_CONFIG_MAP, labels=DASHBOARD_LABEL),
+            metadata=k8s.ObjectMeta(
+                name=DASHBOARD_CONFIG_MAP,
+                namespace=monitoring.dashboard_config_map_namespace,
+                labels=DASHBOARD_LABEL,
+            ),
             data={DASHBOARD_FILE: dashboard_json()},
         )

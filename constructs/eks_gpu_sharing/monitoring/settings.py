@@ -29,6 +29,10 @@ class Monitoring:
         ``serviceMonitorSelector`` must match: kube-prometheus-stack selects
         ``release: <its Helm release>`` by default (``serviceMonitorSelectorNilUsesHelmValues``).
         Default: ``{"release": "kube-prometheus-stack"}``.
+    :param dashboard_namespace: Namespace of the dashboard ConfigMap. Grafana's dashboard
+        sidecar (grafana chart ``sidecar.dashboards``, as in kube-prometheus-stack) watches its
+        own namespace unless ``searchNamespace`` says otherwise: put it where your Grafana runs.
+        Default: ``namespace``.
     """
 
     namespace: str = MONITORING_NAMESPACE
@@ -36,6 +40,7 @@ class Monitoring:
     service_monitor_labels: Mapping[str, str] = field(
         default_factory=lambda: dict(DEFAULT_SERVICE_MONITOR_LABELS)
     )
+    dashboard_namespace: str | None = None
 
     def __post_init__(self) -> None:
         words = vocabulary()
@@ -45,6 +50,14 @@ class Monitoring:
             dns_label_error,
             fix=f"use e.g. {words.example('namespace', repr(MONITORING_NAMESPACE))}",
         )
+        if self.dashboard_namespace is not None:
+            require_name(
+                words.field("Monitoring", "dashboard_namespace"),
+                self.dashboard_namespace,
+                dns_label_error,
+                fix="use your Grafana's namespace, e.g. "
+                + words.example("dashboard_namespace", repr("monitoring")),
+            )
         labels_field = words.field("Monitoring", "service_monitor_labels")
         if not isinstance(self.service_monitor_labels, Mapping):
             raise ConfigurationError(
@@ -68,3 +81,8 @@ class Monitoring:
                 rule="must be true or false",
                 fix=words.example("service_monitor", "False"),
             )
+
+    @property
+    def dashboard_config_map_namespace(self) -> str:
+        """Where the dashboard ConfigMap goes: ``dashboard_namespace`` or ``namespace``."""
+        return self.dashboard_namespace or self.namespace
