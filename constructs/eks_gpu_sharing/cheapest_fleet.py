@@ -33,6 +33,9 @@ MAX_STATES: Final = 10_000
 #: Most pods the several-shapes search takes: each node it adds is one level of recursion,
 #: which must stay well inside Python's default limit of 1,000.
 MAX_SEARCH_PODS: Final = 400
+#: Most pods of one shape for which a binding NodePool limit is solved exactly (the split of
+#: the pods between NodePools takes pods² steps); beyond, no fleet is given.
+MAX_LIMITED_PODS: Final = 1500
 
 
 # Compared and hashed by identity: the solver counts nodes per option.
@@ -148,6 +151,8 @@ def _one_shape(
     fleet = _cover(shape.pods, usable)
     if fleet is None or _within_limits(fleet, options, limits):
         return fleet
+    if shape.pods > MAX_LIMITED_PODS:
+        return None  # the split between NodePools below grows with the square of the pods
     # The cheapest fleet breaks a NodePool's limit: the best per NodePool, each within its
     # limit, then the cheapest split of the pods between NodePools.
     per_pool: dict[str, list[tuple[NodeOption, int]]] = {}

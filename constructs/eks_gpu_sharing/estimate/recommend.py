@@ -144,28 +144,16 @@ def _recommend(workload: Workload, *, max_share: int) -> Recommendation:
         f"-> {'no limit' if busy_factor is None else busy_factor} by compute"
     )
     held = workload.gpus_today or workload.replicas
-    if held > workload.replicas:
-        return Recommendation(
-            workload,
-            gpu,
-            NoSharing(),
-            memory_factor,
-            busy_factor,
-            f"its {workload.replicas} pod(s) hold {held} GPUs, several each: sharing splits one "
-            "GPU among pods, so they keep whole GPUs",
-            (),
-        )
-    if share < 2:
-        bound = "memory-bound" if memory_factor < 2 else "compute-bound"
-        return Recommendation(
-            workload,
-            gpu,
-            NoSharing(),
-            memory_factor,
-            busy_factor,
-            f"{bound}: {facts}; fewer than 2 pods fit, so it keeps whole GPUs",
-            (),
-        )
+    if held > workload.replicas or share < 2:
+        if held > workload.replicas:
+            reason = (
+                f"its {workload.replicas} pod(s) hold {held} GPUs, several each: sharing splits "
+                "one GPU among pods, so they keep whole GPUs"
+            )
+        else:
+            bound = "memory-bound" if memory_factor < 2 else "compute-bound"
+            reason = f"{bound}: {facts}; fewer than 2 pods fit, so it keeps whole GPUs"
+        return Recommendation(workload, gpu, NoSharing(), memory_factor, busy_factor, reason, ())
     bound = (
         "memory-bound"
         if share == memory_factor
