@@ -698,3 +698,32 @@ def test_a_region_prices_with_karpenters_own_table_or_is_refused(harness: Upstre
         estimate(workloads, region="us-gov-west-1", use_simulator=False)
     done = _cli("estimate", "--workloads", "examples/workloads.yaml", "--region", "Mars")
     assert done.returncode == 2 and "--region" in done.stderr
+
+
+def test_a_latency_sensitive_workload_is_sized_on_sm_activity_where_collected(
+    tmp_path: Path,
+) -> None:
+    """MPS runs kernels side by side: the share of SMs a pod keeps busy (SM_ACTIVE), not the
+    share of time the engine is busy (GR_ENGINE_ACTIVE), is what it takes from its neighbours."""
+    pods = (
+        SyntheticPod(
+            "prod", "chat-7d9f8b6c5d-aaaaa", "NVIDIA L4", (2000, 3000), (0.5, 0.7), (5, 9)
+        ),
+        SyntheticPod(
+            "prod", "batch-7d9f8b6c5d-bbbbb", "NVIDIA L4", (2000, 3000), (0.5, 0.7), (5, 9)
+        ),
+    )
+    labels = 'gpu="{gpu}",UUID="GPU-0000000{gpu}",modelName="NVIDIA L4",Hostname="node-{gpu}",'
+    sm = tuple(
+        (
+            "DCGM_FI_PROF_SM_ACTIVE",
+            labels.format(gpu=gpu) + f'namespace="prod",pod="{pod.pod}",container="main"',
+            0.2,
+        )
+        for gpu, pod in enumerate(pods)
+    )
+    for running in start_prometheus(pods, tmp_path, constant=sm):
+        measured = measure(running.url, at=running.end, latency_sensitive=["chat"])
+        by_name = {w.name: w for w in measured.workloads}
+        assert by_name["chat"].busy == pytest.approx(0.2)
+        assert by_name["batch"].busy == pytest.approx(SyntheticPod.p95((0.5, 0.7)), rel=1e-4)

@@ -7,6 +7,9 @@ Per pod, over a window (default 7 days) ending at ``at``:
   kept beside, ``PodMeasurement.memory_p95_mib``, to show how peaky it is);
 * busy: p95 of ``DCGM_FI_PROF_GR_ENGINE_ACTIVE`` (0..1), or of ``DCGM_FI_DEV_GPU_UTIL`` / 100
   where the profiling metrics are off (they need DCGM's profiling module);
+* for a latency-sensitive workload (recommended MPS, which runs kernels side by side), the p95 of
+  ``DCGM_FI_PROF_SM_ACTIVE`` where DCGM collects it (not by default): the share of SMs it keeps
+  busy;
 * the GPU model from the ``modelName`` label the exporter sets (``NVIDIA L4``, ``Tesla T4``).
 
 Pods are grouped into workloads by owner where kube-state-metrics is scraped into the same
@@ -48,6 +51,9 @@ from .workloads import Workload, gpu_sizes
 MEMORY_METRIC: Final = "DCGM_FI_DEV_FB_USED"
 BUSY_METRIC: Final = "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
 BUSY_FALLBACK_METRIC: Final = "DCGM_FI_DEV_GPU_UTIL"
+#: SM activity: the share of SMs busy, which is what MPS (side-by-side kernels) shares; not in
+#: the exporter chart's default counters (templates/metrics-configmap.yaml 83 at 4.5.3-4.8.2).
+SM_ACTIVE_METRIC: Final = "DCGM_FI_PROF_SM_ACTIVE"
 DEFAULT_WINDOW: Final = "7d"
 _DURATION: Final = re.compile(r"[1-9][0-9]{0,5}[smhdwy]")
 _POD_SUFFIXES: Final = (
@@ -95,6 +101,9 @@ class PodMeasurement:
     gpu_size_gib: int | None = None
     #: The p95 of its memory, beside the peak (``memory_mib``) the sizing uses.
     memory_p95_mib: float = 0.0
+    #: p95 of SM activity where DCGM collects it (0..1), else None: the busy share a
+    #: latency-sensitive workload (recommended MPS) is sized on.
+    sm_active: float | None = None
     #: The GPUs (DCGM ``UUID``) it held over the window: several for a multi-GPU pod, and one
     #: that other pods share where it is time-sliced or MPS already.
     gpu_uuids: tuple[str, ...] = ()
@@ -188,6 +197,10 @@ def measure(
         _key(s, names): s.value
         for s in query_vector(url, f"{_p95(BUSY_FALLBACK_METRIC, window, names)} / 100", at)
     }
+    sm_active = {
+        _key(s, names): s.value
+        for s in query_vector(url, _p95(SM_ACTIVE_METRIC, window, names), at)
+    }
     shared = {
         _key(s, names)
         for s in query_vector(
@@ -255,6 +268,7 @@ def measure(
                 metric,
                 gpu_size(labels.get("modelName", ""), gpu),
                 memory_p95.get(key, series.value),
+                sm_active.get(key),
                 tuple(sorted(uuids.get(key, ()))),
             )
         )
@@ -381,13 +395,19 @@ def _workloads(
             )
             > 0
         }
+        waits = label in latency or name in latency
+        busy = max(p.busy for p in members)
+        sm = [p.sm_active for p in members]
+        if waits and all(value is not None for value in sm):
+            # Shared through MPS, side by side: SM activity is its share, not engine time.
+            busy = max(value for value in sm if value is not None)
         workloads.append(
             Workload(
                 label,
                 replicas,
                 max(p.memory_mib for p in members) / 1024,
-                max(p.busy for p in members),
-                latency_sensitive=label in latency or name in latency,
+                min(1.0, max(0.0, busy)),
+                latency_sensitive=waits,
                 gpu=gpu,
                 gpu_size_gib=size or None,
                 gpus_today=None if held == replicas else held,
