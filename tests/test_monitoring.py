@@ -37,6 +37,7 @@ from eks_gpu_sharing.monitoring import (
     gpu_sharing_dashboard,
     prometheus_scrape_config,
     queries,
+    resolved,
 )
 from eks_gpu_sharing.pool import Taint, TaintEffect
 from eks_gpu_sharing.render import rendered_files
@@ -353,14 +354,17 @@ def test_every_dashboard_query_returns_data(
     prometheus: tuple[RunningPrometheus, int], expr: str
 ) -> None:
     running, _ = prometheus
-    query = urllib.parse.urlencode({"query": expr, "time": running.end})
+    # As Grafana sends it with every variable at "All".
+    query = urllib.parse.urlencode({"query": resolved(expr), "time": running.end})
     answer = _get(f"{running.url}/api/v1/query?{query}")
     assert answer["status"] == "success"
     assert answer["data"]["result"], f"no data for {expr}"
 
 
-def _values(running: RunningPrometheus, expr: str) -> dict[tuple[str, ...], float]:
-    query = urllib.parse.urlencode({"query": expr, "time": running.end})
+def _values(
+    running: RunningPrometheus, expr: str, **variables: str
+) -> dict[tuple[str, ...], float]:
+    query = urllib.parse.urlencode({"query": resolved(expr, **variables), "time": running.end})
     answer = _get(f"{running.url}/api/v1/query?{query}")
     return {
         tuple(sorted(r["metric"].values())): float(r["value"][1]) for r in answer["data"]["result"]
@@ -383,6 +387,21 @@ def test_the_dashboard_reads_a_shared_gpu_as_the_exporter_reports_it(
     assert len(per_pod) == 2 and max(per_pod.values()) <= 5000
     idle = _values(running, panels["Allocated GPUs under 5% busy"]["{{Hostname}} GPU {{gpu}}"])
     assert list(idle.values()) == [3]
+    # The variables filter: another node or namespace shows nothing, this one everything.
+    used = memory["{{Hostname}} GPU {{gpu}} used"]
+    assert _values(running, used, node="node-0") and not _values(running, used, node="node-9")
+    per_pod_query = panels["GPU memory per pod"]["{{namespace}}/{{pod}}"]
+    assert len(_values(running, per_pod_query, namespace="prod")) == 2
+    assert _values(running, per_pod_query, namespace="other") == {}
+
+
+def test_the_dashboard_variables_list_pools_nodes_and_namespaces() -> None:
+    variables = {v["name"]: v for v in gpu_sharing_dashboard()["templating"]["list"]}
+    assert {"datasource", "pool", "node", "namespace"} <= set(variables)
+    for name in ("pool", "node", "namespace"):
+        assert variables[name]["includeAll"] and variables[name]["allValue"] == ".*"
+    # Every query uses the node variable; the pod-level ones the namespace variable.
+    assert all("$node" in expr for expr in queries())
 
 
 def test_the_scrape_config_keeps_only_the_exporters_metrics_port(

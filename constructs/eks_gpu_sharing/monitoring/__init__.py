@@ -26,6 +26,7 @@ __all__ = [
     "gpu_sharing_dashboard",
     "prometheus_scrape_config",
     "queries",
+    "resolved",
 ]
 
 # The chart (cdk8s) and the dashboard (Grafana's SDK) load on first use: `Monitoring`, which
@@ -39,6 +40,7 @@ _LAZY = {
     "dashboard_json": ".dashboard",
     "gpu_sharing_dashboard": ".dashboard",
     "queries": ".dashboard",
+    "resolved": ".dashboard",
 }
 
 

@@ -14,8 +14,8 @@ real Prometheus in the tests):
 
 SM activity (``DCGM_FI_PROF_SM_ACTIVE``), which MPS sharing is better judged by, is commented out
 in the exporter chart's counters at 4.5.3-4.8.2 (``templates/metrics-configmap.yaml`` 83), and
-throttling reasons are in none of its lists: neither is charted. No node, pool or namespace
-filter variables yet.
+throttling reasons are in none of its lists: neither is charted. Variables filter every panel by
+pool, node and namespace ("All" is ``.*``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from grafana_foundation_sdk.builders import dashboard, prometheus, text, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models.dashboard import DataSourceRef
+from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh
 
 #: The dashboard's uid (stable: a re-import replaces it rather than adding a copy).
 DASHBOARD_UID: Final = "eks-gpu-sharing"
@@ -42,8 +42,26 @@ ATTRIBUTION_NOTE: Final = (
 )
 #: A GPU's own series of the per-process metrics (no pod label; dcgm-exporter 4.5.3-4.8.2
 #: internal/pkg/transformation/kubernetes.go 360-368).
-_GPU_OWN: Final = '{pod=""}'
-_PER_POD: Final = '{pod!=""}'
+#: Every DCGM series is filtered by the node variable (the exporter's Hostname is the node's
+#: name: the chart sets NODE_NAME from spec.nodeName), pods' series by the namespace variable.
+_NODE: Final = 'Hostname=~"$node"'
+_GPU_OWN: Final = f'{{pod="",{_NODE}}}'
+_PER_POD: Final = f'{{pod!="",namespace=~"$namespace",{_NODE}}}'
+_ANY_GPU: Final = f"{{{_NODE}}}"
+#: The value of a variable's "All" option: a regex every label value matches.
+ALL_VALUE: Final = ".*"
+#: The dashboard's variables: (name, label, query). Pools come from the node label that
+#: kube-state-metrics exports only when allowed (``--metric-labels-allowlist=nodes=[eks-gpu-
+#: sharing.io/pool]``); without it the pool list is empty and "All" still matches every node.
+VARIABLES: Final = (
+    ("pool", "Pool", "label_values(kube_node_labels, label_eks_gpu_sharing_io_pool)"),
+    (
+        "node",
+        "Node",
+        'label_values(kube_node_labels{label_eks_gpu_sharing_io_pool=~"$pool"}, node)',
+    ),
+    ("namespace", "Namespace", 'label_values(DCGM_FI_DEV_FB_USED{pod!=""}, namespace)'),
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +77,7 @@ class Panel:
 #: Engine time is the GPU's on every series (max of equal values); utilisation is per process
 #: on pods' series, so the GPU's own series (averaging both read 1/(N+1) of the truth).
 BUSY: Final = (
-    "max by (Hostname, gpu) (DCGM_FI_PROF_GR_ENGINE_ACTIVE) "
+    f"max by (Hostname, gpu) (DCGM_FI_PROF_GR_ENGINE_ACTIVE{_ANY_GPU}) "
     f"or max by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL{_GPU_OWN}) / 100"
 )
 
@@ -70,12 +88,13 @@ PANELS: Final = (
         (
             (
                 "{{node}} slices",
-                'sum by (node) (kube_node_status_allocatable{resource=~"nvidia_com_gpu.*"})',
+                "sum by (node) (kube_node_status_allocatable"
+                '{resource=~"nvidia_com_gpu.*",node=~"$node"})',
             ),
             (
                 "{{node}} in use",
                 "sum by (node) (kube_pod_container_resource_requests"
-                '{resource=~"nvidia_com_gpu.*"} '
+                '{resource=~"nvidia_com_gpu.*",node=~"$node",namespace=~"$namespace"} '
                 "* on (namespace, pod) group_left() "
                 '(max by (namespace, pod) (kube_pod_status_phase{phase="Running"} == 1)))',
             ),
@@ -93,7 +112,7 @@ PANELS: Final = (
             (
                 "{{Hostname}} GPU {{gpu}} total",
                 f"max by (Hostname, gpu) (DCGM_FI_DEV_FB_USED{_GPU_OWN}) "
-                "+ max by (Hostname, gpu) (DCGM_FI_DEV_FB_FREE)",
+                f"+ max by (Hostname, gpu) (DCGM_FI_DEV_FB_FREE{_ANY_GPU})",
             ),
         ),
         "Framebuffer per physical GPU (its own series), shared by every pod on it.",
@@ -143,27 +162,45 @@ PANELS: Final = (
     Panel(
         "GPU temperature",
         "celsius",
-        (("{{Hostname}} GPU {{gpu}}", "max by (Hostname, gpu) (DCGM_FI_DEV_GPU_TEMP)"),),
+        (("{{Hostname}} GPU {{gpu}}", f"max by (Hostname, gpu) (DCGM_FI_DEV_GPU_TEMP{_ANY_GPU})"),),
         "Per physical GPU.",
     ),
     Panel(
         "GPU power",
         "watt",
-        (("{{Hostname}} GPU {{gpu}}", "max by (Hostname, gpu) (DCGM_FI_DEV_POWER_USAGE)"),),
+        (
+            (
+                "{{Hostname}} GPU {{gpu}}",
+                f"max by (Hostname, gpu) (DCGM_FI_DEV_POWER_USAGE{_ANY_GPU})",
+            ),
+        ),
         "Per physical GPU.",
     ),
     Panel(
         "Last Xid error per GPU",
         "short",
-        (("{{Hostname}} GPU {{gpu}}", "max by (Hostname, gpu) (DCGM_FI_DEV_XID_ERRORS)"),),
+        (
+            (
+                "{{Hostname}} GPU {{gpu}}",
+                f"max by (Hostname, gpu) (DCGM_FI_DEV_XID_ERRORS{_ANY_GPU})",
+            ),
+        ),
         "Non-zero: a GPU fault; every pod sharing that GPU is affected.",
     ),
 )
 
 
 def queries() -> list[str]:
-    """Every PromQL expression of the dashboard."""
+    """Every PromQL expression of the dashboard, with its ``$pool``, ``$node`` and
+    ``$namespace`` variables."""
     return [expr for panel in PANELS for _, expr in panel.queries]
+
+
+def resolved(expr: str, **values: str) -> str:
+    """``expr`` as Grafana sends it: each variable replaced by ``values`` or "All" (``.*``)."""
+    for name, _, _ in VARIABLES:
+        expr = expr.replace(f"${name}", values.get(name, ALL_VALUE))
+    return expr
 
 
 def gpu_sharing_dashboard() -> dict[str, Any]:
@@ -185,6 +222,17 @@ def gpu_sharing_dashboard() -> dict[str, Any]:
             .span(24)
         )
     )
+    for name, label, query in VARIABLES:
+        builder = builder.with_variable(
+            dashboard.QueryVariable(name)
+            .label(label)
+            .datasource(_DATASOURCE)
+            .query(query)
+            .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .include_all(True)
+            .all_value(ALL_VALUE)
+            .multi(True)
+        )
     for panel in PANELS:
         chart = (
             timeseries.Panel()
