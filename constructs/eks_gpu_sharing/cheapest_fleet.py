@@ -59,8 +59,7 @@ class NodeOption:
 
     def holds(self, requests: Mapping[str, int]) -> int:
         """How many pods with ``requests`` fit."""
-        fits = [self.room.get(name, 0) // asked for name, asked in requests.items() if asked > 0]
-        return max(0, min(fits)) if fits else 0
+        return _count_fitting(self.room, requests)
 
 
 @dataclass(frozen=True)
@@ -307,33 +306,29 @@ def _within_limits(
 
 
 def _fleet(chosen: Counter[NodeOption], *, exact: bool) -> CheapestFleet:
-    by_type: Counter[str] = Counter()
-    by_option: Counter[tuple[str, str]] = Counter()
+    nodes: Counter[tuple[str, str]] = Counter()
     for option, count in chosen.items():
-        by_type[option.instance_type] += count
-        by_option[(option.node_pool, option.instance_type)] += count
+        nodes[(option.node_pool, option.instance_type)] += count
     price = sum(option.price_per_hour * count for option, count in chosen.items())
+    return _built(nodes, price, exact)
+
+
+def _combined(parts: Sequence[CheapestFleet], *, exact: bool) -> CheapestFleet:
+    nodes: Counter[tuple[str, str]] = Counter()
+    for part in parts:
+        nodes.update({(pool, name): count for pool, name, count in part.per_node_pool})
+    price = sum(p.price_per_hour for p in parts)
+    return _built(nodes, price, exact and all(p.exact for p in parts))
+
+
+def _built(nodes: Counter[tuple[str, str]], price: float, exact: bool) -> CheapestFleet:
+    """The fleet of ``nodes`` per (NodePool, instance type): launches by type, most first."""
+    by_type: Counter[str] = Counter()
+    for (_, name), count in nodes.items():
+        by_type[name] += count
     return CheapestFleet(
         tuple(sorted(by_type.items(), key=lambda item: (-item[1], item[0]))),
         round(price, 6),
         exact,
-        _per_node_pool(by_option),
+        tuple((pool, name, count) for (pool, name), count in sorted(nodes.items())),
     )
-
-
-def _combined(parts: Sequence[CheapestFleet], *, exact: bool) -> CheapestFleet:
-    by_type: Counter[str] = Counter()
-    by_option: Counter[tuple[str, str]] = Counter()
-    for part in parts:
-        by_type.update(dict(part.launches))
-        by_option.update({(pool, name): count for pool, name, count in part.per_node_pool})
-    return CheapestFleet(
-        tuple(sorted(by_type.items(), key=lambda item: (-item[1], item[0]))),
-        round(sum(p.price_per_hour for p in parts), 6),
-        exact and all(p.exact for p in parts),
-        _per_node_pool(by_option),
-    )
-
-
-def _per_node_pool(nodes: Counter[tuple[str, str]]) -> tuple[tuple[str, str, int], ...]:
-    return tuple((pool, name, count) for (pool, name), count in sorted(nodes.items()))

@@ -764,11 +764,12 @@ def _run_from_answer(
         for k, g in group_of.items()
     )
     capacities: dict[str, dict[str, int]] = {}
-    for node_pool, types in answer["poolInstanceTypes"].items():
+    for node_pool, entry in answer["fleet"]["nodePools"].items():
         pool = pools_of.get(node_pool, node_pool)
         resource = resource_names.get(pool, "nvidia.com/gpu")
+        # Milli-units, as the fleet's figures are: whole slices.
         capacities.setdefault(pool, {}).update(
-            {t["name"]: int(t["capacity"].get(resource, "0")) for t in types}
+            {t["name"]: t["capacity"].get(resource, 0) // 1000 for t in entry["instanceTypes"]}
         )
     conditions = tuple(
         (f"{s['kind']}/{s['name']}", c["type"], c["status"], c["message"])

@@ -183,24 +183,18 @@ def measure(
     if not memory:
         names = _PodLabels()
         memory = query_vector(url, _peak(MEMORY_METRIC, window, names), at)
-    memory_p95 = {
-        _key(s, names): s.value for s in query_vector(url, _p95(MEMORY_METRIC, window, names), at)
-    }
+
+    def per_pod(expr: str) -> dict[tuple[str, str, str], float]:
+        return {_key(s, names): s.value for s in query_vector(url, expr, at)}
+
+    memory_p95 = per_pod(_p95(MEMORY_METRIC, window, names))
     # Per pod: the profiling metric where DCGM collects it, else the coarser utilisation. On a
     # shared GPU (KUBERNETES_VIRTUAL_GPUS, series with a `vgpu` label) the profiling metric is
     # the GPU's, repeated per pod, and the utilisation is the pod's own processes' (dcgm-exporter
     # 4.5.3-4.8.2 process_metrics.go 30-32, kubernetes.go 360-397): the pod's own, then.
-    engine = {
-        _key(s, names): s.value for s in query_vector(url, _p95(BUSY_METRIC, window, names), at)
-    }
-    utilisation = {
-        _key(s, names): s.value
-        for s in query_vector(url, f"{_p95(BUSY_FALLBACK_METRIC, window, names)} / 100", at)
-    }
-    sm_active = {
-        _key(s, names): s.value
-        for s in query_vector(url, _p95(SM_ACTIVE_METRIC, window, names), at)
-    }
+    engine = per_pod(_p95(BUSY_METRIC, window, names))
+    utilisation = per_pod(f"{_p95(BUSY_FALLBACK_METRIC, window, names)} / 100")
+    sm_active = per_pod(_p95(SM_ACTIVE_METRIC, window, names))
     shared = {
         _key(s, names)
         for s in query_vector(

@@ -127,13 +127,9 @@ def plan_pools(
         families: list[str] = []
         name = f"{gpu}-{profile}"
         if len(gpu_sizes()[gpu]) > 1:
-            families = sorted(
-                {t.name.split(".")[0] for t in _types(gpu) if t.gpu_memory_mib // 1024 == size}
-            )
+            families = sorted({t.family for t in _types(gpu) if t.gpu_memory_mib // 1024 == size})
             name = f"{gpu}-{size}g-{profile}"
-        count = min(
-            t.gpu_count for t in _types(gpu) if not families or t.name.split(".")[0] in families
-        )
+        count = min(t.gpu_count for t in _types(gpu) if not families or t.family in families)
         gpus = math.ceil(sum(r.pods_shared for r in recs) / share)
         limit = max(count, math.ceil(gpus * (1 + LIMIT_HEADROOM)))
         limit = math.ceil(limit / count) * count

@@ -1,48 +1,50 @@
 package main
 
 import (
-	"context"
 	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/controllers/provisioning/scheduling"
 	corescheduling "sigs.k8s.io/karpenter/pkg/scheduling"
 	"sigs.k8s.io/karpenter/pkg/utils/daemonset"
 )
 
 // daemonSetFit lists, per NodePool, the DaemonSets whose pods Karpenter counts on that pool's
-// new nodes. It applies the checks of the scheduler's isDaemonPodCompatible (unexported) with
-// Karpenter's own pieces: the pod made from the DaemonSet as the provisioner makes it
+// new nodes (nodePoolView.daemons).
+func daemonSetFit(views []nodePoolView) map[string][]string {
+	out := map[string][]string{}
+	for _, view := range views {
+		fits := []string{}
+		for _, daemon := range view.daemons {
+			fits = append(fits, daemon.set.Namespace+"/"+daemon.set.Name)
+		}
+		sort.Strings(fits)
+		out[view.pool.Name] = fits
+	}
+	return out
+}
+
+// fittingDaemons are the DaemonSets whose pods Karpenter counts on template's new nodes. It
+// applies the checks of the scheduler's isDaemonPodCompatible (unexported) with Karpenter's own
+// pieces: the pod made from the DaemonSet as the provisioner makes it
 // (daemonset.PodForDaemonSet, with the template's required node affinity), the pool's taints
 // (PreferNoSchedule ignored, as for daemon pods) and the NodeClaim template's requirements
 // against the pod's strict requirements, trying each required node-affinity term in turn (terms
 // are ORed; Karpenter relaxes them one by one).
-func daemonSetFit(ctx context.Context, kubeClient client.Client) (map[string][]string, error) {
-	daemonSets := &appsv1.DaemonSetList{}
-	if err := kubeClient.List(ctx, daemonSets); err != nil {
-		return nil, err
-	}
-	pools := &karpv1.NodePoolList{}
-	if err := kubeClient.List(ctx, pools); err != nil {
-		return nil, err
-	}
-	out := map[string][]string{}
-	for i := range pools.Items {
-		template := scheduling.NewNodeClaimTemplate(&pools.Items[i])
-		fits := []string{}
-		for j := range daemonSets.Items {
-			ds := &daemonSets.Items[j]
-			if daemonPodFits(template, daemonPod(ds)) {
-				fits = append(fits, ds.Namespace+"/"+ds.Name)
-			}
+func fittingDaemons(template *scheduling.NodeClaimTemplate, daemonSets []appsv1.DaemonSet) []fittingDaemon {
+	var fits []fittingDaemon
+	for i := range daemonSets {
+		if pod := daemonPod(&daemonSets[i]); daemonPodFits(template, pod) {
+			fits = append(fits, fittingDaemon{set: &daemonSets[i], pod: pod})
 		}
-		sort.Strings(fits)
-		out[pools.Items[i].Name] = fits
 	}
-	return out, nil
+	return fits
+}
+
+type fittingDaemon struct {
+	set *appsv1.DaemonSet
+	pod *corev1.Pod
 }
 
 func daemonPod(ds *appsv1.DaemonSet) *corev1.Pod {

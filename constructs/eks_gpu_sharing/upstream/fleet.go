@@ -1,15 +1,7 @@
 package main
 
 import (
-	"context"
-	"sort"
-
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
-	"sigs.k8s.io/karpenter/pkg/cloudprovider"
-	"sigs.k8s.io/karpenter/pkg/controllers/provisioning/scheduling"
 	corescheduling "sigs.k8s.io/karpenter/pkg/scheduling"
 	"sigs.k8s.io/karpenter/pkg/utils/resources"
 )
@@ -48,52 +40,23 @@ type fleetInputs struct {
 	Groups    []fleetGroup             `json:"groups"`
 }
 
-func fleetInputsFor(ctx context.Context, kubeClient client.Client, cloudProvider cloudprovider.CloudProvider, groups []podGroup) (*fleetInputs, error) {
-	pools := &karpv1.NodePoolList{}
-	if err := kubeClient.List(ctx, pools); err != nil {
-		return nil, err
-	}
-	daemonSets := &appsv1.DaemonSetList{}
-	if err := kubeClient.List(ctx, daemonSets); err != nil {
-		return nil, err
-	}
+func fleetInputsFor(views []nodePoolView, groups []podGroup) *fleetInputs {
 	out := &fleetInputs{NodePools: map[string]fleetNodePool{}, Groups: []fleetGroup{}}
-	templates := map[string]*scheduling.NodeClaimTemplate{}
-	typesOf := map[string][]*cloudprovider.InstanceType{}
-	for i := range pools.Items {
-		np := &pools.Items[i]
-		template := scheduling.NewNodeClaimTemplate(np)
-		templates[np.Name] = template
-		var daemons []*corev1.Pod
-		for j := range daemonSets.Items {
-			if pod := daemonPod(&daemonSets.Items[j]); daemonPodFits(template, pod) {
-				daemons = append(daemons, pod)
-			}
+	for _, view := range views {
+		daemons := make([]*corev1.Pod, 0, len(view.daemons))
+		for _, daemon := range view.daemons {
+			daemons = append(daemons, daemon.pod)
 		}
-		its, err := cloudProvider.GetInstanceTypes(ctx, np)
-		if err != nil {
-			return nil, err
-		}
-		requirements := schedulingRequirements(np)
 		entry := fleetNodePool{
-			Limits:            milli(corev1.ResourceList(np.Spec.Limits)),
+			Limits:            milli(corev1.ResourceList(view.pool.Spec.Limits)),
 			DaemonSetOverhead: milli(resources.RequestsForPods(daemons...)),
 			InstanceTypes:     []fleetType{},
 		}
-		for _, it := range its {
-			if requirements.Intersects(it.Requirements) != nil {
-				continue
-			}
-			typesOf[np.Name] = append(typesOf[np.Name], it)
-			var price *float64
-			if cheapest := it.Offerings.Available().Compatible(requirements).Cheapest(); cheapest != nil {
-				p := cheapest.Price
-				price = &p
-			}
-			entry.InstanceTypes = append(entry.InstanceTypes, fleetType{Name: it.Name, Allocatable: milli(it.Allocatable()), Capacity: milli(it.Capacity), PricePerHour: price})
+		for _, admitted := range view.types {
+			it := admitted.it
+			entry.InstanceTypes = append(entry.InstanceTypes, fleetType{Name: it.Name, Allocatable: milli(it.Allocatable()), Capacity: milli(it.Capacity), PricePerHour: admitted.price})
 		}
-		sort.Slice(entry.InstanceTypes, func(a, b int) bool { return entry.InstanceTypes[a].Name < entry.InstanceTypes[b].Name })
-		out.NodePools[np.Name] = entry
+		out.NodePools[view.pool.Name] = entry
 	}
 	for _, group := range groups {
 		pod, err := groupPod(group, 0)
@@ -102,7 +65,8 @@ func fleetInputsFor(ctx context.Context, kubeClient client.Client, cloudProvider
 		}
 		entry := fleetGroup{Namespace: group.Namespace, Name: group.Name, Requests: milli(resources.RequestsForPods(pod)), Admitted: map[string][]string{}}
 		strict := corescheduling.NewStrictPodRequirements(pod)
-		for name, template := range templates {
+		for _, view := range views {
+			template := view.template
 			if corescheduling.Taints(template.Spec.Taints).ToleratesPod(pod) != nil ||
 				!template.Requirements.IsCompatible(strict, corescheduling.AllowUndefinedWellKnownLabels) {
 				continue
@@ -110,17 +74,17 @@ func fleetInputsFor(ctx context.Context, kubeClient client.Client, cloudProvider
 			combined := corescheduling.NewRequirements(template.Requirements.Values()...)
 			combined.Add(strict.Values()...)
 			admitted := []string{}
-			for _, it := range typesOf[name] {
+			for _, candidate := range view.types {
+				it := candidate.it
 				if it.Requirements.Intersects(combined) == nil && len(it.Offerings.Available().Compatible(combined)) > 0 {
 					admitted = append(admitted, it.Name)
 				}
 			}
-			sort.Strings(admitted)
-			entry.Admitted[name] = admitted
+			entry.Admitted[view.pool.Name] = admitted
 		}
 		out.Groups = append(out.Groups, entry)
 	}
-	return out, nil
+	return out
 }
 
 func milli(list corev1.ResourceList) map[string]int64 {

@@ -106,21 +106,16 @@ func conditionsOf(conditions []status.Condition) []statusCondition {
 	return out
 }
 
-type poolInstanceType struct {
-	Name         string            `json:"name"`
-	Capacity     map[string]string `json:"capacity"`
-	PricePerHour *float64          `json:"pricePerHour"`
-}
-
 type simulateResponse struct {
-	InvalidObjects []validationResult            `json:"invalidObjects"`
-	FeatureGates   map[string]bool               `json:"featureGates"`
-	NodeClaims     []simulatedNodeClaim          `json:"nodeClaims"`
-	PodErrors      []podError                    `json:"podErrors"`
-	Statuses       []objectStatus                `json:"statuses"`
-	PoolTypes      map[string][]poolInstanceType `json:"poolInstanceTypes"`
-	DaemonSetFit   map[string][]string           `json:"daemonSetFit"`
-	// Fleet is what the cheapest-fleet optimum needs, as Karpenter computes it.
+	InvalidObjects []validationResult   `json:"invalidObjects"`
+	FeatureGates   map[string]bool      `json:"featureGates"`
+	NodeClaims     []simulatedNodeClaim `json:"nodeClaims"`
+	PodErrors      []podError           `json:"podErrors"`
+	Statuses       []objectStatus       `json:"statuses"`
+	DaemonSetFit   map[string][]string  `json:"daemonSetFit"`
+	// Fleet is what the scheduler sees of each NodePool (its types with capacity, allocatable
+	// and price; its DaemonSet overhead; its limits) and of each pod group, as Karpenter computes
+	// it: the cheapest-fleet optimum and the capacities per pool are read from it.
 	Fleet           *fleetInputs `json:"fleet"`
 	ScheduleSeconds float64      `json:"scheduleSeconds"`
 	// InputErrors names user objects (pod templates, DaemonSets, cluster objects) that do not
@@ -170,7 +165,6 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 		NodeClaims:    []simulatedNodeClaim{},
 		PodErrors:     []podError{},
 		Statuses:      []objectStatus{},
-		PoolTypes:     map[string][]poolInstanceType{},
 		DaemonSetFit:  map[string][]string{},
 		Catalog:       req.Catalog.Source,
 		Modules:       moduleVersions(),
@@ -253,15 +247,12 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 	if resp.Statuses, err = collectStatuses(ctx, kubeClient); err != nil {
 		return nil, err
 	}
-	if resp.PoolTypes, err = poolInstanceTypes(ctx, kubeClient, cloudProvider); err != nil {
+	views, err := viewNodePools(ctx, kubeClient, cloudProvider)
+	if err != nil {
 		return nil, err
 	}
-	if resp.DaemonSetFit, err = daemonSetFit(ctx, kubeClient); err != nil {
-		return nil, err
-	}
-	if resp.Fleet, err = fleetInputsFor(ctx, kubeClient, cloudProvider, req.Pods); err != nil {
-		return nil, err
-	}
+	resp.DaemonSetFit = daemonSetFit(views)
+	resp.Fleet = fleetInputsFor(views, req.Pods)
 
 	provisioner := provisioning.NewProvisioner(kubeClient, eventRecorder, cloudProvider, cluster, clk,
 		deviceallocation.NewController(kubeClient), virtualpods.NewVirtualPodCache(kubeClient))
@@ -379,39 +370,6 @@ func collectStatuses(ctx context.Context, kubeClient client.Client) ([]objectSta
 	}
 	for _, o := range overlays.Items {
 		out = append(out, objectStatus{Kind: "NodeOverlay", Name: o.Name, Conditions: conditionsOf(o.Status.Conditions)})
-	}
-	return out, nil
-}
-
-// poolInstanceTypes lists, per NodePool, the instance types the (overlay-decorated) cloud provider
-// offers it and their scheduling-relevant capacity: what the scheduler works with.
-func poolInstanceTypes(ctx context.Context, kubeClient client.Client, cloudProvider cloudprovider.CloudProvider) (map[string][]poolInstanceType, error) {
-	out := map[string][]poolInstanceType{}
-	pools := &karpv1.NodePoolList{}
-	if err := kubeClient.List(ctx, pools); err != nil {
-		return nil, err
-	}
-	for i := range pools.Items {
-		np := &pools.Items[i]
-		its, err := cloudProvider.GetInstanceTypes(ctx, np)
-		if err != nil {
-			return nil, fmt.Errorf("instance types of NodePool %s: %w", np.Name, err)
-		}
-		requirements := schedulingRequirements(np)
-		listed := []poolInstanceType{}
-		for _, it := range its {
-			if requirements.Intersects(it.Requirements) != nil {
-				continue
-			}
-			var price *float64
-			if cheapest := it.Offerings.Available().Compatible(requirements).Cheapest(); cheapest != nil {
-				p := cheapest.Price
-				price = &p
-			}
-			listed = append(listed, poolInstanceType{Name: it.Name, Capacity: quantities(it.Capacity), PricePerHour: price})
-		}
-		sort.Slice(listed, func(a, b int) bool { return listed[a].Name < listed[b].Name })
-		out[np.Name] = listed
 	}
 	return out, nil
 }
