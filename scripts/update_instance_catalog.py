@@ -12,6 +12,7 @@ feeds it to the AWS provider's instance-type code through its fake EC2 API. Its 
   (``pkg/providers/pricing/zz_generated.pricing_aws.go``), found with ``go list -m``.
 
     python3 scripts/update_instance_catalog.py --reference instance-types.md
+    python3 scripts/update_instance_catalog.py --prices-only   # after a provider-only bump
 
 Network limits (ENIs, IPs per ENI) are not copied: the simulator takes them from the provider's
 own ``zz_generated.vpclimits.go`` at run time.
@@ -94,7 +95,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--reference", required=True, type=Path, help="Karpenter instance-types.md")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--reference", type=Path, help="Karpenter instance-types.md")
+    source.add_argument(
+        "--prices-only",
+        action="store_true",
+        help="keep the catalog's instance facts; refresh the prices from the pinned provider",
+    )
     parser.add_argument("--out", type=Path, default=CATALOG)
     args = parser.parse_args()
     module_dir = subprocess.run(
@@ -107,6 +114,17 @@ def main() -> None:
     pricing_file = Path(module_dir) / "pkg/providers/pricing/zz_generated.pricing_aws.go"
     prices, generated_at, region = parse_prices(pricing_file.read_text())
     version = Path(module_dir).name.split("@", 1)[1]
+    prices_source = f"{PROVIDER}@{version} pkg/providers/pricing/zz_generated.pricing_aws.go"
+    if args.prices_only:
+        document = json.loads(CATALOG.read_text())
+        for entry in document["instanceTypes"]:
+            entry["onDemandPricePerHour"] = prices.get(entry["name"])
+        document["source"].update(
+            {"prices": prices_source, "pricesRegion": region, "pricesGeneratedAt": generated_at}
+        )
+        args.out.write_text(json.dumps(document, indent=1) + "\n")
+        print(f"prices of {len(document['instanceTypes'])} instance types written to {args.out}")
+        return
     reference = parse_reference(args.reference.read_text())
     entries = [
         catalog_entry(name, data["labels"], data["resources"], prices.get(name))
@@ -118,7 +136,7 @@ def main() -> None:
         "source": {
             "instanceTypes": f"Karpenter {version} generated instance-types reference "
             f"(aws/karpenter-provider-aws website/content/en/v{minor}/reference/instance-types.md)",
-            "prices": f"{PROVIDER}@{version} pkg/providers/pricing/zz_generated.pricing_aws.go",
+            "prices": prices_source,
             "pricesRegion": region,
             "pricesGeneratedAt": generated_at,
             "currency": "USD",

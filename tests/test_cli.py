@@ -14,6 +14,7 @@ import yaml
 from eks_gpu_sharing.cli import main
 from eks_gpu_sharing.config import load_config
 from eks_gpu_sharing.render import DEVICE_PLUGIN_VALUES_FILE
+from eks_gpu_sharing.versions import KARPENTER_VERSION
 from tests.config_inputs import CONFIG_TEXT, DEFAULT_CONFIG, run_cli, with_value
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,7 +135,7 @@ TRACEBACK_CASES: dict[str, str | bytes] = {
     "null pools": "clusterName: demo\npools:\n",
     "a number for a name": CONFIG_TEXT.replace("name: inference", "name: 7", 1),
     "a float for a count": CONFIG_TEXT.replace("gpuLimit: 4 ", "gpuLimit: 4.5 ", 1),
-    "a date": CONFIG_TEXT.replace('version: "1.14.1"', "version: 2026-01-01", 1),
+    "a date": CONFIG_TEXT.replace(f'version: "{KARPENTER_VERSION}"', "version: 2026-01-01", 1),
     "a binary tag": CONFIG_TEXT.replace(
         "clusterName: gpu-slicing", "clusterName: !!binary eA==", 1
     ),

@@ -26,6 +26,7 @@ from eks_gpu_sharing import (
 )
 from eks_gpu_sharing.config import load_config, parse_config
 from eks_gpu_sharing.errors import shown
+from eks_gpu_sharing.versions import KARPENTER_VERSION
 from tests.config_inputs import (
     CONFIG_TEXT,
     DEFAULT_CONFIG,
@@ -120,7 +121,7 @@ def test_feature_gate_must_be_confirmed_for_shared_pools() -> None:
     with pytest.raises(ConfigurationError) as info:
         parse_config(document)
     assert info.value.field == "karpenter.nodeOverlayEnabled"
-    assert "--version 1.14.1 --reuse-values" in info.value.fix
+    assert f"--version {KARPENTER_VERSION} --reuse-values" in info.value.fix
     assert "set nodeOverlayEnabled: true" in info.value.fix
     document["pools"][0]["sharing"] = {"mode": "none"}
     assert parse_config(document).pools[0].sharing.replicas == 1

@@ -633,15 +633,19 @@ def test_the_memory_rule_does_not_depend_on_the_hash_seed(seed: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_a_gpu_without_a_price_is_refused_with_the_priced_ones(tmp_path: Path) -> None:
-    """g7's rtx-pro-4500 has no static price: a clear error, not a traceback or $0/month."""
+def test_a_gpu_without_a_price_in_the_region_is_refused(tmp_path: Path) -> None:
+    """g7's rtx-pro-4500 is priced in us-east-1 but not in us-gov-west-1 (Karpenter v1.15.2's
+    static tables): a clear error naming the region, not "$0/month today -> $0/month"."""
     workloads = tmp_path / "workloads.yaml"
     workloads.write_text(
         "workloads:\n  - {name: a, replicas: 4, gpuMemoryGib: 2, busy: 0.1, gpu: rtx-pro-4500}\n"
     )
-    done = _cli("estimate", "--workloads", str(workloads), "--arithmetic")
+    done = _cli("estimate", "--workloads", str(workloads), "--region", "us-gov-west-1")
     assert done.returncode == 2, done.stderr
-    assert "workloads[0].gpu='rtx-pro-4500'" in done.stderr and "static price" in done.stderr
+    assert "--region='us-gov-west-1'" in done.stderr and "none of the 4 pods" in done.stderr
+    assert "$0/month" not in done.stdout
+    priced = _cli("estimate", "--workloads", str(workloads), "--arithmetic")
+    assert priced.returncode == 0, priced.stderr
 
 
 def test_a_deployment_on_two_gpu_models_is_one_workload_per_model() -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from eks_gpu_sharing.catalog import load_catalog
 from eks_gpu_sharing.upstream import Upstream
+from eks_gpu_sharing.versions import KARPENTER_VERSION
 
 # Allocatable (capacity minus overhead; ephemeral-storage is 17Gi for all) and labels.
 _COLUMNS = (
@@ -103,4 +104,4 @@ def test_catalog_source_names_region_and_date() -> None:
     source = load_catalog().source
     assert source["pricesRegion"] == "us-east-1"
     assert source["pricesGeneratedAt"].startswith("2026-")
-    assert "karpenter-provider-aws@v1.14.1" in source["prices"]
+    assert f"karpenter-provider-aws@v{KARPENTER_VERSION}" in source["prices"]

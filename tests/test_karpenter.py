@@ -1,11 +1,13 @@
-"""Tests of the ``Karpenter`` construct against the official Karpenter v1.14.1 install.
+"""Tests of the ``Karpenter`` construct against the official Karpenter install.
 
-The official CloudFormation template and chart values are read from the shared reference folder
-(``../shared/reference`` beside the checkout); the tests that need them are skipped, saying why,
-when it is absent. Two stacks are synthesized once per module: one with a new ``eks.Cluster``
-(cluster name a token: policies with the name in condition keys stay ``Fn::Sub`` text, as the
-official template) and one with an imported cluster with a concrete name (every policy becomes a
-JSON object).
+The controller policies are compared with Karpenter 1.15's reference page, kept as test data
+(``tests/data/karpenter-v1.15-controller-policies.json``, source inside). The node role, queue
+and rules are compared with the official v1.14.1 CloudFormation template, unchanged in 1.15, read
+from the shared reference folder (``../shared/reference`` beside the checkout); the tests that
+need it are skipped, saying why, when it is absent. Two stacks are synthesized once per module:
+one with a new ``eks.Cluster`` (cluster name a token: policies with the name in condition keys
+stay ``Fn::Sub`` text, as the official template) and one with an imported cluster with a
+concrete name (every policy becomes a JSON object).
 """
 
 from __future__ import annotations
@@ -93,8 +95,20 @@ def _reference(name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def official() -> dict[str, Any]:
-    """The official v1.14.1 CloudFormation template (Karpenter's getting-started guide)."""
+    """The official v1.14.1 CloudFormation template (Karpenter's getting-started guide): the
+    node role, queue and rules, unchanged in 1.15's reference page."""
     return yaml.load(_reference("cloudformation.yaml").read_text(), Loader=_CfnLoader)
+
+
+#: Karpenter 1.15's controller policies as its reference page lists them (source in the file).
+OFFICIAL_1_15_POLICIES = Path(__file__).parent / "data" / "karpenter-v1.15-controller-policies.json"
+
+
+@pytest.fixture(scope="module")
+def official_policies() -> dict[str, Any]:
+    """The six controller policies of Karpenter 1.15's official install (never skipped)."""
+    resources: dict[str, Any] = json.loads(OFFICIAL_1_15_POLICIES.read_text())["Resources"]
+    return resources
 
 
 @pytest.fixture(scope="module")
@@ -386,13 +400,8 @@ def test_pod_identity_association_links_service_account_and_controller_role(
 
 
 def test_controller_policies_match_official_statement_by_statement(
-    synth: Synth, official: dict[str, Any]
+    synth: Synth, official_policies: dict[str, Any]
 ) -> None:
-    official_policies = {
-        logical_id: resource
-        for logical_id, resource in official["Resources"].items()
-        if resource["Type"] == "AWS::IAM::ManagedPolicy"
-    }
     assert list(synth.karpenter.controller_policies) == list(official_policies)
     controller_role = synth.logical_id(synth.karpenter.controller_role)
     for policy_id, policy in synth.karpenter.controller_policies.items():
@@ -409,6 +418,25 @@ def test_controller_policies_match_official_statement_by_statement(
         ], policy_id
         for mine, expected in zip(ours_statements, theirs_statements, strict=True):
             assert mine == expected, f"{policy_id} {expected['Sid']}"
+
+
+def test_the_1_15_policy_data_is_1_14_1s_template_plus_reboot(
+    official: dict[str, Any], official_policies: dict[str, Any]
+) -> None:
+    """The data file, written from the 1.15 reference page, checked against the one official
+    file we hold (v1.14.1's template): the page's only change is ec2:RebootInstances."""
+    names = {
+        "ClusterName": "c",
+        "KarpenterNodeRole.Arn": "node-role",
+        "KarpenterInterruptionQueue.Arn": "queue",
+    }
+    for logical_id, resource in official_policies.items():
+        theirs = document(resource["Properties"]["PolicyDocument"], names)
+        older = document(official["Resources"][logical_id]["Properties"]["PolicyDocument"], names)
+        if logical_id == "NodeLifecyclePolicy":
+            deletion = next(s for s in theirs["Statement"] if s["Sid"] == "AllowScopedDeletion")
+            assert deletion["Action"].pop(1) == "ec2:RebootInstances"
+        assert theirs == older, logical_id
 
 
 def test_policies_with_cluster_name_in_condition_keys_use_fn_sub_text(new: Synth) -> None:

@@ -346,7 +346,8 @@ def test_karpenter_of_another_version_or_without_the_gate_is_found(
     setup: GpuSharingSetup, tmp_path: Path
 ) -> None:
     image = "public.ecr.aws/karpenter/controller:{}@sha256:" + "0" * 64
-    fits = karpenter_deployment(image.format("1.14.1"), "NodeOverlay=true,StaticCapacity=false")
+    running = setup.karpenter.version
+    fits = karpenter_deployment(image.format(running), "NodeOverlay=true,StaticCapacity=false")
     assert preflight(setup, dump_of(tmp_path, fits)).clean
     old = karpenter_deployment(image.format("1.13.0"), "NodeOverlay=false")
     problems = [f.problem for f in preflight(setup, dump_of(tmp_path, old)).findings]

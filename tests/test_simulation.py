@@ -33,6 +33,7 @@ from eks_gpu_sharing.simulation import (
     simulation_input,
 )
 from eks_gpu_sharing.upstream import Upstream
+from eks_gpu_sharing.versions import KARPENTER_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -210,7 +211,7 @@ def test_simulate_the_reference_config(harness: Upstream) -> None:
     data = json.loads(report.to_json())
     assert data["withOverlays"]["nodes"] == ours.nodes
     assert data["withoutOverlays"]["pricePerHour"] == control.price_per_hour
-    assert data["versions"]["github.com/aws/karpenter-provider-aws"] == "v1.14.1"
+    assert data["versions"]["github.com/aws/karpenter-provider-aws"] == f"v{KARPENTER_VERSION}"
     assert report.notes == () and data["notes"] == []  # the file's Karpenter is the pinned one
     assert data["schemaVersion"] == 1 and data["complete"] is True
     # One key style, Kubernetes' camelCase, for every key that is not a name.
@@ -242,7 +243,8 @@ def test_simulate_says_when_the_setups_karpenter_is_another_release(harness: Ups
     )
     report = simulate(config, {"inference": 4}, harness=harness)
     (note,) = report.notes
-    assert "Your setup's Karpenter is 1.13.0" in note and "scheduler of 1.14.1" in note
+    assert "Your setup's Karpenter is 1.13.0" in note
+    assert f"scheduler of {KARPENTER_VERSION}" in note
     assert "Note:" in report.format_table() and json.loads(report.to_json())["notes"] == [note]
 
 

@@ -37,7 +37,7 @@ from .labels import POOL_LABEL
 from .pool import GpuPool
 from .setup import GpuSharingSetup
 from .upstream import Upstream, UpstreamError, upstream
-from .upstream.harness import KARPENTER_MODULE
+from .upstream.harness import KARPENTER_CORE_MODULE, KARPENTER_MODULE
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
 from .workload_manifests import WorkloadManifests, WorkloadPods, device_plugin_refusals
 
@@ -1053,8 +1053,11 @@ def version_notes(configured: str, versions: Mapping[str, str]) -> list[str]:
     simulated = versions.get(KARPENTER_MODULE, "").removeprefix("v")
     if not simulated or configured == simulated:
         return []
+    core = versions.get(KARPENTER_CORE_MODULE, "").removeprefix("v")
+    # The proxy may serve an older core than the provider names (go.mod says when and why).
+    core_note = f", core {core}" if core and core != simulated else ""
     return [
         f"Your setup's Karpenter is {configured}; this simulation ran the scheduler of "
-        f"{simulated} (the pinned release). Scheduling changes between releases, so your "
-        "cluster's Karpenter may launch differently."
+        f"{simulated} (the pinned release{core_note}). Scheduling changes between releases, so "
+        "your cluster's Karpenter may launch differently."
     ]

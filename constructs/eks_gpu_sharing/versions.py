@@ -14,8 +14,11 @@ from typing import Final
 #: EKS Kubernetes version of the reference cluster (1.30 left EKS extended support on 2026-07-23).
 KUBERNETES_VERSION: Final = "1.36"
 
-#: Karpenter Helm chart and controller version (chart ``karpenter`` in the OCI repository below).
-KARPENTER_VERSION: Final = "1.14.1"
+#: Karpenter Helm chart and controller version (chart ``karpenter`` in the OCI repository below):
+#: the newest 1.15 patch (2026-12-04), which adds DRA (``settings.enableDRA``). The library's
+#: device-plugin setup runs on any Karpenter from ``KARPENTER_NODE_OVERLAY_MINIMUM``, so 1.14.x
+#: LTS clusters keep it (``ExistingKarpenter``).
+KARPENTER_VERSION: Final = "1.15.2"
 KARPENTER_CHART_REPOSITORY: Final = "oci://public.ecr.aws/karpenter/karpenter"
 KARPENTER_CHART_NAME: Final = "karpenter"
 #: Karpenter's CRDs as their own chart, installed first at the same version: Helm installs a
@@ -33,6 +36,7 @@ KARPENTER_MINIMUM_FOR_KUBERNETES: Final = {
     "1.34": "1.6.0",
     "1.35": "1.9.0",
     "1.36": "1.13.0",
+    "1.37": "1.15.0",
 }
 #: NodeOverlay (karpenter.sh/v1alpha1) exists behind the ``NodeOverlay`` feature gate from v1.7.
 KARPENTER_NODE_OVERLAY_MINIMUM: Final = "1.7.0"

@@ -1,8 +1,8 @@
-"""Karpenter on any ``aws_eks.ICluster``, equivalent to the official v1.14 install.
+"""Karpenter on any ``aws_eks.ICluster``, equivalent to the official v1.15 install.
 
 The official install is a CloudFormation template (node role, controller policies, interruption
-queue and rules: aws/karpenter-provider-aws @ v1.14.1, ``website/content/en/v1.14/getting-started/
-getting-started-with-karpenter/cloudformation.yaml``), an EKS Pod Identity association for the
+queue and rules: aws/karpenter-provider-aws, ``website/content/en/v1.15/reference/
+cloudformation.md`` lists every statement), an EKS Pod Identity association for the
 ``karpenter`` service account and ``helm install`` of ``oci://public.ecr.aws/karpenter/karpenter``.
 :class:`Karpenter` builds the same pieces in one construct, in the order a deployment needs them.
 """
@@ -71,7 +71,7 @@ INTERRUPTION_RULES: Final = {
 class Karpenter(Construct):
     """Karpenter's AWS resources and Helm release on an existing EKS cluster.
 
-    Creates, like the official v1.14 CloudFormation template and getting-started guide:
+    Creates, like the official v1.15 CloudFormation template and getting-started guide:
 
     * the **node role** (``ec2.amazonaws.com``; ``AmazonEKS_CNI_Policy``,
       ``AmazonEKSWorkerNodePolicy``, ``AmazonEC2ContainerRegistryPullOnly``,
@@ -266,7 +266,7 @@ class Karpenter(Construct):
             policy_id: iam.CfnManagedPolicy(
                 self,
                 policy_id,
-                description=f"Karpenter controller {policy_id} (official v1.14 policy)",
+                description=f"Karpenter controller {policy_id} (official v1.15 policy)",
                 path="/",
                 policy_document=_policy_document(statements, variables),
                 roles=[controller_role.role_name],
@@ -476,7 +476,7 @@ def _wildcard_findings(policy_id: str, policy: iam.CfnManagedPolicy) -> dict[str
                 resource = karpenter_policies.substitute(resource, shown)
             sids.setdefault(f"AwsSolutions-IAM5[Resource::{resource}]", []).append(statement["Sid"])
     return {
-        finding: f"Official Karpenter v1.14 {policy_id}, unchanged: "
+        finding: f"Official Karpenter v1.15 {policy_id}, unchanged: "
         + "; ".join(f"{sid}: {karpenter_policies.WILDCARD_REASONS[sid]}" for sid in statement_ids)
         for finding, statement_ids in sids.items()
     }

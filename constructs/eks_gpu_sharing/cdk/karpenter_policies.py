@@ -1,9 +1,11 @@
 """The Karpenter controller's IAM policies, statement for statement as the official install.
 
-Source: aws/karpenter-provider-aws @ v1.14.1,
-``website/content/en/v1.14/getting-started/getting-started-with-karpenter/cloudformation.yaml``
-(resources ``NodeLifecyclePolicy``, ``IAMIntegrationPolicy``, ``EKSIntegrationPolicy``,
-``InterruptionPolicy``, ``ZonalShiftPolicy`` and ``ResourceDiscoveryPolicy``).
+Source: aws/karpenter-provider-aws, ``website/content/en/v1.15/reference/cloudformation.md``
+(every statement of the 1.15 getting-started template's ``NodeLifecyclePolicy``,
+``IAMIntegrationPolicy``, ``EKSIntegrationPolicy``, ``InterruptionPolicy``, ``ZonalShiftPolicy``
+and ``ResourceDiscoveryPolicy``). The one change from v1.14.1's ``cloudformation.yaml`` is
+``ec2:RebootInstances`` in ``AllowScopedDeletion``, scoped like termination, for node repair's
+``RebootForRepair`` gate.
 
 Like the official template, each document is a JSON string for ``Fn::Sub``: several condition
 *keys* contain the cluster name (``aws:RequestTag/kubernetes.io/cluster/${ClusterName}``), and a
@@ -117,7 +119,7 @@ NODE_LIFECYCLE: Final[list[dict[str, Any]]] = [
         "Sid": "AllowScopedDeletion",
         "Effect": "Allow",
         "Resource": [f"{_EC2}:*:instance/*", f"{_EC2}:*:launch-template/*"],
-        "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
+        "Action": ["ec2:TerminateInstances", "ec2:RebootInstances", "ec2:DeleteLaunchTemplate"],
         "Condition": {
             "StringEquals": {_OWNED_RESOURCE: "owned"},
             "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},

@@ -76,7 +76,7 @@ def estimate(
         if simulator is not None:
             from ..versions import KARPENTER_VERSION
 
-            return estimate_costs(
+            result = estimate_costs(
                 recommendations,
                 spot=spot,
                 simulator=simulator,
@@ -85,7 +85,29 @@ def estimate(
                 discount=discount,
                 prices=price_note(region),
             )
+            _check_priced_in_region(result, region or DEFAULT_REGION)
+            return result
     return estimate_costs(recommendations, spot=spot, method=reason, discount=discount)
+
+
+def _check_priced_in_region(result: Estimate, region: str) -> None:
+    """Refuse a pool Karpenter could launch nothing for: a "$0/month" line would read as free.
+
+    Karpenter treats an instance type without a price as unavailable; a region's static table
+    can lack a GPU that us-east-1's has (g7 in us-gov-west-1 at v1.15.2).
+    """
+    for pool in result.pools:
+        if pool.pods and pool.today.nodes == 0 and pool.today.unplaced_pods >= pool.pods:
+            gpus = ", ".join(pool.pool.gpu_names or ())
+            raise ConfigurationError(
+                field="--region",
+                value=region,
+                rule=f"Karpenter placed none of the {pool.pods} pods of pool {pool.pool.name} "
+                f"({gpus}): no instance type of this GPU has a price in Karpenter's static "
+                f"table for {region}, and Karpenter treats unpriced types as unavailable",
+                fix="estimate those workloads in us-east-1 (its table prices every GPU of the "
+                "catalog) or leave them out",
+            )
 
 
 __all__ = [

@@ -326,12 +326,15 @@ def karpenter_simulator(
         report = simulate(
             config, workloads=WorkloadManifests(workloads, {}), harness=harness, region=region
         )
+        requested = {pool: sum(count for count, _ in entries) for pool, entries in pods.items()}
         return {
             outcome.pool: Cost(
                 outcome.nodes,
                 outcome.price_per_hour,
                 tuple(sorted({c.instance_type for c in outcome.node_claims})),
-                outcome.unschedulable_pods,
+                # Pods Karpenter refused, and pods no NodePool of the pool could even take
+                # (e.g. none of its types is priced in the region, so none is offered).
+                max(outcome.unschedulable_pods, requested[outcome.pool] - outcome.scheduled_pods),
             )
             for outcome in report.with_overlays.pools
             if outcome.pool in pods

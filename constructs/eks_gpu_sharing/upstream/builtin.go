@@ -98,7 +98,7 @@ func admitBuiltin(obj map[string]any, strategy rest.RESTCreateStrategy) []string
 			}
 		}
 	}
-	ctx := genericapirequest.WithNamespace(genericapirequest.NewContext(), namespace)
+	ctx := createRequestContext(*gvk, namespace, obj)
 	// What the generic registry store does before BeforeCreate: system fields (uid, time).
 	if accessor, err := meta.Accessor(internal); err == nil {
 		rest.FillObjectMetaSystemFields(accessor)
@@ -107,6 +107,28 @@ func admitBuiltin(obj map[string]any, strategy rest.RESTCreateStrategy) []string
 		problems = append(problems, err.Error())
 	}
 	return problems
+}
+
+// createRequestContext is the context kube-apiserver's handler gives a create: the namespace and
+// the request info (group, version, plural resource, verb). From Kubernetes 1.37 the declarative
+// validation the strategies run reads the request info and fails without it
+// (k8s.io/apiserver pkg/registry/rest/validate.go, requestInfo).
+func createRequestContext(gvk schema.GroupVersionKind, namespace string, obj map[string]any) context.Context {
+	ctx := genericapirequest.WithNamespace(genericapirequest.NewContext(), namespace)
+	name := ""
+	if meta, ok := obj["metadata"].(map[string]any); ok {
+		name, _ = meta["name"].(string)
+	}
+	plural, _ := meta.UnsafeGuessKindToResource(gvk)
+	return genericapirequest.WithRequestInfo(ctx, &genericapirequest.RequestInfo{
+		IsResourceRequest: true,
+		Verb:              "create",
+		APIGroup:          gvk.Group,
+		APIVersion:        gvk.Version,
+		Resource:          plural.Resource,
+		Namespace:         namespace,
+		Name:              name,
+	})
 }
 
 func builtinStrategy(apiVersion, kind string) (rest.RESTCreateStrategy, bool) {

@@ -29,6 +29,8 @@ TEST_TOOLS_TAG: Final = "testtools"
 TEST_TOOLS_ENV: Final = "EKS_GPU_SHARING_TEST_TOOLS"
 #: Modules whose files (charts) the program reads at run time from the Go module cache.
 KARPENTER_MODULE: Final = "github.com/aws/karpenter-provider-aws"
+#: Karpenter core (the scheduler), which the provider module requires.
+KARPENTER_CORE_MODULE: Final = "sigs.k8s.io/karpenter"
 DEVICE_PLUGIN_MODULE: Final = "github.com/NVIDIA/k8s-device-plugin"
 #: Where to get Go, for the error a user without it sees.
 GO_INSTALL_HINT: Final = (
@@ -70,8 +72,11 @@ def cache_dir() -> Path:
 
 def _go_environment() -> dict[str, str]:
     env = dict(os.environ)
-    # go.mod asks for the toolchain the pinned modules need; an older local go fetches it.
-    env.setdefault("GOTOOLCHAIN", "auto")
+    # go.mod asks for the toolchain the pinned modules need (its `toolchain` line); an older local
+    # go fetches it only under "auto". Some installs default to "local" (their go.env), which
+    # would refuse the build, so only an explicit version a user chose is kept.
+    if os.environ.get("GOTOOLCHAIN", "local").split("+")[0] in ("local", "auto", "path"):
+        env["GOTOOLCHAIN"] = "auto"
     # A pure-Go static binary: no C compiler needed, and go.mod/go.sum are never rewritten.
     env["CGO_ENABLED"] = "0"
     env["GOFLAGS"] = "-mod=readonly"

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	kubeletcel "github.com/aws/karpenter-provider-aws/pkg/cel"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -170,6 +171,11 @@ func newInstanceTypeProvider(ctx context.Context, cat catalog, kubeClient client
 	ec2api := fake.NewEC2API()
 	ec2api.DescribeInstanceTypesOutput.Set(&ec2.DescribeInstanceTypesOutput{InstanceTypes: infos})
 	ec2api.DescribeInstanceTypeOfferingsOutput.Set(&ec2.DescribeInstanceTypeOfferingsOutput{InstanceTypeOfferings: offerings})
+	// The kubelet CEL environment evaluates EC2NodeClass kubelet expressions (new in 1.15).
+	celEnv, err := kubeletcel.NewEnvironment()
+	if err != nil {
+		return nil, err
+	}
 	newCache := func() *cache.Cache { return cache.New(awscache.DefaultTTL, awscache.DefaultCleanupInterval) }
 	provider := instancetype.NewDefaultProvider(
 		newCache(),
@@ -181,9 +187,10 @@ func newInstanceTypeProvider(ctx context.Context, cat catalog, kubeClient client
 		capacityreservation.NewProvider(ec2api, clock.RealClock{}, newCache(), newCache()),
 		placementgroup.NewProvider(ec2api, newCache(), newCache()),
 		awscache.NewUnavailableOfferings(),
-		instancetype.NewDefaultResolver(region),
+		instancetype.NewDefaultResolver(region, celEnv),
 		arczonalshift.NewNoopProvider(),
 		kubeClient,
+		celEnv,
 	)
 	if err := provider.UpdateInstanceTypes(ctx); err != nil {
 		return nil, err

@@ -376,8 +376,8 @@ func collectStatuses(ctx context.Context, kubeClient client.Client) ([]objectSta
 
 // pendingPods makes each group's pods from its template, named <group>-<i> in the group's
 // namespace; a template that does not decode as a PodTemplateSpec is an input error.
-func pendingPods(groups []podGroup) ([]client.Object, []inputError) {
-	var pods []client.Object
+func pendingPods(groups []podGroup) ([]*corev1.Pod, []inputError) {
+	var pods []*corev1.Pod
 	var errs []inputError
 	for _, group := range groups {
 		for i := 0; i < group.Count; i++ {

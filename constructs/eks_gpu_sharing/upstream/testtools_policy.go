@@ -57,7 +57,7 @@ func runEvaluatePolicy(raw []byte) (any, error) {
 		obj := &unstructured.Unstructured{Object: pod}
 		attributes := admission.NewAttributesRecord(obj, nil, podGVK, obj.GetNamespace(), obj.GetName(),
 			podGVR, "", admission.Create, &metav1.CreateOptions{}, false, &user.DefaultInfo{Name: "test"})
-		versioned := &admission.VersionedAttributes{Attributes: attributes, VersionedKind: podGVK, VersionedObject: obj}
+		versioned := &admission.VersionedAttributes{Attributes: attributes, VersionedKind: podGVK, VersionedObject: admission.NewLazyObject(obj)}
 		namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: obj.GetNamespace()}}
 		result := validator.Validate(context.Background(), podGVR, versioned, nil, namespace, celconfig.RuntimeCELCostBudget, nil)
 		verdict := policyVerdict{Name: obj.GetName(), Denied: []string{}}
@@ -71,19 +71,19 @@ func runEvaluatePolicy(raw []byte) (any, error) {
 	return map[string]any{"verdicts": verdicts}, nil
 }
 
-// compileValidatingPolicy mirrors validating.compilePolicy (unexported) for a policy without
-// params or match conditions.
+// compileValidatingPolicy mirrors validating.compilePolicy (unexported, k8s.io/apiserver v0.37
+// pkg/admission/plugin/policy/validating/plugin.go) for a policy without params or match
+// conditions: a composited compiler over the base CEL environment, then validating.NewValidator.
 func compileValidatingPolicy(policy *admissionregistrationv1.ValidatingAdmissionPolicy) (validating.Validator, error) {
 	if policy.Spec.ParamKind != nil || len(policy.Spec.MatchConditions) > 0 {
 		return nil, fmt.Errorf("policies with params or match conditions are not supported here")
 	}
-	env, err := plugincel.NewCompositionEnv(plugincel.VariablesTypeName, environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
+	optionalVars := plugincel.OptionalVariableDeclarations{HasParams: false, HasAuthorizer: true}
+	messageVars := plugincel.OptionalVariableDeclarations{HasParams: false, HasAuthorizer: false}
+	compiler, err := plugincel.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
 	if err != nil {
 		return nil, err
 	}
-	optionalVars := plugincel.OptionalVariableDeclarations{HasParams: false, HasAuthorizer: true}
-	messageVars := plugincel.OptionalVariableDeclarations{HasParams: false, HasAuthorizer: false}
-	compiler := plugincel.NewCompositedCompilerFromTemplate(env)
 	variables := make([]plugincel.NamedExpressionAccessor, len(policy.Spec.Variables))
 	for i, v := range policy.Spec.Variables {
 		variables[i] = &validating.Variable{Name: v.Name, Expression: v.Expression}
@@ -104,5 +104,6 @@ func compileValidatingPolicy(policy *admissionregistrationv1.ValidatingAdmission
 		compiler.CompileCondition(nil, optionalVars, environment.StoredExpressions),
 		compiler.CompileCondition(messages, messageVars, environment.StoredExpressions),
 		policy.Spec.FailurePolicy,
+		nil,
 	), nil
 }

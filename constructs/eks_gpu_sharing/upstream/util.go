@@ -19,6 +19,7 @@ var pinnedModules = []string{
 	"helm.sh/helm/v3",
 	"k8s.io/apiextensions-apiserver",
 	"k8s.io/api",
+	"k8s.io/kubernetes",
 }
 
 // moduleVersions reads the versions this binary was built with from its own build info, so a

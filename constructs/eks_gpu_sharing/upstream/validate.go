@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 )
 
 // createStrategy is the part of the API server's custom resource strategy a create goes through.
@@ -125,10 +124,11 @@ func (a *crdAdmitter) admit(obj map[string]any) (map[string]any, []string) {
 		problems = append(problems, fmt.Sprintf("%s: unknown field (strict field validation)", path))
 	}
 	structuraldefaulting.Default(u.Object, a.structural)
-	ctx := genericapirequest.NewContext()
+	namespace := ""
 	if a.namespaced {
-		ctx = genericapirequest.WithNamespace(ctx, u.GetNamespace())
+		namespace = u.GetNamespace()
 	}
+	ctx := createRequestContext(a.gvk, namespace, u.Object)
 	a.strategy.PrepareForCreate(ctx, u)
 	for _, e := range a.strategy.Validate(ctx, u) {
 		problems = append(problems, e.Error())
