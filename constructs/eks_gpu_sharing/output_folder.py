@@ -206,6 +206,13 @@ def _folder(outdir: Path, *, create: bool) -> Path:
             raise _error(outdir, "does not exist", "run synth first, or pass the right --out")
         try:
             outdir.mkdir(parents=True)
+        except FileExistsError:
+            # Another synth into the same folder created it between the check and mkdir: fine
+            # if it is a folder (the two then take turns on its lock).
+            if not outdir.is_dir():
+                raise _error(
+                    outdir, "appeared meanwhile, and not as a folder", "point --out at a folder"
+                ) from None
         except OSError as error:
             raise _error(
                 outdir, f"cannot be created ({error.strerror})", "pass a folder you can write to"
