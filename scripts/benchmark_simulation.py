@@ -5,6 +5,7 @@
     .venv/bin/python scripts/benchmark_simulation.py --build    # also cold/warm Go build times
     .venv/bin/python scripts/benchmark_simulation.py --scale    # 1,000-5,000 pods, under load
     .venv/bin/python scripts/benchmark_simulation.py --shapes   # every pool shape vs the cheapest
+    .venv/bin/python scripts/benchmark_simulation.py --backends # device plugin vs DRA
 
 For N = 8, 40 and 200 pending one-slice pods on a 4-way time-sliced pool of 1-GPU types and on
 one that also admits 4-GPU types, Karpenter's own provisioner (the pinned release) decides:
@@ -31,6 +32,11 @@ Karpenter launches before (one NodePool per pool and GPU model, the layout of 0.
 (one NodePool per GPU count as well), for the sample pods and for pods requesting 1 vCPU and
 4 GiB, each against the cheapest fleet computed from Karpenter's own figures for the same pods
 (eks_gpu_sharing.cheapest_fleet).
+
+With --backends, the same two pools (4 shares per GPU) with the device-plugin backend and with
+the DRA backend (the NVIDIA DRA driver's consumable shares, Karpenter's DRANVIDIAGPU gate), for
+N = 8, 40 and 200 pods with the sample's requests and with 1 vCPU / 4 GiB per pod: nodes, $/h,
+Karpenter's scheduling time (median of --runs rounds) and the ratio to the cheapest fleet.
 """
 
 from __future__ import annotations
@@ -52,10 +58,12 @@ sys.path.insert(0, str(ROOT / "constructs"))
 sys.path.insert(0, str(ROOT))  # tests/pool_shapes.py: the shapes the tests check too
 
 import copy  # noqa: E402
+import dataclasses  # noqa: E402
 
 import eks_gpu_sharing.plan as plan_module  # noqa: E402
 from eks_gpu_sharing import GpuPool, TimeSlicing  # noqa: E402
 from eks_gpu_sharing.catalog import load_catalog  # noqa: E402
+from eks_gpu_sharing.pool_options import Backend  # noqa: E402
 from eks_gpu_sharing.setup import GpuSharingSetup  # noqa: E402
 from eks_gpu_sharing.simulation import (  # noqa: E402
     MAX_PODS_PER_POOL,
@@ -223,10 +231,9 @@ def shape_run(
     finally:
         plan_module._per_gpu_count = split
         plan_module.plan_pool.cache_clear()
-    template = copy.deepcopy(dict(inputs.pod_templates[pool.name]))
+    template = dict(inputs.pod_templates[pool.name])
     if realistic:
-        container = template["spec"]["containers"][0]
-        container["resources"].setdefault("requests", {}).update({"cpu": "1", "memory": "4Gi"})
+        template = _realistic(template)
     run = run_simulation(
         harness,
         label="before" if before else "after",
@@ -273,6 +280,64 @@ def shapes_table(harness: Upstream, env: Mapping[str, str], sizes: Sequence[int]
     return lines
 
 
+def _realistic(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The sample pod requesting 1 vCPU and 4 GiB, as a real inference server might."""
+    pod = copy.deepcopy(dict(template))
+    container = pod["spec"]["containers"][0]
+    container["resources"].setdefault("requests", {}).update({"cpu": "1", "memory": "4Gi"})
+    return pod
+
+
+def backends_table(harness: Upstream, runs: int, sizes: Sequence[int]) -> list[str]:
+    """Device plugin vs DRA on the same pools and pods, each round timed by Karpenter."""
+    lines = [
+        "| pool | pods | requests | device plugin: nodes, $/h (x cheapest), schedule s "
+        "| DRA: nodes, $/h (x cheapest), schedule s |",
+        "|---|---:|---|---|---|",
+    ]
+    for label, base in POOLS.items():
+        for realistic in (False, True):
+            for pods in sizes:
+                cells = []
+                for backend in Backend:
+                    pool = dataclasses.replace(base, backend=backend)
+                    setup = GpuSharingSetup.for_pools([pool])
+                    inputs = simulation_input(setup)
+                    env = karpenter_controller_env(
+                        harness,
+                        cluster_name="benchmark",
+                        node_overlay_enabled=True,
+                        dra_enabled=backend is Backend.DRA,
+                    )
+                    template = dict(inputs.pod_templates[pool.name])
+                    if realistic:
+                        template = _realistic(template)
+                    print(f"backends: {label}, {pods} pods, {backend.value}", file=sys.stderr)
+                    times, outcome = [], None
+                    for _ in range(runs):
+                        result = run_simulation(
+                            harness,
+                            label=backend.value,
+                            karpenter_objects=inputs.karpenter_objects,
+                            resource_names=inputs.resource_names,
+                            controller_env=env,
+                            pod_templates={pool.name: template},
+                            pods={pool.name: pods},
+                            dra_objects=inputs.dra_objects,
+                        )
+                        times.append(result.schedule_seconds)
+                        outcome = result.pool(pool.name)
+                    assert outcome is not None and outcome.scheduled_pods == pods
+                    ratio = f"{outcome.cost_ratio:.2f}x" if outcome.cost_ratio else "n/a"
+                    cells.append(
+                        f"{outcome.nodes}, ${outcome.price_per_hour:.2f} ({ratio}), "
+                        f"{statistics.median(times):.2f}"
+                    )
+                requests = "1 vCPU / 4 GiB" if realistic else "sample"
+                lines.append(f"| {label} | {pods} | {requests} | {cells[0]} | {cells[1]} |")
+    return lines
+
+
 def build_times() -> list[str]:
     go = go_command()
     if go is None:
@@ -316,6 +381,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--shapes", action="store_true", help="only every pool shape against the cheapest fleet"
     )
+    parser.add_argument(
+        "--backends", action="store_true", help="only the device plugin against DRA"
+    )
     args = parser.parse_args(argv)
     harness = upstream(lambda line: print(line, file=sys.stderr))
     env = karpenter_controller_env(harness, cluster_name="benchmark", node_overlay_enabled=True)
@@ -329,6 +397,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.shapes:
         print("\n".join(shapes_table(harness, env, (5,) if args.quick else SHAPE_SIZES)))
+        return
+    if args.backends:
+        runs = 1 if args.quick else args.runs
+        print("\n".join(backends_table(harness, runs, (8,) if args.quick else SIZES)))
         return
     print("\n".join(placement_table(harness, env, (8,) if args.quick else SIZES)))
     print()

@@ -60,6 +60,8 @@ EXERCISED_ELSEWHERE = frozenset(
         ".venv/bin/python scripts/benchmark_simulation.py --runs 3 --build",
         # tests/test_cheapest_fleet.py runs it with --quick.
         ".venv/bin/python scripts/benchmark_simulation.py --shapes",
+        # tests/test_dra.py runs it with --quick.
+        ".venv/bin/python scripts/benchmark_simulation.py --backends --runs 3",
         # tests/test_simulate_workloads.py runs it with --quick.
         ".venv/bin/python scripts/benchmark_workloads.py",
         # tests/test_wheel.py builds the wheel the same way (into a temporary folder).

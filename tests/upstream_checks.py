@@ -21,9 +21,9 @@ def admission_errors(harness: Upstream, objects: Iterable[Mapping[str, Any]]) ->
 
     Karpenter kinds go through the API server's custom resource create path with the pinned
     provider's CRDs (prune, default, OpenAPI schema, CEL rules); built-in kinds through
-    kube-apiserver's own registry strategies (Kubernetes 1.35.4, the newest that shares Karpenter's
-    libraries) and, for the cluster's own minor, the Kubernetes 1.36 OpenAPI schema in strict
-    mode (kubernetes-validate). Unknown fields are errors everywhere (kubectl's default).
+    kube-apiserver's own registry strategies (Kubernetes 1.37.2, the release Karpenter 1.15.2's
+    libraries build with) and, for the cluster's own minor, the Kubernetes 1.36 OpenAPI schema
+    in strict mode (kubernetes-validate). Unknown fields are errors everywhere (kubectl's default).
     """
     objects = list(objects)
     errors = [

@@ -20,11 +20,12 @@ from .pool import (
     Taint,
     TaintEffect,
 )
-from .pool_options import SpotServiceLinkedRole
+from .pool_options import Backend, SpotServiceLinkedRole
 from .sharing import Mig, Mps, NoSharing, TimeSlicing
 
 __all__ = [
     "AmiFamily",
+    "Backend",
     "CapacityType",
     "ConfigurationError",
     "ConsolidationPolicy",

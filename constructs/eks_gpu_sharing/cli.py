@@ -26,6 +26,7 @@ from typing import Final
 from .advice import file_advice
 from .config import load_config
 from .errors import ConfigurationError, printable
+from .pool_options import Backend
 from .render import compare, kubectl_apply_command, synth
 from .setup import GpuSharingSetup
 from .sharing import MPS_MAX_REPLICAS
@@ -135,6 +136,13 @@ def _parser() -> argparse.ArgumentParser:
         "--region",
         metavar="REGION",
         help="price with Karpenter's static on-demand table for this region (default: us-east-1)",
+    )
+    simulate.add_argument(
+        "--backend",
+        choices=[b.value for b in Backend],
+        help="run every pool that can use it with this sharing backend (the NVIDIA device plugin, "
+        "or the NVIDIA DRA driver's consumable shares), as if Karpenter had its gate on: compare "
+        "two runs with the same --pods",
     )
     simulate.add_argument("--format", choices=("table", "json"), default="table")
     simulate.add_argument(
@@ -280,6 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cluster_paths=args.cluster,
                 verbose=args.verbose,
                 region=args.region,
+                backend=args.backend,
             )
         return _check(config, args.config, args.out)
     except ConfigurationError as error:
@@ -343,9 +352,24 @@ def _simulate(
     cluster_paths: Sequence[str] | None = None,
     verbose: bool = False,
     region: str | None = None,
+    backend: str | None = None,
 ) -> int:
+    from .backend_switch import with_backend
     from .cluster_dump import read_cluster_dump
     from .simulation import check_region, simulate
+
+    notes: list[str] = []
+    if backend is not None:
+        if workload_paths:
+            raise ConfigurationError(
+                field="--backend",
+                value=backend,
+                rule="your manifests ask for GPUs one way (an extended resource, or a "
+                "ResourceClaim), and Karpenter treats a pod that requests nvidia.com/gpu as no "
+                "DRA pod: switching the pools alone would not compare the backends",
+                fix="compare with --pods, or simulate manifests written for each backend",
+            )
+        config, notes = with_backend(config, Backend(backend))
 
     if region is not None:
         check_region(region)
@@ -381,6 +405,8 @@ def _simulate(
         log=lambda line: print(line, file=sys.stderr),
         region=region,
     )
+    for note in notes:
+        print(f"eks-gpu-sharing: --backend: {note}", file=sys.stderr)
     print(report.to_json() if output == "json" else report.format_table(verbose=verbose))
     return EXIT_OK if report.complete else EXIT_INCOMPLETE
 

@@ -11,9 +11,11 @@ from typing import Final
 
 from .errors import ConfigurationError
 from .versions import (
+    KARPENTER_DRA_MINIMUM,
     KARPENTER_MINIMUM_FOR_KUBERNETES,
     KARPENTER_NODE_OVERLAY_MINIMUM,
     KARPENTER_VERSION,
+    enable_dra_hint,
     enable_node_overlay_hint,
     parse_version,
 )
@@ -92,4 +94,28 @@ def check_node_overlay_gate(
             rule="shared GPU pools need Karpenter's NodeOverlay feature gate, or Karpenter "
             "launches one GPU per pending pod",
             fix=f"{enable_node_overlay_hint(karpenter_version)}, then {then}",
+        )
+
+
+def check_dra_support(
+    version: str, *, enabled: bool, version_field: str, enabled_field: str, then: str
+) -> None:
+    """A ``Backend.DRA`` pool needs Karpenter >= 1.15 with its ``DRANVIDIAGPU`` gate on (which
+    also sets ``IGNORE_DRA_REQUESTS=false``): without it Karpenter ignores the pods' claims and
+    launches nodes as if they asked for nothing (``then``: how to confirm the gate)."""
+    if parse_version(version) < parse_version(KARPENTER_DRA_MINIMUM):
+        raise ConfigurationError(
+            field=version_field,
+            value=version,
+            rule=f"DRA pools need Karpenter >= {KARPENTER_DRA_MINIMUM}, the first release that "
+            "provisions for pods' ResourceClaims",
+            fix=f"upgrade Karpenter to {KARPENTER_VERSION}, or use the device-plugin backend",
+        )
+    if not enabled:
+        raise ConfigurationError(
+            field=enabled_field,
+            value=enabled,
+            rule="DRA pools need Karpenter's DRANVIDIAGPU feature gate: without it Karpenter "
+            "ignores the pods' ResourceClaims and launches nodes that fit no claim",
+            fix=f"{enable_dra_hint(version)}, then {then}",
         )

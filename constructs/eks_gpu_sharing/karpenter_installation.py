@@ -23,6 +23,7 @@ from .aws_names import (
 from .errors import Problems
 from .karpenter_compatibility import (
     RUNNING_VERSION_FIX,
+    check_dra_support,
     check_karpenter_version,
     check_node_overlay_gate,
     karpenter_release_error,
@@ -68,6 +69,11 @@ class IKarpenter(Protocol):
         ...
 
     @property
+    def dra_enabled(self) -> bool:
+        """Whether Karpenter's ``DRANVIDIAGPU`` gate is on (``Backend.DRA`` pools need it)."""
+        ...
+
+    @property
     def chart(self) -> IDependable | None:
         """What Karpenter objects must be created after (its Helm release); None if running."""
         ...
@@ -78,6 +84,7 @@ class IKarpenter(Protocol):
         needs_node_overlay: bool,
         kubernetes_version: str = KUBERNETES_VERSION,
         kubernetes_version_field: str = "GpuSharing.kubernetes_version",
+        needs_dra: bool = False,
     ) -> None:
         """Raise ConfigurationError if this Karpenter cannot serve the pools on that Kubernetes."""
         ...
@@ -93,6 +100,9 @@ class ExistingKarpenter:
     :param node_overlay_enabled: Whether ``settings.featureGates.nodeOverlay`` is true. Shared
         (time-sliced or MPS) pools need it; set it only after enabling the gate (see the docs).
         Default: False.
+    :param dra_enabled: Whether Karpenter's ``DRANVIDIAGPU`` gate is on
+        (``settings.awsFeatureGates.draNVIDIAGPU`` or ``settings.enableDRA``, Karpenter 1.15+).
+        ``Backend.DRA`` pools need it. Default: False.
     :param discovery_tag_key: Default: ``karpenter.sh/discovery``.
     """
 
@@ -101,6 +111,7 @@ class ExistingKarpenter:
     version: str
     node_overlay_enabled: bool = False
     discovery_tag_key: str = DISCOVERY_TAG_KEY
+    dra_enabled: bool = False
 
     def __post_init__(self) -> None:
         problems = Problems()
@@ -136,15 +147,16 @@ class ExistingKarpenter:
                 fix="use the role name only, e.g. "
                 + words.example("node_role_name", '"KarpenterNodeRole-my-cluster"'),
             )
-        if not isinstance(self.node_overlay_enabled, bool):
-            problems.add(
-                field=words.field("ExistingKarpenter", "node_overlay_enabled"),
-                value=self.node_overlay_enabled,
-                rule="must be true or false",
-                fix="use "
-                + words.example("node_overlay_enabled", words.choose(python="True", yaml="true"))
-                + " once the gate is on",
-            )
+        for gate in ("node_overlay_enabled", "dra_enabled"):
+            if not isinstance(getattr(self, gate), bool):
+                problems.add(
+                    field=words.field("ExistingKarpenter", gate),
+                    value=getattr(self, gate),
+                    rule="must be true or false",
+                    fix="use "
+                    + words.example(gate, words.choose(python="True", yaml="true"))
+                    + " once the gate is on",
+                )
         if reason := karpenter_release_error(self.version):
             problems.add(
                 field=words.field("ExistingKarpenter", "version"),
@@ -165,6 +177,7 @@ class ExistingKarpenter:
         needs_node_overlay: bool,
         kubernetes_version: str = KUBERNETES_VERSION,
         kubernetes_version_field: str = "GpuSharing.kubernetes_version",
+        needs_dra: bool = False,
     ) -> None:
         """Raise ConfigurationError if this Karpenter cannot serve the requested pools."""
         words = vocabulary()
@@ -181,5 +194,14 @@ class ExistingKarpenter:
                 self.node_overlay_enabled,
                 karpenter_version=self.version,
                 field=words.field("ExistingKarpenter", "node_overlay_enabled"),
+                then=words.choose(python=f"pass {then}", yaml=f"set {then}"),
+            )
+        if needs_dra:
+            then = words.example("dra_enabled", words.choose(python="True", yaml="true"))
+            check_dra_support(
+                self.version,
+                enabled=self.dra_enabled,
+                version_field=words.field("ExistingKarpenter", "version"),
+                enabled_field=words.field("ExistingKarpenter", "dra_enabled"),
                 then=words.choose(python=f"pass {then}", yaml=f"set {then}"),
             )

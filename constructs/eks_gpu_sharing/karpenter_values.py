@@ -28,6 +28,7 @@ def karpenter_chart_values(
     service_account_name: str = "karpenter",
     node_overlay: bool = True,
     replicas: int = 2,
+    dra: bool = False,
 ) -> dict[str, Any]:
     """Values for the ``karpenter`` chart.
 
@@ -37,11 +38,16 @@ def karpenter_chart_values(
     :param node_overlay: ``settings.featureGates.nodeOverlay``: NodeOverlays make Karpenter
         count GPU slices. Default: True.
     :param replicas: Controller replicas. Default: 2 (one per host, spread over zones).
+    :param dra: ``settings.awsFeatureGates.draNVIDIAGPU``: Karpenter models the NVIDIA DRA
+        driver's devices and provisions for pods' ResourceClaims (the chart then sets
+        ``IGNORE_DRA_REQUESTS=false``). Default: False.
     """
     settings: dict[str, Any] = {"clusterName": cluster_name}
     if interruption_queue is not None:
         settings["interruptionQueue"] = interruption_queue
     settings["featureGates"] = {"nodeOverlay": node_overlay}
+    if dra:
+        settings["awsFeatureGates"] = {"draNVIDIAGPU": True}
     return {
         "settings": settings,
         "serviceAccount": {"create": True, "name": service_account_name},

@@ -80,13 +80,18 @@ class NodePoolPlan:
 
     @property
     def backend(self) -> SharingBackend:
-        """How the sharing reaches the nodes (device plugin DaemonSet or Bottlerocket)."""
-        return self.pool.backend
+        """How the sharing reaches the nodes (device plugin DaemonSet, Bottlerocket or DRA)."""
+        return self.pool.sharing_backend
 
     @property
     def resource_name(self) -> str:
         """The extended resource its pods request."""
         return self.sharing.resource_name
+
+    @property
+    def pool_sharing(self) -> Sharing:
+        """The pool's sharing as written (before it is resolved for the GPU model)."""
+        return self.pool.sharing
 
     @property
     def device_plugin_config_key(self) -> str:
@@ -133,13 +138,26 @@ class NodePoolPlan:
         """The EC2NodeClass ``userData`` its backend needs, or None."""
         return self.backend.user_data(self)
 
+    def node_class_annotations(self) -> dict[str, str]:
+        """The EC2NodeClass annotations its backend needs (DRA: the consumable capacity)."""
+        return self.backend.node_class_annotations(self)
+
+    def limits(self) -> dict[str, str]:
+        """The NodePool's ``limits``: in slices where NodeOverlays make Karpenter see slices;
+        in physical GPUs for DRA, where nodes keep the instance type's ``nvidia.com/gpu``."""
+        if not self.backend.uses_node_overlays:
+            return {GPU_RESOURCE: str(self.pool.gpu_limit)}
+        return {self.resource_name: str(self.slice_limit)}
+
     def overlay_capacities(self) -> dict[int, dict[str, str]]:
         """NodeOverlay ``capacity`` per GPU count: what a node of that count really offers.
 
         A fractional-GPU type (count 0, which EC2 reports for g6f and gr6f) offers one device
         to the plugin; whole GPUs on full types need no overlay (Karpenter's view is right).
         """
-        capacities = {}
+        capacities: dict[int, dict[str, str]] = {}
+        if not self.backend.uses_node_overlays:
+            return capacities
         for count in self.gpu_counts:
             devices = count if count > 0 else 1
             if not self.sharing.shares_gpus and count > 0:

@@ -45,6 +45,7 @@ from .labels import (
 from .node_pool_names import names_per_gpu_model
 from .pool_options import (
     AmiFamily,
+    Backend,
     CapacityType,
     ConsolidationPolicy,
     Disruption,
@@ -102,6 +103,10 @@ class GpuPool:
     :param capacity_types: Default: on-demand only (spot GPUs are often scarce and reclaimed).
     :param architectures: ``amd64`` and/or ``arm64``. Default: ``("amd64",)``.
     :param ami_family: Default: ``AmiFamily.AL2023``.
+    :param backend: ``Backend.DEVICE_PLUGIN`` (the NVIDIA device plugin and NodeOverlays; every
+        mode) or ``Backend.DRA`` (the NVIDIA DRA driver's consumable shares, counted by
+        Karpenter 1.15 itself: ``TimeSlicing`` or ``NoSharing`` on AL2023, Kubernetes 1.36+).
+        Default: ``Backend.DEVICE_PLUGIN``.
     :param ami_version: The AMI release to pin (``v20260714`` for AL2023, ``v1.63.0`` for
         Bottlerocket), e.g. to move a pool ahead of the others. It must have NVIDIA AMIs for
         the cluster's Kubernetes version (checked against ``ami_releases``). Default: the
@@ -133,6 +138,7 @@ class GpuPool:
     capacity_types: Sequence[CapacityType] = (CapacityType.ON_DEMAND,)
     architectures: Sequence[str] = ("amd64",)
     ami_family: AmiFamily = AmiFamily.AL2023
+    backend: Backend = Backend.DEVICE_PLUGIN
     ami_version: str | None = None
     gpu_limit: int = 8
     root_volume_gib: int = 100
@@ -163,15 +169,20 @@ class GpuPool:
         return self.sharing.resource_name
 
     @property
-    def backend(self) -> SharingBackend:
+    def sharing_backend(self) -> SharingBackend:
         """How the pool's sharing reaches its nodes (``backends``): the device plugin DaemonSet
-        on AL2023, Bottlerocket's built-in plugin there."""
-        return backend_for(self.ami_family)
+        on AL2023, Bottlerocket's built-in plugin there, or the NVIDIA DRA driver."""
+        return backend_for(self.ami_family, self.backend)
 
     @property
     def uses_device_plugin_daemonset(self) -> bool:
         """True where the library's device plugin Helm DaemonSet serves the pool (AL2023)."""
-        return self.backend.runs_device_plugin_daemonset
+        return self.sharing_backend.runs_device_plugin_daemonset
+
+    @property
+    def uses_dra(self) -> bool:
+        """True for a pool whose GPUs the NVIDIA DRA driver shares (pods use ResourceClaims)."""
+        return self.backend is Backend.DRA
 
     def requirements(self) -> list[Requirement]:
         """The NodePool's node requirements, derived from the instance selection."""
@@ -257,6 +268,7 @@ class _PoolCheck:
         self._selection()
         self._sizes()
         self._ami_family()
+        self._backend()
         self._labels()
         self._taints()
         if not isinstance(self.pool.disruption, Disruption):
@@ -452,6 +464,47 @@ class _PoolCheck:
                 f"CUDA images need room: {MIN_ROOT_VOLUME_GIB} to {MAX_ROOT_VOLUME_GIB} GiB "
                 "(the gp3 maximum)",
                 self.example("root_volume_gib", "100") + " (the default) or more",
+            )
+
+    def _backend(self) -> None:
+        """The DRA backend shares by the driver's consumable shares: time-slicing or whole GPUs,
+        on the AL2023 NVIDIA AMI (Karpenter's DRA task page, "Requesting a timesliced GPU")."""
+        before = len(list(self.problems))
+        check_enum(self.problems, self.owner, "backend", self.pool.backend, Backend)
+        if len(list(self.problems)) > before:
+            self.broken.add("backend")
+            return
+        if self.pool.backend is not Backend.DRA:
+            return
+        device_plugin = self.words.choose(python="Backend.DEVICE_PLUGIN", yaml="device-plugin")
+        if "ami_family" not in self.broken and self.pool.ami_family is not AmiFamily.AL2023:
+            self.add(
+                "backend",
+                self.pool.backend,
+                "the NVIDIA DRA driver backend runs on the AL2023 NVIDIA AMI; Bottlerocket's GPUs "
+                "are served by its built-in device plugin",
+                "use " + self.words.example("backend", device_plugin) + " on Bottlerocket, or "
+                "AL2023 for DRA",
+            )
+        sharing = self.pool.sharing
+        if "sharing" in self.broken or not isinstance(sharing, SharingMode):
+            return
+        if sharing.yaml_name not in ("time-slicing", "none"):
+            self.add(
+                "backend",
+                self.pool.backend,
+                f"the NVIDIA DRA driver's consumable shares are time-sliced; {sharing.yaml_name} "
+                "stays with the device plugin (Karpenter models no MPS or MIG shares for DRA)",
+                "use " + self.words.example("backend", device_plugin) + " for this pool, or "
+                "time-slicing",
+            )
+        elif sharing.rename_by_default:
+            self.add(
+                "sharing.rename_by_default",
+                True,
+                "DRA pods ask through a ResourceClaim, not an extended resource: nothing is "
+                "advertised under nvidia.com/gpu.shared",
+                "leave it unset for a DRA pool",
             )
 
     def _ami_family(self) -> None:

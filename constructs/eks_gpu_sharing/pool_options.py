@@ -43,6 +43,20 @@ class AmiFamily(Enum):
         return "/dev/xvda" if self is AmiFamily.AL2023 else "/dev/xvdb"
 
 
+class Backend(Enum):
+    """How a pool's GPUs are shared between pods and counted by Karpenter.
+
+    ``DEVICE_PLUGIN``: the NVIDIA device plugin advertises slices as an extended resource
+    (``nvidia.com/gpu``), NodeOverlays tell Karpenter the count (time-slicing, MPS, MIG).
+    ``DRA``: the NVIDIA DRA driver's consumable shares; pods ask through a ResourceClaim and
+    Karpenter 1.15 counts the shares itself from the EC2NodeClass annotation
+    ``karpenter.k8s.aws/nvidia-consumable-capacity`` (time-slicing or whole GPUs only).
+    """
+
+    DEVICE_PLUGIN = "device-plugin"
+    DRA = "dra"
+
+
 class CapacityType(Enum):
     """Karpenter ``karpenter.sh/capacity-type`` values."""
 

@@ -276,7 +276,7 @@ def _karpenter(setup: GpuSharingSetup, dump: ClusterDump) -> Iterator[Finding]:
                 "",
             )
             overlay_gate = "NodeOverlay=true" in gates
-            needs_overlays = any(p.sharing.shares_gpus for p in setup.pools)
+            needs_overlays = setup.needs_node_overlay
             if needs_overlays and not overlay_gate:
                 yield Finding(
                     _subject(deployment),

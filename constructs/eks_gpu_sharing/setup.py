@@ -22,6 +22,7 @@ from typing import TypedDict, Unpack, cast
 
 from .aws_names import is_cdk_token
 from .backends import DEVICE_PLUGIN_NAMESPACE
+from .dra import consumable_shares
 from .errors import GPU_POOL_EXAMPLE, ConfigurationError, Problems, require_instance
 from .guardrails import PodGuardrails
 from .instance_tags import check_instance_tags
@@ -32,7 +33,12 @@ from .monitoring.exporter import check_monitored_pools
 from .monitoring.settings import MONITORING_NAMESPACE, Monitoring
 from .plan import plan_pool, sample_replicas
 from .pool import GpuPool, check_ami_support
-from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
+from .versions import (
+    DRA_KUBERNETES_MINIMUM,
+    KARPENTER_VERSION,
+    KUBERNETES_VERSION,
+    kubernetes_minor,
+)
 from .vocabulary import Yaml, speaking, vocabulary, yaml_key
 
 __all__ = [
@@ -194,13 +200,15 @@ class GpuSharingSetup:
         cls, pools: Sequence[GpuPool], *, cluster_name: str = "simulated"
     ) -> GpuSharingSetup:
         """``pools`` alone, on a Karpenter of the library's version with the NodeOverlay gate
-        on, the node role named as the official install names it: what ``simulate`` and
-        ``estimate`` plan on, and what ``estimate --write-config`` starts from."""
+        on (and the DRA gate, for DRA pools), the node role named as the official install
+        names it: what ``simulate`` and ``estimate`` plan on, and what ``estimate
+        --write-config`` starts from."""
         karpenter = ExistingKarpenter(
             node_role_name=f"KarpenterNodeRole-{cluster_name}",
             discovery_tag_value=cluster_name,
             version=KARPENTER_VERSION,
             node_overlay_enabled=True,
+            dra_enabled=any(isinstance(p, GpuPool) and p.uses_dra for p in pools),
         )
         return cls(cluster_name=cluster_name, karpenter=karpenter, pools=tuple(pools))
 
@@ -222,8 +230,20 @@ class GpuSharingSetup:
 
     @property
     def needs_node_overlay(self) -> bool:
-        """Whether any pool shares GPUs (and so Karpenter's NodeOverlay gate must be on)."""
-        return any(pool.sharing.shares_gpus for pool in self.pools)
+        """Whether any pool shares GPUs through NodeOverlays (Karpenter's gate must be on)."""
+        return _needs_node_overlay(self.pools)
+
+    @property
+    def dra_pools(self) -> tuple[GpuPool, ...]:
+        """The pools whose GPUs the NVIDIA DRA driver shares (``Backend.DRA``)."""
+        return tuple(pool for pool in self.pools if pool.uses_dra)
+
+    @property
+    def dra_consumable_shares(self) -> str | None:
+        """The NVIDIA DRA driver's one ``consumableShares`` for the DRA pools (checked equal),
+        or None: whole GPUs, or no DRA pool."""
+        pools = self.dra_pools
+        return consumable_shares(pools[0].sharing) if pools else None
 
     def pool(self, name: str) -> GpuPool:
         """The pool named ``name`` (KeyError if there is none)."""
@@ -231,6 +251,10 @@ class GpuSharingSetup:
             if pool.name == name:
                 return pool
         raise KeyError(name)
+
+
+def _needs_node_overlay(pools: Sequence[GpuPool]) -> bool:
+    return any(p.sharing.shares_gpus and p.sharing_backend.uses_node_overlays for p in pools)
 
 
 class _SetupCheck:
@@ -277,10 +301,12 @@ class _SetupCheck:
                 fix="pass the Karpenter construct or ExistingKarpenter(...)",
             )
             setup.karpenter.check_supports(
-                needs_node_overlay=any(p.sharing.shares_gpus for p in pools),
+                needs_node_overlay=_needs_node_overlay(pools),
                 kubernetes_version=version,
                 kubernetes_version_field=self.field("kubernetes_version"),
+                needs_dra=any(p.uses_dra for p in pools),
             )
+        self._dra(pools, version)
         for index, pool in enumerate(pools):
             with self.collect(f"pools[{index}]"):
                 check_ami_support(
@@ -300,6 +326,39 @@ class _SetupCheck:
             with self.collect():
                 check_monitored_pools(pools, field=self.field("monitoring"))
         self.problems.raise_if_any()
+
+    def _dra(self, pools: tuple[GpuPool, ...], version: str) -> None:
+        """DRA pools need Kubernetes 1.36+ (consumable capacity on by default) and one sharing:
+        the NVIDIA DRA driver has one ``consumableShares`` per install, for every GPU it
+        manages (in an integer mode even a whole-GPU claim would take one share)."""
+        dra = [(index, pool) for index, pool in enumerate(pools) if pool.uses_dra]
+        if not dra:
+            return
+        if isinstance(version, str) and kubernetes_minor(version) < kubernetes_minor(
+            DRA_KUBERNETES_MINIMUM
+        ):
+            self.problems.add(
+                field=self.field("kubernetes_version"),
+                value=version,
+                rule=f"DRA pools share GPUs through consumable capacity, on by default from "
+                f"Kubernetes {DRA_KUBERNETES_MINIMUM}",
+                fix=f"use Kubernetes {DRA_KUBERNETES_MINIMUM} or later, or the device-plugin "
+                "backend",
+            )
+        first_index, first = dra[0]
+        shares = consumable_shares(first.sharing)
+        for index, pool in dra[1:]:
+            if consumable_shares(pool.sharing) != shares:
+                self.problems.add(
+                    field=self.field(f"pools[{index}].sharing"),
+                    value=pool.sharing,
+                    rule=f"every DRA pool shares GPUs as the NVIDIA DRA driver's one "
+                    f"consumableShares setting says; pool {first.name} (pools[{first_index}]) "
+                    f"sets {shares or 'whole GPUs'}, this one "
+                    f"{consumable_shares(pool.sharing) or 'whole GPUs'}",
+                    fix="give the DRA pools the same sharing, or move this pool to the "
+                    "device-plugin backend",
+                )
 
     def _cluster_name(self) -> None:
         name = self.setup.cluster_name

@@ -26,6 +26,7 @@ from .catalog import InstanceCatalog, load_catalog
 from .cheapest_fleet import CheapestFleet, NodeOption, PodShape, cheapest_fleet
 from .cluster_dump import ClusterDump, ClusterObjects
 from .config_writer import to_document
+from .dra import CONSUMABLE_CAPACITY_ANNOTATION, claim_template, gpu_device_class
 from .errors import ConfigurationError, printable
 from .k8s import (
     DEVICE_PLUGIN_RELEASE,
@@ -257,6 +258,9 @@ class SimulationRun:
     workloads: tuple[WorkloadOutcome, ...] = ()
     #: Nodes that already run and took pending pods (``--cluster``).
     existing_nodes: tuple[ExistingNodeUse, ...] = ()
+    #: Whether Karpenter modelled pods' ResourceClaims (its DRA gate on, so
+    #: ``IGNORE_DRA_REQUESTS=false``).
+    dra_claims_modelled: bool = False
 
     @property
     def unaccounted_pods(self) -> int:
@@ -500,6 +504,9 @@ class SimulationInput:
     pod_templates: Mapping[str, Mapping[str, Any]]
     resource_names: Mapping[str, str]
     device_plugin_values: Mapping[str, Any] | None
+    #: For DRA pools: their ResourceClaimTemplates (in the pods' namespace) and the DeviceClass
+    #: the NVIDIA DRA driver's chart creates; empty without DRA pools.
+    dra_objects: tuple[Mapping[str, Any], ...] = ()
 
 
 def simulation_input(setup: GpuSharingSetup) -> SimulationInput:
@@ -516,23 +523,39 @@ def simulation_input(setup: GpuSharingSetup) -> SimulationInput:
         )
         job = next(o for o in sample.to_json() if o["kind"] == "Job")
         templates[pool.name] = job["spec"]["template"]
+    dra_pools = [pool for pool in pools if pool.uses_dra]
+    dra_objects = tuple(
+        claim_template(pool.name, _SIMULATED_NAMESPACE, pool.sharing) for pool in dra_pools
+    ) + ((gpu_device_class(),) if dra_pools else ())
     return SimulationInput(
         karpenter_objects=objects,
         pod_templates=templates,
         resource_names={pool.name: pool.resource_name for pool in pools},
         device_plugin_values=charts.device_plugin_values,
+        dra_objects=dra_objects,
     )
 
 
+def _without_consumable_capacity(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``obj`` without the DRA consumable-capacity annotation (an EC2NodeClass of a DRA pool)."""
+    annotations = obj.get("metadata", {}).get("annotations", {})
+    if CONSUMABLE_CAPACITY_ANNOTATION not in annotations:
+        return obj
+    kept = {k: v for k, v in annotations.items() if k != CONSUMABLE_CAPACITY_ANNOTATION}
+    return {**obj, "metadata": {**obj["metadata"], "annotations": kept}}
+
+
 def karpenter_controller_env(
-    harness: Upstream, *, cluster_name: str, node_overlay_enabled: bool
+    harness: Upstream, *, cluster_name: str, node_overlay_enabled: bool, dra_enabled: bool = False
 ) -> dict[str, str]:
     """The Karpenter controller's environment, read from the pinned chart rendered by Helm.
 
     The chart at the module's tag still names the previous image; the tag is set to the pinned
     version (it does not change the environment, which is what the simulation reads).
     """
-    values = karpenter_chart_values(cluster_name=cluster_name, node_overlay=node_overlay_enabled)
+    values = karpenter_chart_values(
+        cluster_name=cluster_name, node_overlay=node_overlay_enabled, dra=dra_enabled
+    )
     values["controller"] = {"image": {"tag": KARPENTER_VERSION, "digest": ""}}
     objects = _rendered_objects(harness, "karpenter", KARPENTER_RELEASE, "kube-system", values)
     deployment = next(o for o in objects if o["kind"] == "Deployment")
@@ -598,6 +621,7 @@ def run_simulation(
     catalog: InstanceCatalog | None = None,
     solve_deadline_seconds: float | None = None,
     region: str | None = None,
+    dra_objects: Sequence[Mapping[str, Any]] = (),
 ) -> SimulationRun:
     """One provisioning round of Karpenter on ``karpenter_objects`` and the pending pods:
     ``pods[pool]`` copies of ``pod_templates[pool]``, and ``pod_groups``.
@@ -609,6 +633,9 @@ def run_simulation(
         deadline (tests). Default: Karpenter's.
     :param region: Price the types with Karpenter's static on-demand table for this region.
         Default: us-east-1, the catalog's.
+    :param dra_objects: ResourceClaimTemplates the pods name and DeviceClasses their claims
+        name (``SimulationInput.dra_objects``); the simulator makes each pod's claim from its
+        template, as the resource-claim controller would.
     :raises ConfigurationError: when the API server would refuse one of the objects, or a
         pod template or cluster object does not decode as its Kubernetes type.
     """
@@ -635,6 +662,10 @@ def run_simulation(
         },
         solveDeadlineSeconds=solve_deadline_seconds or 0,
         region=check_region(region) if region else "",
+        resourceClaimTemplates=[
+            dict(o) for o in dra_objects if o["kind"] == "ResourceClaimTemplate"
+        ],
+        deviceClasses=[dict(o) for o in dra_objects if o["kind"] == "DeviceClass"],
     )
     if answer["invalidObjects"]:
         first = answer["invalidObjects"][0]
@@ -670,7 +701,38 @@ def run_simulation(
         for obj in karpenter_objects
         if obj.get("kind") == "NodePool"
     }
-    return _run_from_answer(label, answer, groups, resource_names, pools_of)
+    return _run_from_answer(
+        label, answer, groups, resource_names, pools_of, _consumable_capacities(karpenter_objects)
+    )
+
+
+#: The oracle's name for one consumable share of a DRA pool's GPU (no Kubernetes resource).
+GPU_SHARE: Final = "gpu.nvidia.com/shares"
+
+
+def _consumable_capacities(objects: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Per NodePool, its EC2NodeClass's consumable-capacity annotation (DRA pools)."""
+    annotations = {
+        obj["metadata"]["name"]: obj["metadata"].get("annotations", {})
+        for obj in objects
+        if obj.get("kind") == "EC2NodeClass"
+    }
+    found = {}
+    for obj in objects:
+        if obj.get("kind") != "NodePool":
+            continue
+        node_class = obj["spec"]["template"]["spec"]["nodeClassRef"]["name"]
+        value = annotations.get(node_class, {}).get(CONSUMABLE_CAPACITY_ANNOTATION)
+        if value is not None:
+            found[obj["metadata"]["name"]] = value
+    return found
+
+
+def _shares_per_gpu(consumable: Mapping[str, str] | None, node_pool: str) -> int:
+    """Pods one GPU of ``node_pool`` serves, where a DRA pool's EC2NodeClass gives an integer
+    consumable capacity (memory shares depend on each pod's claim: 1 here)."""
+    shares = (consumable or {}).get(node_pool, "1")
+    return int(shares) if shares.isdigit() else 1
 
 
 def _run_from_answer(
@@ -679,6 +741,7 @@ def _run_from_answer(
     groups: Sequence[PodGroup],
     resource_names: Mapping[str, str],
     pools_of: Mapping[str, str],
+    consumable: Mapping[str, str] | None = None,
 ) -> SimulationRun:
     """The answer per pool and per pod group; ``pools_of`` maps NodePool names to pool names
     (a pool with a NodePool per GPU model has several)."""
@@ -711,7 +774,8 @@ def _run_from_answer(
                 instance_type=launch["instanceType"],
                 capacity_type=launch["capacityType"],
                 price_per_hour=launch["pricePerHour"],
-                slices=int(launch["capacity"].get(resource, "0")),
+                slices=int(launch["capacity"].get(resource, "0"))
+                * _shares_per_gpu(consumable, claim["nodePool"]),
                 node_pool=claim["nodePool"],
             )
         )
@@ -749,7 +813,9 @@ def _run_from_answer(
             node_claims=tuple(claims_by_pool.get(pool, ())),
             unschedulable=tuple(sorted(errors_by_pool.get(pool, Counter()).items())),
             existing_node_pods=on_existing[pool],
-            cheapest=_cheapest_for(answer.get("fleet"), new_by_pool.get(pool), pools_of, pool),
+            cheapest=_cheapest_for(
+                answer.get("fleet"), new_by_pool.get(pool), pools_of, pool, consumable or {}
+            ),
         )
         for pool in sorted(pool_names)
     )
@@ -767,9 +833,14 @@ def _run_from_answer(
     for node_pool, entry in answer["fleet"]["nodePools"].items():
         pool = pools_of.get(node_pool, node_pool)
         resource = resource_names.get(pool, "nvidia.com/gpu")
-        # Milli-units, as the fleet's figures are: whole slices.
+        # Milli-units, as the fleet's figures are: whole slices. A DRA pool's nodes keep their
+        # physical GPUs; its EC2NodeClass says how many shares each serves (integer mode).
+        per_gpu = _shares_per_gpu(consumable, node_pool)
         capacities.setdefault(pool, {}).update(
-            {t["name"]: t["capacity"].get(resource, 0) // 1000 for t in entry["instanceTypes"]}
+            {
+                t["name"]: t["capacity"].get(resource, 0) // 1000 * per_gpu
+                for t in entry["instanceTypes"]
+            }
         )
     conditions = tuple(
         (f"{s['kind']}/{s['name']}", c["type"], c["status"], c["message"])
@@ -779,6 +850,7 @@ def _run_from_answer(
     return SimulationRun(
         label=label,
         node_overlay_gate=answer["featureGates"]["NodeOverlay"],
+        dra_claims_modelled=not answer["featureGates"].get("IgnoreDRARequests", True),
         pools=outcomes,
         conditions=conditions,
         capacities=capacities,
@@ -805,9 +877,16 @@ def _cheapest_for(
     placed: Mapping[tuple[str, str], int] | None,
     pools_of: Mapping[str, str],
     pool: str,
+    consumable: Mapping[str, str],
 ) -> CheapestFleet | None:
     """The cheapest fleet of ``pool``'s NodePools for the pods Karpenter placed on its new
-    nodes (``placed``: pods per (namespace, group)), from the figures Karpenter computed."""
+    nodes (``placed``: pods per (namespace, group)), from the figures Karpenter computed.
+
+    A DRA pool's pods request no extended resource: with ``consumable[node_pool] = "N"`` each
+    pod takes one of the N shares of a GPU, so the oracle counts a node's room as its GPUs x N
+    and each pod as one (the driver's integer mode: a claim takes one share). Memory shares pack
+    per GPU by memory, which this sum cannot say: no oracle for them.
+    """
     if not fleet or not placed:
         return None
     node_pools = {
@@ -815,12 +894,23 @@ def _cheapest_for(
         for name, entry in fleet["nodePools"].items()
         if pools_of.get(name, name) == pool
     }
+    shares = {name: consumable[name] for name in node_pools if name in consumable}
+    if any(not value.isdigit() for value in shares.values()):
+        return None
+
+    def room(name: str, t: Mapping[str, Any], overhead: Mapping[str, int]) -> dict[str, int]:
+        free = {k: v - overhead.get(k, 0) for k, v in t["allocatable"].items()}
+        if name in shares:
+            # Milli-units, as every figure here: 1000 per GPU, so 1000 x N shares per GPU.
+            free[GPU_SHARE] = int(t["capacity"].get("nvidia.com/gpu", 0)) * int(shares[name])
+        return free
+
     options = [
         NodeOption(
             node_pool=name,
             instance_type=t["name"],
             price_per_hour=t["pricePerHour"],
-            room={k: v - entry["daemonSetOverhead"].get(k, 0) for k, v in t["allocatable"].items()},
+            room=room(name, t, entry["daemonSetOverhead"]),
             capacity=t["capacity"],
         )
         for name, entry in node_pools.items()
@@ -831,7 +921,7 @@ def _cheapest_for(
     shapes = [
         PodShape(
             pods=count,
-            requests=groups[k]["requests"],
+            requests={**groups[k]["requests"], **({GPU_SHARE: 1000} if shares else {})},
             admitted=frozenset(
                 (node_pool, name)
                 for node_pool, names in groups[k]["admitted"].items()
@@ -941,6 +1031,7 @@ def simulate(
         harness,
         cluster_name=config.cluster_name,
         node_overlay_enabled=config.karpenter.node_overlay_enabled,
+        dra_enabled=config.karpenter.dra_enabled,
     )
     daemon_sets = device_plugin_daemon_sets(
         harness, inputs.device_plugin_values, config.device_plugin_namespace
@@ -955,6 +1046,7 @@ def simulate(
         "daemon_sets": [*daemon_sets, *theirs.daemon_sets],
         "cluster": cluster,
         "region": region,
+        "dra_objects": inputs.dra_objects,
     }
     ours = run_simulation(
         harness,
@@ -965,8 +1057,14 @@ def simulate(
     control = run_simulation(
         harness,
         label="without NodeOverlays (control)",
+        # The control counts whole GPUs: no NodeOverlay, and no consumable capacity on a DRA
+        # pool's EC2NodeClass (each GPU then serves one claim).
         karpenter_objects=[
-            *(o for o in inputs.karpenter_objects if o["kind"] != "NodeOverlay"),
+            *(
+                _without_consumable_capacity(o)
+                for o in inputs.karpenter_objects
+                if o["kind"] != "NodeOverlay"
+            ),
             *theirs.karpenter_objects,
         ],
         **common,

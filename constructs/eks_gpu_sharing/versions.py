@@ -15,9 +15,9 @@ from typing import Final
 KUBERNETES_VERSION: Final = "1.36"
 
 #: Karpenter Helm chart and controller version (chart ``karpenter`` in the OCI repository below):
-#: the newest 1.15 patch (2026-12-04), which adds DRA (``settings.enableDRA``). The library's
-#: device-plugin setup runs on any Karpenter from ``KARPENTER_NODE_OVERLAY_MINIMUM``, so 1.14.x
-#: LTS clusters keep it (``ExistingKarpenter``).
+#: the newest 1.15 patch (2026-12-04). 1.15 adds DRA (``settings.enableDRA``), which the ``dra``
+#: backend needs; the device-plugin backend runs on any Karpenter from
+#: ``KARPENTER_NODE_OVERLAY_MINIMUM``, so 1.14.x LTS clusters keep it (``ExistingKarpenter``).
 KARPENTER_VERSION: Final = "1.15.2"
 KARPENTER_CHART_REPOSITORY: Final = "oci://public.ecr.aws/karpenter/karpenter"
 KARPENTER_CHART_NAME: Final = "karpenter"
@@ -40,6 +40,11 @@ KARPENTER_MINIMUM_FOR_KUBERNETES: Final = {
 }
 #: NodeOverlay (karpenter.sh/v1alpha1) exists behind the ``NodeOverlay`` feature gate from v1.7.
 KARPENTER_NODE_OVERLAY_MINIMUM: Final = "1.7.0"
+#: Karpenter provisions for pods' ResourceClaims (its ``DRANVIDIAGPU`` gate) from v1.15.
+KARPENTER_DRA_MINIMUM: Final = "1.15.0"
+#: Consumable capacity, which GPU sharing through DRA needs, is on by default from Kubernetes
+#: 1.36 (Karpenter's DRA task page: "GPU time-slicing requires Kubernetes 1.36 or later").
+DRA_KUBERNETES_MINIMUM: Final = "1.36"
 
 #: NVIDIA device plugin Helm chart (and app) version.
 NVIDIA_DEVICE_PLUGIN_VERSION: Final = "0.20.0"
@@ -81,6 +86,18 @@ def enable_node_overlay_hint(karpenter_version: str) -> str:
         f"helm upgrade karpenter {KARPENTER_CHART_REPOSITORY} --namespace <namespace> "
         f"--version {karpenter_version.lstrip('v')} --reuse-values "
         "--set settings.featureGates.nodeOverlay=true"
+    )
+
+
+def enable_dra_hint(karpenter_version: str) -> str:
+    """How to turn on Karpenter's NVIDIA DRA support (its ``DRANVIDIAGPU`` gate, which also
+    makes it stop ignoring pods' DRA requests) on a running 1.15+ release. Karpenter's DRA page
+    asks for ``--reset-then-reuse-values``: ``--reuse-values`` keeps an older chart's default
+    ``ignoreDRARequests: true``, which the chart refuses beside the gate."""
+    return (
+        f"helm upgrade karpenter {KARPENTER_CHART_REPOSITORY} --namespace <namespace> "
+        f"--version {karpenter_version.lstrip('v')} --reset-then-reuse-values "
+        "--set settings.awsFeatureGates.draNVIDIAGPU=true"
     )
 
 

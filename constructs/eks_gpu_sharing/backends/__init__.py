@@ -9,13 +9,16 @@ DaemonSet serves the node. Today:
 * :class:`BottlerocketBackend` (Bottlerocket pools): Bottlerocket's built-in device plugin reads
   the sharing from user data; NodeOverlays as above.
 
-A new backend (the NVIDIA DRA driver's consumable shares, say) is one module with a
-:class:`SharingBackend` and its entry in :func:`backend_for`.
+* :class:`DraBackend` (``Backend.DRA`` pools, AL2023): the NVIDIA DRA driver's consumable
+  shares; pods ask through ResourceClaims and Karpenter 1.15 counts the shares from an
+  EC2NodeClass annotation, no NodeOverlay.
+
+A new backend is one module with a :class:`SharingBackend` and its entry in :func:`backend_for`.
 """
 
 from __future__ import annotations
 
-from ..pool_options import AmiFamily
+from ..pool_options import AmiFamily, Backend
 from .base import SharingBackend
 from .bottlerocket import BottlerocketBackend
 from .device_plugin import (
@@ -24,6 +27,7 @@ from .device_plugin import (
     DEVICE_PLUGIN_RELEASE,
     DevicePluginBackend,
 )
+from .dra import DraBackend
 
 __all__ = [
     "DEVICE_PLUGIN_CONFIG_LABEL",
@@ -31,6 +35,7 @@ __all__ = [
     "DEVICE_PLUGIN_RELEASE",
     "BottlerocketBackend",
     "DevicePluginBackend",
+    "DraBackend",
     "SharingBackend",
     "backend_for",
 ]
@@ -41,6 +46,12 @@ _BY_AMI_FAMILY: dict[AmiFamily, SharingBackend] = {
 }
 
 
-def backend_for(ami_family: AmiFamily) -> SharingBackend:
-    """The backend that shares the GPUs of a pool of ``ami_family``."""
+_DRA: SharingBackend = DraBackend()
+
+
+def backend_for(ami_family: AmiFamily, backend: Backend = Backend.DEVICE_PLUGIN) -> SharingBackend:
+    """The backend that shares the GPUs of a pool of ``ami_family`` (``backend`` chooses the
+    DRA driver; the pool's checks refuse it on Bottlerocket)."""
+    if backend is Backend.DRA:
+        return _DRA
     return _BY_AMI_FAMILY[ami_family]

@@ -22,6 +22,11 @@ class PlannedNodePool(Protocol):
     @property
     def device_plugin_config_key(self) -> str: ...
 
+    @property
+    def pool_sharing(self) -> SharingMode:
+        """The pool's sharing as written (``memory_gib`` not yet resolved per GPU model)."""
+        ...
+
 
 class SharingBackend:
     """How one NodePool's sharing is delivered to its nodes.
@@ -33,6 +38,9 @@ class SharingBackend:
 
     name: ClassVar[str]
     runs_device_plugin_daemonset: ClassVar[bool] = False
+    #: Whether Karpenter learns the slices from NodeOverlays (extended resources); the DRA
+    #: backend's Karpenter counts shares from the EC2NodeClass itself.
+    uses_node_overlays: ClassVar[bool] = True
 
     def node_labels(self, plan: PlannedNodePool) -> dict[str, str]:
         """Labels the NodePool template adds for this backend."""
@@ -41,3 +49,7 @@ class SharingBackend:
     def user_data(self, plan: PlannedNodePool) -> str | None:
         """The EC2NodeClass ``userData``, or None."""
         return None
+
+    def node_class_annotations(self, plan: PlannedNodePool) -> dict[str, str]:
+        """Annotations the EC2NodeClass carries for this backend."""
+        return {}

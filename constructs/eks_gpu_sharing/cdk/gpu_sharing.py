@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from ..advice import setup_advice, spot_role_advice
+from ..dra import dra_driver_values
 from ..errors import ConfigurationError, require_instance
 from ..k8s import (
     DEVICE_PLUGIN_RELEASE,
@@ -71,6 +72,8 @@ INSTALLED_KARPENTER: Final = ExistingKarpenter(
     discovery_tag_value="installed",
     version=KARPENTER_VERSION,
     node_overlay_enabled=True,
+    # The construct turns the DRA gate on when the pools need it (``Karpenter.dra_enabled``).
+    dra_enabled=True,
 )
 
 
@@ -183,7 +186,16 @@ class GpuSharing(Construct):
             self.spot_service_linked_role.apply_removal_policy(RemovalPolicy.RETAIN)
         self.cluster = cluster
         self.karpenter: IKarpenter = karpenter or Karpenter(
-            self, "Karpenter", cluster=cluster, kubernetes_version=kubernetes_version
+            self,
+            "Karpenter",
+            cluster=cluster,
+            kubernetes_version=kubernetes_version,
+            dra_enabled=bool(self.setup.dra_pools),
+        )
+        #: The NVIDIA DRA driver's Helm values for the DRA pools (None without): install the
+        #: driver with them (``docs/configuration.md``, "The DRA backend").
+        self.dra_driver_values: dict[str, Any] | None = (
+            dra_driver_values(self.setup.dra_consumable_shares) if self.setup.dra_pools else None
         )
         if karpenter is None:
             self.setup = replace(self.setup, karpenter=self.karpenter, error_owner="GpuSharing")

@@ -51,7 +51,7 @@ class GpuSharingCluster(Construct):
         # (tens of MB) into cdk.out as soon as it is created. GpuSharing builds the same setup
         # again from the same props once the cluster exists.
         check_option_names("GpuSharingCluster", options, GpuSharingCdkOptions)
-        GpuSharingSetup.from_options(
+        setup = GpuSharingSetup.from_options(
             error_owner="GpuSharingCluster",
             cluster_name=cluster_name,
             karpenter=INSTALLED_KARPENTER,
@@ -71,7 +71,9 @@ class GpuSharingCluster(Construct):
         # eks.Cluster implements eks.ICluster; jsii's Python stubs type its kubectl_provider
         # differently, which mypy reads as a protocol mismatch.
         cluster = cast(eks.ICluster, self.cluster)
-        self.karpenter = Karpenter(self, "Karpenter", cluster=cluster)
+        self.karpenter = Karpenter(
+            self, "Karpenter", cluster=cluster, dra_enabled=bool(setup.dra_pools)
+        )
         # The controller runs on the system nodes and needs the Pod Identity agent and CNI.
         self.karpenter.chart.node.add_dependency(self.reference_cluster.system_nodegroup)
         for addon in self.reference_cluster.addons.values():

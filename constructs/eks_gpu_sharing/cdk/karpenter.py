@@ -24,7 +24,7 @@ from constructs import Construct
 
 from ..aws_names import tag_value_error
 from ..errors import ConfigurationError
-from ..karpenter_compatibility import check_karpenter_version
+from ..karpenter_compatibility import check_dra_support, check_karpenter_version
 from ..karpenter_installation import DISCOVERY_TAG_KEY
 from ..karpenter_values import KARPENTER_CRD_RELEASE, KARPENTER_RELEASE, karpenter_chart_values
 from ..kubernetes_names import dns_label_error, dns_subdomain_error, require_name
@@ -118,6 +118,7 @@ class Karpenter(Construct):
         discovery_tag_value: str | None = None,
         subnets: Sequence[ec2.ISubnet] | None = None,
         helm_values: Mapping[str, Any] | None = None,
+        dra_enabled: bool = False,
     ) -> None:
         """Install Karpenter on ``cluster``.
 
@@ -146,12 +147,32 @@ class Karpenter(Construct):
         :param helm_values: Helm values deep-merged over this construct's (maps merge, lists
             and scalars replace): an escape hatch, e.g. ``{"controller": {"resources": ...}}``.
             Default: none.
+        :param dra_enabled: turn on Karpenter's ``DRANVIDIAGPU`` gate
+            (``settings.awsFeatureGates.draNVIDIAGPU``, which also stops Karpenter ignoring
+            pods' ResourceClaims), for ``Backend.DRA`` pools; needs ``version`` >= 1.15.0. Only
+            the NVIDIA gate: ``settings.enableDRA`` would also model EFA claims for a driver
+            this library does not install. Default: False.
         :raises ConfigurationError: for an unparseable or incompatible ``version``, an unknown
             ``kubernetes_version``, an invalid cluster name, namespace or service account name,
             or an imported cluster without kubectl access, a VPC (when ``subnets`` is not given)
             or its cluster security group.
         """
         _validate_versions(version, kubernetes_version)
+        if not isinstance(dra_enabled, bool):
+            raise ConfigurationError(
+                field="Karpenter.dra_enabled",
+                value=dra_enabled,
+                rule="must be True or False",
+                fix="pass dra_enabled=True for DRA pools",
+            )
+        if dra_enabled:
+            check_dra_support(
+                version,
+                enabled=True,
+                version_field="Karpenter.version",
+                enabled_field="Karpenter.dra_enabled",
+                then="pass dra_enabled=True",
+            )
         check_cluster_name(
             cluster.cluster_name,
             field="Karpenter.cluster.cluster_name",
@@ -184,6 +205,8 @@ class Karpenter(Construct):
         self.service_account_name: str = service_account_name
         #: Whether the ``NodeOverlay`` feature gate is on (always, for GPU slice counts).
         self.node_overlay_enabled: bool = True
+        #: Whether the ``DRANVIDIAGPU`` gate is on (for ``Backend.DRA`` pools).
+        self.dra_enabled: bool = dra_enabled
 
         stack = Stack.of(self)
 
@@ -294,6 +317,7 @@ class Karpenter(Construct):
             cluster_name=cluster.cluster_name,
             interruption_queue=queue.queue_name,
             service_account_name=service_account_name,
+            dra=dra_enabled,
         )
         #: Karpenter's CRDs, their own Helm release at the same version, so a version bump
         #: upgrades them too (Helm never upgrades a chart's crds/ folder).
@@ -343,11 +367,13 @@ class Karpenter(Construct):
         needs_node_overlay: bool,
         kubernetes_version: str = KUBERNETES_VERSION,
         kubernetes_version_field: str = "GpuSharing.kubernetes_version",
+        needs_dra: bool = False,
     ) -> None:
         """Raise ConfigurationError unless this installation serves pools on that Kubernetes.
 
         The construct checked its version when it was built and always turns the NodeOverlay
-        gate on; a cluster of another Kubernetes version is checked again here.
+        gate on; a cluster of another Kubernetes version is checked again here, and DRA pools
+        need ``dra_enabled``.
         """
         check_karpenter_version(
             self.version,
@@ -356,6 +382,14 @@ class Karpenter(Construct):
             version_field="Karpenter.version",
             kubernetes_version_field=kubernetes_version_field,
         )
+        if needs_dra:
+            check_dra_support(
+                self.version,
+                enabled=self.dra_enabled,
+                version_field="Karpenter.version",
+                enabled_field="Karpenter.dra_enabled",
+                then="pass dra_enabled=True",
+            )
 
     def _tag_for_discovery(
         self, stack: Stack, subnet_ids: list[str], security_group_id: str, tag_value: str

@@ -150,7 +150,7 @@ class GpuPoolChart(cdk8s.Chart):
         user_data = node_pool.user_data()
         if user_data is not None:
             spec["userData"] = user_data
-        return api_object(
+        node_class = api_object(
             self,
             f"{prefix}node-class",
             NODE_CLASS_API_VERSION,
@@ -158,6 +158,9 @@ class GpuPoolChart(cdk8s.Chart):
             node_pool.name,
             spec,
         )
+        for key, value in sorted(node_pool.node_class_annotations().items()):
+            node_class.metadata.add_annotation(key, value)
+        return node_class
 
     def _block_device_mappings(self) -> list[dict[str, Any]]:
         pool = self.pool
@@ -204,8 +207,7 @@ class GpuPoolChart(cdk8s.Chart):
                 },
             },
             "disruption": pool.disruption.to_dict(),
-            # Counted in slices: with the overlays Karpenter sees slices, not GPUs.
-            "limits": {node_pool.resource_name: str(node_pool.slice_limit)},
+            "limits": node_pool.limits(),
         }
         if node_pool.weight is not None:
             spec["weight"] = node_pool.weight

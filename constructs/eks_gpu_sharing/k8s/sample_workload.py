@@ -11,6 +11,7 @@ import cdk8s
 from cdk8s_plus_36 import k8s
 from constructs import Construct
 
+from ..dra import claim_template, claim_template_name
 from ..errors import GPU_POOL_EXAMPLE, ConfigurationError, require_instance
 from ..k8s_namespaces import SAMPLE_WORKLOAD_NAMESPACE
 from ..kubernetes_names import require_name
@@ -90,6 +91,10 @@ class SampleWorkloadChart(cdk8s.Chart):
     its spec: a Job's pod template cannot change, so a changed sample is a new Job (the old
     one, finished, is pruned on the CDK path and listed by ``eks-gpu-sharing synth``).
 
+    On a DRA pool each pod asks for its share through a ResourceClaim made from the pool's
+    ResourceClaimTemplate ``<pool>-gpu`` (written into the namespace with the Job): copy it
+    into the namespaces of your own workloads.
+
     The namespace enforces the ``baseline`` Pod Security Standard (the CUDA sample image runs
     as root, which ``restricted`` forbids) and audits ``restricted``.
 
@@ -129,6 +134,18 @@ class SampleWorkloadChart(cdk8s.Chart):
             self.namespace_object = namespace_object(
                 self, "namespace", namespace, pod_security=SAMPLE_POD_SECURITY
             )
+        #: The pool's ResourceClaimTemplate (DRA pools), which the pods name; else None.
+        self.claim_template: cdk8s.ApiObject | None = None
+        if pool.uses_dra:
+            template = claim_template(pool.name, namespace, pool.sharing)
+            self.claim_template = cdk8s.ApiObject(
+                self,
+                "claim-template",
+                api_version=template["apiVersion"],
+                kind=template["kind"],
+                metadata=cdk8s.ApiObjectMetadata(name=template["metadata"]["name"]),
+            )
+            self.claim_template.add_json_patch(cdk8s.JsonPatch.add("/spec", template["spec"]))
         labels = {"app.kubernetes.io/name": sample_workload_name(pool)}
         spec = k8s.JobSpec(
             completions=replicas,
@@ -148,7 +165,20 @@ class SampleWorkloadChart(cdk8s.Chart):
 
     def _pod_spec(self, image: str) -> k8s.PodSpec:
         pool = self.pool
+        # One slice per pod: the extended resource (`failRequestsGreaterThanOne` rejects more),
+        # or on a DRA pool one claim of the pool's template (one share, or its memory).
+        gpu_limit = {} if pool.uses_dra else {pool.resource_name: k8s.Quantity.from_string("1")}
+        claims = (
+            [
+                k8s.PodResourceClaim(
+                    name=_CLAIM, resource_claim_template_name=claim_template_name(pool.name)
+                )
+            ]
+            if pool.uses_dra
+            else None
+        )
         return k8s.PodSpec(
+            resource_claims=claims,
             restart_policy="Never",
             node_selector={POOL_LABEL: pool.name},
             tolerations=[_toleration(taint) for taint in pool.node_taints()],
@@ -173,11 +203,8 @@ class SampleWorkloadChart(cdk8s.Chart):
                             "cpu": k8s.Quantity.from_string("250m"),
                             "memory": k8s.Quantity.from_string("256Mi"),
                         },
-                        # One slice per pod (`failRequestsGreaterThanOne` rejects more).
-                        limits={
-                            pool.resource_name: k8s.Quantity.from_string("1"),
-                            "memory": k8s.Quantity.from_string("1Gi"),
-                        },
+                        limits={**gpu_limit, "memory": k8s.Quantity.from_string("1Gi")},
+                        claims=[k8s.ResourceClaim(name=_CLAIM)] if claims else None,
                     ),
                     security_context=k8s.SecurityContext(
                         allow_privilege_escalation=False,
@@ -189,6 +216,10 @@ class SampleWorkloadChart(cdk8s.Chart):
                 )
             ],
         )
+
+
+#: The pod's claim of the pool's ResourceClaimTemplate (DRA pools).
+_CLAIM: Final = "gpu"
 
 
 def _digest(spec: k8s.JobSpec) -> str:

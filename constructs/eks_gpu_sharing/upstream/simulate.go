@@ -59,6 +59,10 @@ type simulateRequest struct {
 	// Region prices the catalog's types with Karpenter's static on-demand table for it
 	// (default us-east-1, the catalog's).
 	Region string `json:"region"`
+	// ResourceClaimTemplates the pods' spec.resourceClaims name, and the DeviceClasses their
+	// requests name (resource.k8s.io/v1): what DRA pods need to be scheduled.
+	ResourceClaimTemplates []map[string]any `json:"resourceClaimTemplates"`
+	DeviceClasses          []map[string]any `json:"deviceClasses"`
 }
 
 type simulatedNodeClaim struct {
@@ -161,6 +165,9 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 			"ReservedCapacity": gates.ReservedCapacity,
 			"StaticCapacity":   gates.StaticCapacity,
 			"CapacityBuffer":   gates.CapacityBuffer,
+			// Karpenter models pods' ResourceClaims only when this is false (settings.enableDRA
+			// or an AWS DRA driver gate turns it so).
+			"IgnoreDRARequests": options.IgnoreDRARequests,
 		},
 		NodeClaims:    []simulatedNodeClaim{},
 		PodErrors:     []podError{},
@@ -198,6 +205,10 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 	}
 	pods, podErrs := pendingPods(req.Pods)
 	resp.InputErrors = append(resp.InputErrors, podErrs...)
+	dra, draErrs := decodeDRA(req.ResourceClaimTemplates, req.DeviceClasses)
+	resp.InputErrors = append(resp.InputErrors, draErrs...)
+	claims, claimErrs := claimsForPods(pods, dra)
+	resp.InputErrors = append(resp.InputErrors, claimErrs...)
 	existing, clusterErrs := decodeCluster(req.Cluster)
 	resp.InputErrors = append(resp.InputErrors, clusterErrs...)
 	if len(resp.InputErrors) > 0 {
@@ -205,6 +216,10 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 	}
 	for _, pod := range pods {
 		objects = append(objects, pod)
+	}
+	objects = append(objects, claims...)
+	for _, class := range dra.classes {
+		objects = append(objects, class)
 	}
 	objects = append(objects, existing.objects()...)
 	resp.PendingPods = len(pods)
@@ -254,8 +269,13 @@ func simulate(req simulateRequest) (*simulateResponse, error) {
 	resp.DaemonSetFit = daemonSetFit(views)
 	resp.Fleet = fleetInputsFor(views, req.Pods)
 
+	// The device-allocation controller tracks devices already allocated to ResourceClaims; the
+	// scheduler waits until it has read them once (Hydrate, which its first Reconcile does in
+	// the controller manager).
+	allocations := deviceallocation.NewController(kubeClient)
+	allocations.Hydrate(ctx)
 	provisioner := provisioning.NewProvisioner(kubeClient, eventRecorder, cloudProvider, cluster, clk,
-		deviceallocation.NewController(kubeClient), virtualpods.NewVirtualPodCache(kubeClient))
+		allocations, virtualpods.NewVirtualPodCache(kubeClient))
 	scheduleCtx := ctx
 	if req.SolveDeadlineSeconds > 0 {
 		var cancel context.CancelFunc
