@@ -317,33 +317,24 @@ def test_both_backends_launch_the_cheapest_fleet_on_mixed_types(harness: Upstrea
     assert results[Backend.DRA] == results[Backend.DEVICE_PLUGIN]
 
 
-def test_simulate_backend_compares_the_same_pods_on_the_other_backend(
-    tmp_path: Path, harness: Upstream
-) -> None:
+def _simulate(*args: str) -> subprocess.CompletedProcess[str]:
+    """``eks-gpu-sharing simulate --config gpu-sharing.yaml ARGS``."""
+    command = [sys.executable, "-m", "eks_gpu_sharing.cli", "simulate"]
+    return subprocess.run(
+        [*command, "--config", str(ROOT / "gpu-sharing.yaml"), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_simulate_backend_compares_the_same_pods_on_the_other_backend(harness: Upstream) -> None:
     """`simulate --backend dra` moves every pool the driver can share (the reference config's
     Bottlerocket pool stays, saying why) and runs Karpenter with its DRA gate."""
     runs = {}
     for backend in ("device-plugin", "dra"):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "eks_gpu_sharing.cli",
-                "simulate",
-                "--config",
-                str(ROOT / "gpu-sharing.yaml"),
-                "--pods",
-                "inference=8",
-                "--backend",
-                backend,
-                "--format",
-                "json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        done = _simulate("--pods", "inference=8", "--backend", backend, "--format", "json")
         assert done.returncode == 0, done.stderr
         runs[backend] = (json.loads(done.stdout), done.stderr)
     dra, notes = runs["dra"]
@@ -357,24 +348,7 @@ def test_simulate_backend_compares_the_same_pods_on_the_other_backend(
 
 
 def test_simulate_backend_is_refused_with_manifests() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "eks_gpu_sharing.cli",
-            "simulate",
-            "--config",
-            str(ROOT / "gpu-sharing.yaml"),
-            "--workloads",
-            str(ROOT / "examples"),
-            "--backend",
-            "dra",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _simulate("--workloads", str(ROOT / "examples"), "--backend", "dra")
     assert done.returncode == 2 and "--backend='dra'" in done.stderr
 
 
@@ -395,3 +369,16 @@ def test_the_backend_benchmark_runs_and_both_backends_place_every_pod() -> None:
         plugin, dra = row.split("|")[4:6]
         # Same nodes and price, each at the cheapest fleet's ratio or above.
         assert plugin.split("(")[0] == dra.split("(")[0], row
+
+
+def test_monitoring_maps_dra_pods_to_their_gpus() -> None:
+    """The exporter runs on DRA pools too, with its DRA pod mapping on (dcgm-exporter
+    4.5.3-4.8.2 ``kubernetesDRA.enabled``); without DRA pools the value is not set."""
+    from eks_gpu_sharing.monitoring import dcgm_exporter_values
+
+    values = dcgm_exporter_values([SHARED, PLUGIN], service_monitor=False)
+    terms = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    (expression,) = terms["nodeSelectorTerms"][0]["matchExpressions"]
+    assert expression["values"] == ["plugin", "shared"]
+    assert values["kubernetesDRA"] == {"enabled": True}
+    assert "kubernetesDRA" not in dcgm_exporter_values([PLUGIN], service_monitor=False)

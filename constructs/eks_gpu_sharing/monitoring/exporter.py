@@ -48,13 +48,19 @@ DCGM_EXPORTER_PORT: Final = 9400
 
 def check_monitored_pools(pools: Sequence[GpuPool], *, field: str) -> None:
     """Monitoring needs an AL2023 pool to run the exporter on (``field`` names the setting)."""
-    if not any(p.uses_device_plugin_daemonset for p in pools):
+    if not any(_monitored(p) for p in pools):
         raise ConfigurationError(
             field=field,
             value=[p.name for p in pools],
             rule="the DCGM exporter runs on AL2023 pools and every pool is Bottlerocket",
             fix="add an AL2023 pool, or leave monitoring out",
         )
+
+
+def _monitored(pool: GpuPool) -> bool:
+    """AL2023 pools, whose GPUs the library's device plugin or the NVIDIA DRA driver serves
+    (Bottlerocket's plugin exposes no pod-resources mapping the exporter reads here)."""
+    return pool.uses_device_plugin_daemonset or pool.uses_dra
 
 
 def dcgm_exporter_values(
@@ -65,7 +71,7 @@ def dcgm_exporter_values(
 ) -> dict[str, Any]:
     """Chart values that run the exporter on the AL2023 GPU pools of ``pools``."""
     check_monitored_pools(pools, field="monitoring")
-    served = sorted(p.name for p in pools if p.uses_device_plugin_daemonset)
+    served = sorted(p.name for p in pools if _monitored(p))
     tolerations: list[dict[str, str]] = [
         {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
     ]
@@ -106,6 +112,11 @@ def dcgm_exporter_values(
             "honorLabels": True,
             "additionalLabels": dict(service_monitor_labels or {}),
         },
+        # DRA pods hold their GPU through a claim, not a resource request: the exporter maps
+        # them to GPUs from the kubelet's dynamic resources and the driver's ResourceSlices
+        # only with this on (dcgm-exporter 4.5.3-4.8.2 deployment/values.yaml kubernetesDRA,
+        # internal/pkg/transformation/kubernetes.go toDeviceToPodsDRA, several pods per GPU).
+        **({"kubernetesDRA": {"enabled": True}} if any(p.uses_dra for p in pools) else {}),
     }
 
 
