@@ -382,3 +382,42 @@ def test_monitoring_maps_dra_pods_to_their_gpus() -> None:
     assert expression["values"] == ["plugin", "shared"]
     assert values["kubernetesDRA"] == {"enabled": True}
     assert "kubernetesDRA" not in dcgm_exporter_values([PLUGIN], service_monitor=False)
+
+
+@pytest.mark.slow
+def test_cdk_installs_karpenter_with_the_dra_gate_and_admitted_dra_objects(
+    harness: Upstream,
+) -> None:
+    """GpuSharing on an imported cluster, Karpenter installed by it: the chart gets the NVIDIA
+    DRA gate, the pools' manifests carry the DRA objects, and the API server admits them."""
+    import aws_cdk as cdk
+
+    from eks_gpu_sharing import GpuSharing
+    from tests.cdk_helpers import (
+        HELM_TYPE,
+        MANIFEST_TYPE,
+        imported_cluster,
+        manifest_objects,
+        resources_of,
+    )
+
+    _, stack, cluster = imported_cluster()
+    construct = GpuSharing(stack, "Gpu", cluster=cluster, pools=[SHARED, PLUGIN])
+    template = cdk.assertions.Template.from_stack(stack).to_json()
+    charts = {r["Properties"]["Chart"]: r for r in resources_of(template, HELM_TYPE).values()}
+    values = str(charts["karpenter"]["Properties"]["Values"]).replace(" ", "")
+    assert '"awsFeatureGates":{"draNVIDIAGPU":true}' in values
+    assert construct.dra_driver_values is not None
+    assert construct.dra_driver_values["consumableShares"] == "4"
+    objects = [
+        obj
+        for resource in resources_of(template, MANIFEST_TYPE).values()
+        for obj in manifest_objects(resource)
+    ]
+    node_classes = {o["metadata"]["name"]: o for o in objects if o["kind"] == "EC2NodeClass"}
+    assert node_classes["shared"]["metadata"]["annotations"] == {
+        CONSUMABLE_CAPACITY_ANNOTATION: "4"
+    }
+    # Tokens (the role name, the cluster name) are text here; the API server still checks the
+    # shape of every object.
+    assert admission_errors(harness, [o for o in objects if "Fn::" not in json.dumps(o)]) == []
