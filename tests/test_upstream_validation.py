@@ -179,3 +179,21 @@ def test_a_binary_planted_in_the_cache_never_runs(
     assert copy.parent != binary.parent and stat.S_IMODE(copy.parent.stat().st_mode) == 0o700
     binary.write_bytes(b"#!/bin/sh\necho planted\n")  # swapped after the build
     assert harness._verified_copy(binary) is None
+
+
+def test_a_long_build_step_says_it_is_still_working(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first build downloads and compiles for minutes: it reports every _HEARTBEAT_S."""
+    import threading
+
+    from eks_gpu_sharing.upstream import harness as harness_module
+
+    monkeypatch.setattr(harness_module, "_HEARTBEAT_S", 0.05)
+    lines: list[str] = []
+    finished = threading.Event()
+    with harness_module._heartbeat(lines.append, "compiling"):
+        finished.wait(0.3)
+    assert len(lines) >= 3 and lines[0].startswith("  ... compiling: ")
+    assert lines[-1].startswith("  compiling: done in ")
+    before = threading.active_count()
+    with harness_module._heartbeat(None, "compiling"):  # no log: nothing to say, no thread
+        assert threading.active_count() == before

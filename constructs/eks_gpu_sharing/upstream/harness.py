@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -293,7 +295,8 @@ def _upstream(log: Callable[[str], None] | None, test_tools: bool) -> Upstream:
                 f"{go_version[0]} into {directory}; the first build downloads modules and takes "
                 "several minutes."
             )
-        modules = _module_dirs(go, env)
+        with _heartbeat(log, "downloading the pinned Go modules (about 800 MB the first time)"):
+            modules = _module_dirs(go, env)
         flags = " ".join(
             [
                 "-s -w",
@@ -305,7 +308,8 @@ def _upstream(log: Callable[[str], None] | None, test_tools: bool) -> Upstream:
         tags = ["-tags", TEST_TOOLS_TAG] if test_tools else []
         with tempfile.TemporaryDirectory(dir=directory) as staging:
             staged = Path(staging) / binary.name
-            _run([go, "build", *tags, "-ldflags", flags, "-o", str(staged), "."], env=env)
+            with _heartbeat(log, "compiling Karpenter, Kubernetes and Helm"):
+                _run([go, "build", *tags, "-ldflags", flags, "-o", str(staged), "."], env=env)
             os.replace(staged, binary)
         versions = {name: module["Version"] for name, module in modules.items()}
         dirs = [module["Dir"] for module in modules.values()]
@@ -396,6 +400,34 @@ def _module_dirs(go: str, env: Mapping[str, str]) -> dict[str, dict[str, str]]:
         module, position = decoder.raw_decode(output, position)
         modules[module["Path"]] = module
     return modules
+
+
+#: How often a long build step says it is still working.
+_HEARTBEAT_S: Final = 30.0
+
+
+@contextlib.contextmanager
+def _heartbeat(log: Callable[[str], None] | None, doing: str) -> Iterator[None]:
+    """Say what a minutes-long step is doing every ``_HEARTBEAT_S`` until it ends (a silent
+    first build looks hung)."""
+    if log is None:
+        yield
+        return
+    start = time.monotonic()
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(_HEARTBEAT_S):
+            log(f"  ... {doing}: {time.monotonic() - start:.0f} s so far")
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        log(f"  {doing}: done in {time.monotonic() - start:.0f} s")
 
 
 def _run(command: Sequence[str], *, env: Mapping[str, str]) -> str:
