@@ -421,3 +421,66 @@ def test_cdk_installs_karpenter_with_the_dra_gate_and_admitted_dra_objects(
     # Tokens (the role name, the cluster name) are text here; the API server still checks the
     # shape of every object.
     assert admission_errors(harness, [o for o in objects if "Fn::" not in json.dumps(o)]) == []
+
+
+def test_simulate_workloads_takes_dra_manifests_with_their_claim_templates(
+    tmp_path: Path, harness: Upstream
+) -> None:
+    """A Deployment of 8 replicas asking through its own ResourceClaimTemplate (Karpenter's DRA
+    page's "Requesting a timesliced GPU" example, aimed at the pool) with 1 vCPU and 4 GiB: 4
+    shares per T4 from zero, as the pool's own sample pods."""
+    from eks_gpu_sharing.simulation import simulate
+    from eks_gpu_sharing.workload_manifests import read_workload_manifests
+
+    manifests = tmp_path / "app.yaml"
+    template = {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaimTemplate",
+        "metadata": {"name": "gpu-share", "namespace": "team"},
+        "spec": {
+            "spec": {
+                "devices": {
+                    "requests": [{"name": "gpu", "exactly": {"deviceClassName": "gpu.nvidia.com"}}]
+                }
+            }
+        },
+    }
+    pod = {
+        "metadata": {"labels": {"app": "shared-inference"}},
+        "spec": {
+            "nodeSelector": {"eks-gpu-sharing.io/pool": "shared"},
+            "tolerations": [
+                {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+                {"key": "eks-gpu-sharing.io/pool", "operator": "Exists", "effect": "NoSchedule"},
+            ],
+            "resourceClaims": [{"name": "gpu", "resourceClaimTemplateName": "gpu-share"}],
+            "containers": [
+                {
+                    "name": "model",
+                    "image": "public.ecr.aws/amazonlinux/amazonlinux:2023-minimal",
+                    "resources": {
+                        "requests": {"cpu": "1", "memory": "4Gi"},
+                        "claims": [{"name": "gpu"}],
+                    },
+                }
+            ],
+        },
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "shared-inference", "namespace": "team"},
+        "spec": {
+            "replicas": 8,
+            "selector": {"matchLabels": {"app": "shared-inference"}},
+            "template": pod,
+        },
+    }
+    manifests.write_text(yaml.safe_dump_all([template, deployment]))
+    workloads = read_workload_manifests([str(manifests)])
+    assert len(workloads.claim_templates) == 1 and "ResourceClaimTemplate" not in workloads.skipped
+    report = simulate(GpuSharingSetup.for_pools([SHARED]), {}, workloads=workloads, harness=harness)
+    (outcome,) = report.with_overlays.workloads
+    assert outcome.placed == {"shared": 8}
+    claims = report.with_overlays.pool("shared").node_claims
+    assert [c.pods for c in claims] == [4, 4]

@@ -536,6 +536,18 @@ def simulation_input(setup: GpuSharingSetup) -> SimulationInput:
     )
 
 
+def _dra_objects(
+    ours: Sequence[Mapping[str, Any]], workloads: WorkloadManifests | None
+) -> tuple[Mapping[str, Any], ...]:
+    """The pools' claim templates and the driver's DeviceClass, and the ResourceClaimTemplates
+    of the user's manifests (their DRA workloads name them; the API server admits them first)."""
+    theirs = tuple(workloads.claim_templates) if workloads else ()
+    if not theirs:
+        return tuple(ours)
+    has_class = any(o["kind"] == "DeviceClass" for o in ours)
+    return (*ours, *theirs, *(() if has_class else (gpu_device_class(),)))
+
+
 def _without_consumable_capacity(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     """``obj`` without the DRA consumable-capacity annotation (an EC2NodeClass of a DRA pool)."""
     annotations = obj.get("metadata", {}).get("annotations", {})
@@ -1046,7 +1058,7 @@ def simulate(
         "daemon_sets": [*daemon_sets, *theirs.daemon_sets],
         "cluster": cluster,
         "region": region,
-        "dra_objects": inputs.dra_objects,
+        "dra_objects": _dra_objects(inputs.dra_objects, workloads),
     }
     ours = run_simulation(
         harness,

@@ -84,6 +84,9 @@ class WorkloadManifests:
 
     workloads: tuple[WorkloadPods, ...]
     skipped: Mapping[str, int]
+    #: The ResourceClaimTemplates among the manifests (``resource.k8s.io/v1``), which DRA
+    #: workloads name; each with its namespace (``default`` where it names none).
+    claim_templates: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def pods(self) -> int:
@@ -97,7 +100,13 @@ def read_workload_manifests(paths: Sequence[str], *, stdin: Any = None) -> Workl
     and document of anything that is not what a Kubernetes API server would accept as such."""
     workloads: list[WorkloadPods] = []
     skipped: Counter[str] = Counter()
+    templates: list[Mapping[str, Any]] = []
     for where, document in manifest_objects(paths, WORKLOAD_MANIFESTS, stdin=stdin):
+        if document["kind"] == "ResourceClaimTemplate":
+            metadata = document.get("metadata") or {}
+            namespace = metadata.get("namespace") or "default"
+            templates.append({**document, "metadata": {**metadata, "namespace": namespace}})
+            continue
         workload = _workload(document, where)
         if workload is None:
             skipped[document["kind"]] += 1
@@ -112,7 +121,7 @@ def read_workload_manifests(paths: Sequence[str], *, stdin: Any = None) -> Workl
             fix="pass the manifests of the workloads to simulate, e.g. kubectl get deployments "
             "-A -o yaml > workloads.yaml",
         )
-    result = WorkloadManifests(tuple(workloads), dict(sorted(skipped.items())))
+    result = WorkloadManifests(tuple(workloads), dict(sorted(skipped.items())), tuple(templates))
     if result.pods > MAX_WORKLOAD_PODS:
         raise ConfigurationError(
             field="--workloads",

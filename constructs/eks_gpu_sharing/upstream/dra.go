@@ -9,6 +9,7 @@ import (
 	resourcev1 "k8s.io/api/resource/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/kubernetes/pkg/api/legacyscheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -58,6 +59,9 @@ func admitDRA(raw map[string]any, into client.Object) string {
 	if err := fromUnstructured(raw, into); err != nil {
 		return err.Error()
 	}
+	// What the API server stores: its defaults applied (a request without a count gets
+	// allocationMode ExactCount and count 1; undefaulted, the allocator would give it nothing).
+	legacyscheme.Scheme.Default(into)
 	return ""
 }
 
