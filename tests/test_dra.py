@@ -95,14 +95,12 @@ def test_the_sample_asks_for_a_share_through_the_pools_claim_template() -> None:
     chart = SampleWorkloadChart(cdk8s.App(), "sample", pool=SHARED)
     objects = chart.to_json()
     (template,) = [o for o in objects if o["kind"] == "ResourceClaimTemplate"]
-    assert template["metadata"]["name"] == claim_template_name("shared")
+    assert template["metadata"]["name"] == claim_template_name("shared", SHARED.sharing)
     (request,) = template["spec"]["spec"]["devices"]["requests"]
     assert request["exactly"] == {"deviceClassName": "gpu.nvidia.com", "count": 1}
     (job,) = [o for o in objects if o["kind"] == "Job"]
     pod = job["spec"]["template"]["spec"]
-    assert pod["resourceClaims"] == [
-        {"name": "gpu", "resourceClaimTemplateName": claim_template_name("shared")}
-    ]
+    assert pod["resourceClaims"] == [{"name": "gpu", "resourceClaimTemplateName": "shared-gpu"}]
     (container,) = pod["containers"]
     assert container["resources"]["claims"] == [{"name": "gpu"}]
     assert "nvidia.com/gpu" not in container["resources"]["limits"]
@@ -119,6 +117,10 @@ def test_memory_shares_ask_for_the_pools_memory() -> None:
     (template,) = [o for o in chart.to_json() if o["kind"] == "ResourceClaimTemplate"]
     (request,) = template["spec"]["spec"]["devices"]["requests"]
     assert request["exactly"]["capacity"] == {"requests": {"memory": "4Gi"}}
+    # A template's spec is immutable: another size is another template, so an update applies.
+    assert template["metadata"]["name"] == "bymemory-gpu-4gib"
+    assert claim_template_name("bymemory", TimeSlicing(memory_gib=6)) == "bymemory-gpu-6gib"
+    assert claim_template_name("bymemory", TimeSlicing(replicas=6)) == "bymemory-gpu"
 
 
 def test_plain_yaml_writes_the_dra_driver_values() -> None:

@@ -62,8 +62,14 @@ def consumable_shares(sharing: Sharing) -> str | None:
     return str(sharing.replicas)
 
 
-def claim_template_name(pool_name: str) -> str:
-    """The ResourceClaimTemplate of a DRA pool, which its pods name."""
+def claim_template_name(pool_name: str, sharing: Sharing) -> str:
+    """The ResourceClaimTemplate of a DRA pool, which its pods name: ``<pool>-gpu``, or
+    ``<pool>-gpu-<N>gib`` for memory shares. The API server keeps a template's spec immutable
+    (k8s.io/kubernetes pkg/apis/resource/validation ValidateResourceClaimTemplateUpdate), so a
+    new share size is a new template, not an update the apply would refuse."""
+    memory_gib = getattr(sharing, "memory_gib", None)
+    if consumable_shares(sharing) == MEMORY_SHARES and memory_gib is not None:
+        return f"{pool_name}-gpu-{memory_gib}gib"
     return f"{pool_name}-gpu"
 
 
@@ -81,7 +87,7 @@ def claim_template(pool_name: str, namespace: str, sharing: Sharing) -> dict[str
     return {
         "apiVersion": "resource.k8s.io/v1",
         "kind": "ResourceClaimTemplate",
-        "metadata": {"name": claim_template_name(pool_name), "namespace": namespace},
+        "metadata": {"name": claim_template_name(pool_name, sharing), "namespace": namespace},
         "spec": {"spec": {"devices": {"requests": [{"name": "gpu", "exactly": exactly}]}}},
     }
 

@@ -92,8 +92,8 @@ class SampleWorkloadChart(cdk8s.Chart):
     one, finished, is pruned on the CDK path and listed by ``eks-gpu-sharing synth``).
 
     On a DRA pool each pod asks for its share through a ResourceClaim made from the pool's
-    ResourceClaimTemplate ``<pool>-gpu`` (written into the namespace with the Job): copy it
-    into the namespaces of your own workloads.
+    ResourceClaimTemplate ``<pool>-gpu`` (``<pool>-gpu-<N>gib`` for memory shares; written into
+    the namespace with the Job): copy it into the namespaces of your own workloads.
 
     The namespace enforces the ``baseline`` Pod Security Standard (the CUDA sample image runs
     as root, which ``restricted`` forbids) and audits ``restricted``.
@@ -171,7 +171,8 @@ class SampleWorkloadChart(cdk8s.Chart):
         claims = (
             [
                 k8s.PodResourceClaim(
-                    name=_CLAIM, resource_claim_template_name=claim_template_name(pool.name)
+                    name=_CLAIM,
+                    resource_claim_template_name=claim_template_name(pool.name, pool.sharing),
                 )
             ]
             if pool.uses_dra
