@@ -486,3 +486,13 @@ def test_simulate_workloads_takes_dra_manifests_with_their_claim_templates(
     assert outcome.placed == {"shared": 8}
     claims = report.with_overlays.pool("shared").node_claims
     assert [c.pods for c in claims] == [4, 4]
+
+
+def test_a_whole_gpu_dra_pool_is_one_claim_per_gpu_and_at_the_optimum(harness: Upstream) -> None:
+    """Without consumable capacity each GPU serves one claim: 3 pods, 3 T4 nodes, and the oracle
+    counts one claim per GPU too (the pods request no extended resource it could count)."""
+    pool = GpuPool("whole", gpu_names=["t4"], backend=Backend.DRA)
+    report = simulate(GpuSharingSetup.for_pools([pool]), {"whole": 3}, harness=harness)
+    outcome = report.with_overlays.pool("whole")
+    assert outcome.nodes == 3 and outcome.scheduled_pods == 3
+    assert outcome.cheapest is not None and outcome.cost_ratio == pytest.approx(1.0)

@@ -26,7 +26,13 @@ from .catalog import InstanceCatalog, load_catalog
 from .cheapest_fleet import CheapestFleet, NodeOption, PodShape, cheapest_fleet
 from .cluster_dump import ClusterDump, ClusterObjects
 from .config_writer import to_document
-from .dra import CONSUMABLE_CAPACITY_ANNOTATION, claim_template, gpu_device_class
+from .dra import (
+    CONSUMABLE_CAPACITY_ANNOTATION,
+    DEVICE_MANAGER_LABEL,
+    DRA_DEVICE_MANAGER,
+    claim_template,
+    gpu_device_class,
+)
 from .errors import ConfigurationError, printable
 from .k8s import (
     DEVICE_PLUGIN_RELEASE,
@@ -723,7 +729,8 @@ GPU_SHARE: Final = "gpu.nvidia.com/shares"
 
 
 def _consumable_capacities(objects: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Per NodePool, its EC2NodeClass's consumable-capacity annotation (DRA pools)."""
+    """Per DRA NodePool, its EC2NodeClass's consumable-capacity annotation (``"1"`` for whole
+    GPUs, where there is none)."""
     annotations = {
         obj["metadata"]["name"]: obj["metadata"].get("annotations", {})
         for obj in objects
@@ -735,6 +742,9 @@ def _consumable_capacities(objects: Sequence[Mapping[str, Any]]) -> dict[str, st
             continue
         node_class = obj["spec"]["template"]["spec"]["nodeClassRef"]["name"]
         value = annotations.get(node_class, {}).get(CONSUMABLE_CAPACITY_ANNOTATION)
+        labels = obj["spec"]["template"].get("metadata", {}).get("labels", {})
+        if value is None and labels.get(DEVICE_MANAGER_LABEL) == DRA_DEVICE_MANAGER:
+            value = "1"  # a DRA pool of whole GPUs: each GPU serves one claim
         if value is not None:
             found[obj["metadata"]["name"]] = value
     return found
