@@ -295,20 +295,27 @@ def backends_table(harness: Upstream, runs: int, sizes: Sequence[int]) -> list[s
         "| DRA: nodes, $/h (x cheapest), schedule s |",
         "|---|---:|---|---|---|",
     ]
+    # One Helm render of Karpenter's chart per backend, one set of objects per pool and backend.
+    envs = {
+        backend: karpenter_controller_env(
+            harness,
+            cluster_name="benchmark",
+            node_overlay_enabled=True,
+            dra_enabled=backend is Backend.DRA,
+        )
+        for backend in Backend
+    }
     for label, base in POOLS.items():
+        pools = {backend: dataclasses.replace(base, backend=backend) for backend in Backend}
+        all_inputs = {
+            backend: simulation_input(GpuSharingSetup.for_pools([pool]))
+            for backend, pool in pools.items()
+        }
         for realistic in (False, True):
             for pods in sizes:
                 cells = []
                 for backend in Backend:
-                    pool = dataclasses.replace(base, backend=backend)
-                    setup = GpuSharingSetup.for_pools([pool])
-                    inputs = simulation_input(setup)
-                    env = karpenter_controller_env(
-                        harness,
-                        cluster_name="benchmark",
-                        node_overlay_enabled=True,
-                        dra_enabled=backend is Backend.DRA,
-                    )
+                    pool, inputs, env = pools[backend], all_inputs[backend], envs[backend]
                     template = dict(inputs.pod_templates[pool.name])
                     if realistic:
                         template = _realistic(template)

@@ -62,15 +62,19 @@ def consumable_shares(sharing: Sharing) -> str | None:
     return str(sharing.replicas)
 
 
+def _claim_memory_gib(sharing: Sharing) -> int | None:
+    """The GiB each claim asks for in the driver's ``memory`` mode, else None."""
+    memory_gib = getattr(sharing, "memory_gib", None)
+    return memory_gib if consumable_shares(sharing) == MEMORY_SHARES else None
+
+
 def claim_template_name(pool_name: str, sharing: Sharing) -> str:
     """The ResourceClaimTemplate of a DRA pool, which its pods name: ``<pool>-gpu``, or
     ``<pool>-gpu-<N>gib`` for memory shares. The API server keeps a template's spec immutable
     (k8s.io/kubernetes pkg/apis/resource/validation ValidateResourceClaimTemplateUpdate), so a
     new share size is a new template, not an update the apply would refuse."""
-    memory_gib = getattr(sharing, "memory_gib", None)
-    if consumable_shares(sharing) == MEMORY_SHARES and memory_gib is not None:
-        return f"{pool_name}-gpu-{memory_gib}gib"
-    return f"{pool_name}-gpu"
+    memory_gib = _claim_memory_gib(sharing)
+    return f"{pool_name}-gpu" if memory_gib is None else f"{pool_name}-gpu-{memory_gib}gib"
 
 
 def claim_template(pool_name: str, namespace: str, sharing: Sharing) -> dict[str, Any]:
@@ -81,8 +85,8 @@ def claim_template(pool_name: str, namespace: str, sharing: Sharing) -> dict[str
     GPU's whole memory). Shares and memory steer scheduling only: they limit no process.
     """
     exactly: dict[str, Any] = {"deviceClassName": GPU_DEVICE_CLASS, "count": 1}
-    memory_gib = getattr(sharing, "memory_gib", None)
-    if consumable_shares(sharing) == MEMORY_SHARES and memory_gib is not None:
+    memory_gib = _claim_memory_gib(sharing)
+    if memory_gib is not None:
         exactly["capacity"] = {"requests": {"memory": f"{memory_gib}Gi"}}
     return {
         "apiVersion": "resource.k8s.io/v1",

@@ -489,7 +489,7 @@ class _PoolCheck:
         sharing = self.pool.sharing
         if "sharing" in self.broken or not isinstance(sharing, SharingMode):
             return
-        if sharing.yaml_name not in ("time-slicing", "none"):
+        if not sharing.dra_capable:
             self.add(
                 "backend",
                 self.pool.backend,

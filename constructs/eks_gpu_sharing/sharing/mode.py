@@ -55,13 +55,16 @@ class SharingMode:
       guardrail on slice requests, no NodeOverlay gate needed);
     * ``needs_gpu_feature_discovery``: the device plugin chart must run GFD (and NFD) for it;
     * ``bottlerocket_since``: the first Bottlerocket release whose built-in plugin takes its
-      settings, or None.
+      settings, or None;
+    * ``dra_capable``: the NVIDIA DRA driver's consumable shares can deliver it (time-sliced
+      shares or whole GPUs), so a ``Backend.DRA`` pool may use it.
     """
 
     yaml_name: ClassVar[str]
     estimate_name: ClassVar[str]
     estimate_code: ClassVar[str]
     shares_gpus: ClassVar[bool] = True
+    dra_capable: ClassVar[bool] = False
     needs_gpu_feature_discovery: ClassVar[bool] = False
     bottlerocket_since: ClassVar[str | None] = None
 

@@ -20,6 +20,7 @@ class NoSharing(SharingMode):
     estimate_name = "whole GPU"
     estimate_code = "whole"
     shares_gpus = False
+    dra_capable = True
 
     @property
     def replicas(self) -> int:

@@ -40,6 +40,7 @@ class TimeSlicing(CountedShares):
     yaml_name = "time-slicing"
     estimate_name = "time-slicing"
     estimate_code = "ts"
+    dra_capable = True
 
     replicas: int | None = None
     rename_by_default: bool = False
