@@ -295,7 +295,7 @@ def _upstream(log: Callable[[str], None] | None, test_tools: bool) -> Upstream:
                 f"{go_version[0]} into {directory}; the first build downloads modules and takes "
                 "several minutes."
             )
-        with _heartbeat(log, "downloading the pinned Go modules (about 800 MB the first time)"):
+        with _heartbeat(log, "fetching the Karpenter and device plugin modules"):
             modules = _module_dirs(go, env)
         flags = " ".join(
             [
@@ -308,7 +308,8 @@ def _upstream(log: Callable[[str], None] | None, test_tools: bool) -> Upstream:
         tags = ["-tags", TEST_TOOLS_TAG] if test_tools else []
         with tempfile.TemporaryDirectory(dir=directory) as staging:
             staged = Path(staging) / binary.name
-            with _heartbeat(log, "compiling Karpenter, Kubernetes and Helm"):
+            # `go build` downloads the remaining modules (most of the first build's ~800 MB).
+            with _heartbeat(log, "downloading the other modules and compiling Karpenter, Helm"):
                 _run([go, "build", *tags, "-ldflags", flags, "-o", str(staged), "."], env=env)
             os.replace(staged, binary)
         versions = {name: module["Version"] for name, module in modules.items()}
