@@ -77,13 +77,16 @@ test: setup-dev upstream-tests debian-packages lint
 test-fast: setup-dev upstream-tests debian-packages
 	$(BIN)/python -m pytest -n auto -m "not slow" $(PYTEST_ARGS)
 
+# Each check says when it starts, every 30 s while it runs and when it ends (scripts/step.sh):
+# the first mypy pass and go vet over Kubernetes take minutes on two cores.
+GO_VET := GOTOOLCHAIN=auto CGO_ENABLED=0 GOFLAGS=-mod=readonly go vet
 lint: setup-dev
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
-	cd constructs/eks_gpu_sharing/upstream && test -z "$$(gofmt -l .)" \
-		&& GOTOOLCHAIN=auto CGO_ENABLED=0 GOFLAGS=-mod=readonly go vet . \
-		&& GOTOOLCHAIN=auto CGO_ENABLED=0 GOFLAGS=-mod=readonly go vet -tags testtools .
+	@$(STEP) "Lint: ruff check" $(BIN)/ruff check .
+	@$(STEP) "Lint: ruff format --check" $(BIN)/ruff format --check .
+	@$(STEP) "Lint: mypy (minutes the first time)" $(BIN)/mypy
+	@$(STEP) "Lint: gofmt" sh -c 'test -z "$$(gofmt -l constructs/eks_gpu_sharing/upstream)"'
+	@$(STEP) "Lint: go vet (minutes the first time)" sh -c 'cd constructs/eks_gpu_sharing/upstream \
+		&& $(GO_VET) . && $(GO_VET) -tags testtools .'
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out

@@ -79,7 +79,7 @@ def test_app_refuses_a_config_for_another_kubernetes(tmp_path: Path) -> None:
     ("context", "message"),
     [
         ({"natGateways": "two"}, "app.py: error: -c natGateways='two': takes a whole number"),
-        ({"config": "missing.yaml"}, "app.py: error: config file='missing.yaml'"),
+        ({"config": "missing.yaml"}, "app.py: error: config file: missing.yaml -- "),
         ({"spotServiceLinkedRole": "yes"}, "app.py: error: -c spotServiceLinkedRole='yes'"),
     ],
 )

@@ -113,7 +113,7 @@ def test_cli_reports_config_errors_with_exit_code_2(
     bad.write_text(yaml.safe_dump(with_value(["pools", 0, "sharing", "replicas"], 1)))
     assert main(["synth", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "pools[0].sharing.replicas=1" in err and ">= 2" in err
+    assert "pools[0].sharing.replicas: 1 -- " in err and ">= 2" in err
     assert not (tmp_path / "o").exists()  # nothing half-written
 
 
@@ -173,7 +173,8 @@ def test_7_the_config_path_and_the_output_folder(
         defaults = ["--out", str(tmp_path / "out")] if "--out" not in argv else []
         assert main(["synth", *argv, *defaults]) == 2, argv
         err = capsys.readouterr().err
-        assert f"error: {field}=" in err and "Traceback" not in err, err
+        given = f"error: {field}" + ("=" if field.startswith("--") else ": ")
+        assert given in err and "Traceback" not in err, err
     assert main(["simulate", "--config", str(good), "--pods", "inference=lots"]) == 2
     assert "--pods='inference=lots'" in capsys.readouterr().err
 

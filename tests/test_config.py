@@ -147,7 +147,7 @@ def test_mps_rejects_time_slicing_only_keys() -> None:
 
 def test_duplicate_pool_names_are_rejected() -> None:
     document = with_value(["pools"], [{"name": "a"}, {"name": "a"}])
-    with pytest.raises(ConfigurationError, match=r"pools\[1\].name='a': pools\[0\] has the same"):
+    with pytest.raises(ConfigurationError, match=r"pools\[1\].name: a -- pools\[0\] has the same"):
         parse_config(document)
 
 
@@ -248,11 +248,11 @@ def test_10_file_errors_use_yaml_keys_and_api_errors_python_names() -> None:
     with pytest.raises(ConfigurationError) as info:
         parse_config(document(pool_amiFamily="al2023"))
     message = str(info.value)
-    assert "pools[0].amiFamily='al2023'" in message and "AL2023, Bottlerocket" in message
+    assert "pools[0].amiFamily: al2023 -- " in message and "AL2023, Bottlerocket" in message
     with pytest.raises(ConfigurationError) as info:
         parse_config(document(sampleWorkload={"pool": "inference", "replicas": 999}))
     message += str(info.value)
-    assert "sampleWorkload.replicas=999" in message
+    assert "sampleWorkload.replicas: 999 -- " in message
     for python in ("ami_family", "AmiFamily.", "SampleWorkloadChart", "replicas=999)"):
         assert python not in message, message
     with pytest.raises(ConfigurationError) as info:
@@ -329,3 +329,41 @@ def test_13_names_and_versions_the_cluster_refuses() -> None:
         with pytest.raises(ConfigurationError) as info:
             ExistingKarpenter(node_role_name="r", discovery_tag_value="demo", version=version)
         assert info.value.field == "ExistingKarpenter.version"
+
+
+def test_gpu_names_as_aws_writes_them_are_read_in_karpenters_lower_case() -> None:
+    """EC2 and AWS's pages say T4 and A10G; Karpenter's label values are t4 and a10g. A near
+    miss is refused once, with the name it likely meant."""
+    upper = parse_config(document(pool_gpuNames=["T4", "A10G"]))
+    lower = parse_config(document(pool_gpuNames=["t4", "a10g"]))
+    assert upper.pools[0].gpu_names == ("t4", "a10g") and upper == lower
+    ((field, rule),) = problems(document(pool_gpuNames=["T4", "A10"]))
+    assert field == "pools[0].gpuNames" and "instance catalog" in rule
+    with pytest.raises(ConfigurationError) as info:
+        parse_config(document(pool_gpuNames=["A10"]))
+    assert info.value.fix.startswith("did you mean a10g? use one of ")
+
+
+def test_file_errors_show_values_as_yaml_and_missing_keys_as_not_set() -> None:
+    """Values in the file's notation: `false`, not Python's False; an explicit null is `null`,
+    a key left out is `(not set)`; no Python dict of attribute names."""
+    text = "\n".join(
+        str(p)
+        for p in _all_problems(
+            document(karpenter={"nodeRoleName": "r", "discoveryTagValue": "d", "version": True})
+        )
+    )
+    assert "karpenter.version: true -- " in text and "True" not in text
+    nulled = "\n".join(str(p) for p in _all_problems(document(clusterName=None)))
+    assert "clusterName: null -- must be text; give it a value: clusterName: <text>" in nulled
+    left_out = {k: v for k, v in document().items() if k != "clusterName"}
+    assert "clusterName: (not set) -- is required" in str(_all_problems(left_out)[0])
+    neither = "\n".join(str(p) for p in _all_problems(document(pool_sharing={"mode": "mps"})))
+    assert "pools[0].sharing.replicas: (not set) -- takes exactly one of" in neither
+    assert "memory_gib" not in neither and "None" not in neither
+
+
+def _all_problems(source: dict[str, Any]) -> tuple[Any, ...]:
+    with pytest.raises(ConfigurationError) as info:
+        parse_config(source)
+    return info.value.problems

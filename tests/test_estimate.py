@@ -188,6 +188,11 @@ def test_reports_carry_the_same_figures() -> None:
     ]
     total = f"{result.today.per_month:,.0f}"
     assert total in format_text(result) and total in format_markdown(result)
+    # Every profile code of the tables is spelled out once, from the recommendation itself.
+    legend = next(line for line in format_text(result).splitlines() if line.startswith("Profiles:"))
+    for rec in result.recommendations:
+        assert rec.profile + " = " in legend
+    assert "MPS, 3 pods per GPU" in legend and "whole = whole GPUs, one pod each" in legend
     assert format_markdown(result).count("\n| l4-") == 3
 
 

@@ -194,7 +194,7 @@ def test_pool_is_an_immutable_value() -> None:
         ({"name": "Inference"}, "GpuPool('Inference').name", "inference"),
         ({"name": "x" * 41}, f"GpuPool('{'x' * 41}').name", "inference"),
         ({"name": "ok", "gpu_names": "l4"}, "GpuPool('ok').gpu_names", 'gpu_names=["l4"]'),
-        ({"name": "ok", "gpu_names": ["L4"]}, "GpuPool('ok').gpu_names", "a10g, b200"),
+        ({"name": "ok", "gpu_names": ["l5"]}, "GpuPool('ok').gpu_names", "did you mean l4?"),
         ({"name": "ok", "gpu_names": ["a100x"]}, "GpuPool('ok').gpu_names", "a100, a10g"),
         ({"name": "ok", "instance_families": ["m5"]}, "GpuPool('ok').instance_families", "g4dn"),
         ({"name": "ok", "instance_families": ["inf2"]}, "GpuPool('ok').instance_families", "p5"),

@@ -355,7 +355,10 @@ def test_synth_fails_cleanly_or_writes_exactly_its_files(data: bytes, setup: Fol
             # The reader's problems, or (when it accepted the file) the output folder's.
             for field in fields or ["--out"]:
                 # Shown with control and unassigned characters escaped (errors.printable).
-                assert f"{printable(field)}=" in err, (field, err)
+                # A key of the file in its words (`key: value -- rule`), an option as typed
+                # (`--out=value: rule`).
+                given = f"{printable(field)}" + ("=" if field.startswith("--") else ": ")
+                assert given in err, (field, err)
         else:
             assert fields is None
             expected = rendered_files(parse_config(yaml.safe_load(data.decode())))

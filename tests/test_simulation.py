@@ -231,6 +231,33 @@ def test_simulate_the_reference_config(harness: Upstream) -> None:
     assert [k for k in found if not re.fullmatch(r"[a-z][A-Za-z]*", k)] == []
 
 
+def test_a_pool_over_its_limit_is_told_the_gpu_limit_that_holds_its_pods(
+    harness: Upstream,
+) -> None:
+    """The README's example: the reference file's gpuLimit: 4 holds 16 of 40 one-slice pods.
+    The advice names the gpuLimit that holds all 40, and Karpenter's scheduler, given it,
+    places every pod; the 24 identical "could not schedule pod" lines print as one."""
+    config = load_config(ROOT / "gpu-sharing.yaml")
+    report = simulate(config, {"inference": 40}, harness=harness)
+    (advice,) = [a for a in report.advice if a.startswith("inference")]
+    assert "24 of 40 pod(s) would take the pool past gpuLimit: 4" in advice
+    assert advice.endswith("gpuLimit: 10 would hold all 40")
+    table = report.format_table()
+    assert table.count("could not schedule pod") == 2  # one line per run, not one per pod
+    assert "and 23 more pod(s)" in table
+    assert re.search(r"^pool +pods \| nodes slices per node", table, re.MULTILINE)
+    raised = dataclasses.replace(
+        config,
+        pools=tuple(
+            dataclasses.replace(p, gpu_limit=10) if p.name == "inference" else p
+            for p in config.pools
+        ),
+    )
+    again = simulate(raised, {"inference": 40}, harness=harness)
+    assert again.with_overlays.pool("inference").scheduled_pods == 40
+    assert not [a for a in again.advice if a.startswith("inference")]
+
+
 def test_simulate_says_when_the_setups_karpenter_is_another_release(harness: Upstream) -> None:
     config = dataclasses.replace(
         load_config(ROOT / "gpu-sharing.yaml"),

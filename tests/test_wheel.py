@@ -210,6 +210,17 @@ def test_the_console_command_runs_from_the_installed_package(
     )
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (tmp_path / "manifests").glob("*.k8s.yaml"))
+    # Help points at the guide the wheel installed, which a pip user can open.
+    shown = subprocess.run([cli, "--help"], env=env, capture_output=True, text=True, check=True)
+    guide = shown.stdout.split("The guide: ")[1].split()[0]
+    assert Path(guide).is_file() and Path(guide).is_relative_to(installed), guide
+    # Run by path, the virtualenv not activated: the command still uses the Node 24 of its own
+    # environment, not the system's (jsii would print its end-of-life banner for Node 20).
+    bare = {**env, "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    done = subprocess.run(
+        [cli, "synth", "--out", "again"], cwd=tmp_path, env=bare, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "end-of-life" not in done.stderr, done.stderr
     for examples in ("sharing-modes.yaml",):
         shutil.copy(ROOT / "examples" / examples, tmp_path / examples)
         assert (

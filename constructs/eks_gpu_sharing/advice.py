@@ -58,7 +58,9 @@ def spot_role_advice(pools: Sequence[GpuPool]) -> list[str]:
         return []
     words = vocabulary()
     return [
-        f"pools {spot} allow spot: Karpenter launches spot only if the account has the "
+        f"{'pools' if len(spot) > 1 else 'pool'} {', '.join(spot)} "
+        f"{'allow' if len(spot) > 1 else 'allows'} spot: Karpenter launches spot only if the "
+        "account has the "
         f"service-linked role {SPOT_SERVICE_LINKED_ROLE}, and otherwise launches on-demand, "
         'its only sign a Warning event on the NodeClaim ("Attempted to launch a spot instance '
         f'but failed due to AuthFailure.ServiceLinkedRoleCreationNotPermitted"); create it '

@@ -26,6 +26,7 @@ from typing import Final
 from .advice import file_advice
 from .config import load_config
 from .errors import ConfigurationError, printable
+from .installed_docs import CONFIGURATION, GUIDE, doc
 from .pool_options import Backend
 from .render import compare, kubectl_apply_command, synth
 from .setup import GpuSharingSetup
@@ -63,8 +64,15 @@ exit status:
      before every pod was placed or refused (the output names the pools)
   70 an unexpected error (a bug; the traceback is printed)
 
-Every key of gpu-sharing.yaml: docs/configuration.md. The guide: docs/gpu-sharing-on-eks.md.
 """
+
+
+def _epilog() -> str:
+    """The examples and exit statuses, and where this installation's guide is."""
+    return (
+        _EPILOG + f"\nEvery key of gpu-sharing.yaml: {doc(CONFIGURATION)}\n"
+        f"The guide: {doc(GUIDE)}\n"
+    )
 
 
 def _version() -> str:
@@ -79,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="eks-gpu-sharing",
         description="Render GPU pools and their sharing (Karpenter NodePools, EC2NodeClasses, "
         "NodeOverlays, device plugin config, sample workload) to plain Kubernetes YAML.",
-        epilog=_EPILOG,
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -192,7 +200,7 @@ def _command(
         name,
         help=summary,
         description=description or summary,
-        epilog=_EPILOG,
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
@@ -426,7 +434,7 @@ def _init(path: str) -> int:
     starter = files("eks_gpu_sharing").joinpath("starter.yaml").read_text()
     _write_new(path, starter, option="--config")
     print(f"wrote {path}: edit it, then `eks-gpu-sharing synth --config {path}`")
-    print("every key: docs/configuration.md")
+    print(f"every key: {doc(CONFIGURATION)}")
     return EXIT_OK
 
 

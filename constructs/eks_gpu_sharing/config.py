@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import yaml
 
-from .errors import ConfigurationError, Problems
+from .errors import NOT_SET, ConfigurationError, Problem, Problems, shown_yaml
 from .guardrails import PodGuardrails
 from .karpenter_installation import ExistingKarpenter
 from .kubernetes_names import eks_cluster_name_error
@@ -233,7 +233,7 @@ class Reader:
         self.problems = Problems()
 
     def add(self, location: str, value: Any, rule: str, fix: str) -> None:
-        self.problems.add(field=location or "(file)", value=value, rule=rule, fix=fix)
+        self.problems.add(field=location or "(file)", value=value, rule=rule, fix=fix, yaml=True)
 
     def mapping(self, raw: Any, location: str) -> dict[str, Any] | None:
         if not isinstance(raw, dict):
@@ -270,7 +270,7 @@ class Reader:
         where = _join(location, key)
         if key not in section:
             if required:
-                self.add(where, None, "is required", f"add {key}:")
+                self.add(where, NOT_SET, "is required", f"add a line {key}: <value>")
                 return _INVALID
             return default
         return self.convert(kind, section[key], where, None)
@@ -288,6 +288,12 @@ class Reader:
         """An instance of dataclass ``cls`` from the mapping at ``location``, or None."""
         if raw is None and not required:
             raw = {}
+        if raw is None:
+            key = location.rsplit(".", 1)[-1]
+            self.add(
+                location, NOT_SET, "is required", f"add a {key}: section (see the starter file)"
+            )
+            return None
         section = self.mapping(raw, location)
         if section is None:
             return None
@@ -313,7 +319,7 @@ class Reader:
             elif (
                 spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
             ):
-                self.add(where, None, "is required", f"add {key}:")
+                self.add(where, NOT_SET, "is required", f"add a line {key}: <value>")
                 complete = False
         if not complete:
             return None
@@ -395,7 +401,12 @@ class Reader:
                 return str(raw)
             if not isinstance(raw, str):
                 key = where.rsplit(".", 1)[-1]
-                self.add(where, raw, "must be text", f'quote it: {key}: "{_short(raw)}"')
+                fix = (
+                    f"give it a value: {key}: <text>"
+                    if raw is None
+                    else f'quote it: {key}: "{shown_yaml(raw)}"'
+                )
+                self.add(where, raw, "must be text", fix)
                 return _INVALID
             return raw
         if kind is Any:
@@ -498,7 +509,8 @@ class StrictLoader(yaml.SafeLoader):
 def _file_error(
     source: str | Path, rule: str, fix: str, field: str = "config file"
 ) -> ConfigurationError:
-    return ConfigurationError(field=field, value=str(source), rule=rule, fix=fix)
+    # Worded like the file's own problems: `config file: <path> -- is not valid YAML; ...`.
+    return ConfigurationError(problems=[Problem(field, str(source), rule, fix, yaml=True)])
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

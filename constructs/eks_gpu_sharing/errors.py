@@ -8,10 +8,15 @@ One error may carry several problems: a config file reports all of its problems 
 
 from __future__ import annotations
 
+import json
+import re
 import reprlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Final
+
+from .vocabulary import Yaml, vocabulary
 
 #: The fix shown when something other than a GpuPool is passed as a pool.
 GPU_POOL_EXAMPLE = 'pass e.g. GpuPool("inference", sharing=TimeSlicing(replicas=4))'
@@ -38,22 +43,89 @@ def shown(value: Any) -> str:
     return f"{text[:half]}...{text[-half:]}"
 
 
+#: A string YAML reads back as the same string without quotes (not a number, bool or null).
+_PLAIN_YAML: Final = re.compile(r"[A-Za-z_/][A-Za-z0-9_./@-]*")
+_YAML_SPECIAL: Final = frozenset({"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"})
+
+
+class _NotSet:
+    """The value of a problem about a key the file leaves out."""
+
+    def __repr__(self) -> str:
+        return "(not set)"
+
+
+#: The value of a problem about a required key the file leaves out (``clusterName: (not set)``,
+#: where an explicit ``clusterName: null`` shows ``null``).
+NOT_SET: Final = _NotSet()
+
+
+def shown_yaml(value: Any, depth: int = 0) -> str:
+    """``value`` as the config file would write it, in YAML's flow style (``false``,
+    ``[T4, A10G]``, ``{mode: mps}``), cut like :func:`shown`."""
+    if depth == 0:
+        text = shown_yaml(value, 1)
+        if len(text) <= _SHOWN_MAX:
+            return text
+        half = (_SHOWN_MAX - 3) // 2
+        return f"{text[:half]}...{text[-half:]}"
+    if value is NOT_SET:
+        return repr(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return _SHOWN.repr(value)
+    if isinstance(value, str):
+        if _PLAIN_YAML.fullmatch(value) and value.lower() not in _YAML_SPECIAL:
+            return value if len(value) <= _SHOWN.maxstring else json.dumps(value[:77]) + "..."
+        return json.dumps(value if len(value) <= _SHOWN.maxstring else value[:77])[:-1] + (
+            '"' if len(value) <= _SHOWN.maxstring else '..."'
+        )
+    if depth > _SHOWN.maxlevel:
+        return "..."
+    if isinstance(value, Mapping):
+        items = [
+            f"{shown_yaml(k, depth + 1)}: {shown_yaml(v, depth + 1)}"
+            for k, v in list(value.items())[: _SHOWN.maxdict]
+        ]
+        more = ", ..." if len(value) > _SHOWN.maxdict else ""
+        return "{" + ", ".join(items) + more + "}"
+    if isinstance(value, list | tuple):
+        items = [shown_yaml(v, depth + 1) for v in value[: _SHOWN.maxlist]]
+        more = ", ..." if len(value) > _SHOWN.maxlist else ""
+        return "[" + ", ".join(items) + more + "]"
+    return shown(value)
+
+
+def _speaking_yaml() -> bool:
+    return isinstance(vocabulary(), Yaml)
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One broken rule: where, what was given, which rule, and what to do instead."""
+    """One broken rule: where, what was given, which rule, and what to do instead.
+
+    A problem found in a config file shows its value as YAML (``karpenter.nodeOverlayEnabled:
+    false -- ...``); one found in the Python API as Python (``GpuPool.gpu_limit=0: ...``).
+    """
 
     field: str
     value: Any
     rule: str
     fix: str
+    #: Worded for the config file (the vocabulary when the problem was found).
+    yaml: bool = dataclass_field(default_factory=_speaking_yaml)
 
     def __str__(self) -> str:
         # Field names and rules can carry the user's keys and upstream text: a control
         # character or newline there must not forge another line on a terminal.
-        return (
-            f"{printable(self.field)}={shown(self.value)}: {printable(self.rule)}; "
-            f"{printable(self.fix)}"
-        )
+        if self.yaml:
+            given = f"{printable(self.field)}: {printable(shown_yaml(self.value))} -- "
+        else:
+            given = f"{printable(self.field)}={shown(self.value)}: "
+        return f"{given}{printable(self.rule)}; {printable(self.fix)}"
 
 
 def printable(text: str) -> str:
@@ -109,9 +181,11 @@ class Problems:
     def __init__(self) -> None:
         self._problems: list[Problem] = []
 
-    def add(self, *, field: str, value: Any, rule: str, fix: str) -> None:
-        """Record one problem."""
-        self._problems.append(Problem(field, value, rule, fix))
+    def add(self, *, field: str, value: Any, rule: str, fix: str, yaml: bool | None = None) -> None:
+        """Record one problem (worded for the config file when ``yaml``; by default as the
+        active vocabulary says)."""
+        words_yaml = _speaking_yaml() if yaml is None else yaml
+        self._problems.append(Problem(field, value, rule, fix, words_yaml))
 
     def extend(self, error: ConfigurationError) -> None:
         """Record every problem of an error raised by a part."""

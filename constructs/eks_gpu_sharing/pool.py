@@ -10,6 +10,7 @@ node is refused.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Final
@@ -313,6 +314,10 @@ class _PoolCheck:
                 )
                 object.__setattr__(self.pool, name, ())
             else:
+                if name in _SELECTIONS:
+                    # EC2 and AWS's pages write GPU names in capitals (T4, A10G); Karpenter's
+                    # labels carry them in lower case, which the NodePool must match.
+                    value = [v.lower() if isinstance(v, str) else v for v in value]
                 object.__setattr__(self.pool, name, tuple(value))
         labels = self.pool.labels
         if not isinstance(labels, Mapping):
@@ -344,6 +349,7 @@ class _PoolCheck:
 
     def _selection(self) -> None:
         catalog = load_catalog()
+        origin = catalog.source.get("instanceTypes", "").split(" generated")[0]
         known = {
             "gpu_names": catalog.gpu_names,
             "instance_families": catalog.families,
@@ -353,12 +359,14 @@ class _PoolCheck:
         for name, valid in known.items():
             for value in getattr(self.pool, name):
                 if not isinstance(value, str) or value not in valid:
+                    close = difflib.get_close_matches(str(value)[:100], valid, n=1, cutoff=0.5)
                     self.add(
                         name,
                         value,
                         "no NVIDIA GPU instance type has it (instance catalog: "
-                        "Karpenter v1.14's instance types)",
-                        f"use one of {', '.join(valid)}",
+                        f"{origin}'s instance types)",
+                        (f"did you mean {close[0]}? " if close else "")
+                        + f"use one of {', '.join(valid)}",
                     )
         counts = self.pool.gpu_counts
         # 0: a fraction of one GPU (g6f, gr6f), which EC2 reports as no GPU.

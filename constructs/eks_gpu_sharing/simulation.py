@@ -12,7 +12,9 @@ What it cannot tell (:data:`LIMITS`): it is one scheduling round and launches no
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -41,11 +43,13 @@ from .k8s import (
 )
 from .karpenter_values import KARPENTER_RELEASE, karpenter_chart_values
 from .labels import POOL_LABEL
+from .plan import plan_pool
 from .pool import GpuPool
 from .setup import GpuSharingSetup
 from .upstream import Upstream, UpstreamError, upstream
 from .upstream.harness import KARPENTER_CORE_MODULE, KARPENTER_MODULE
 from .versions import KARPENTER_VERSION, KUBERNETES_VERSION
+from .vocabulary import Yaml, speaking, vocabulary
 from .workload_manifests import WorkloadManifests, WorkloadPods, device_plugin_refusals
 
 #: What a simulated figure does not include; shown with every report.
@@ -376,14 +380,14 @@ class SimulationReport:
         What Karpenter logged as errors is shown; with ``verbose`` every line it logged."""
         ours, control = self.with_overlays, self.without_overlays
         header = (
-            f"{'pool':<16} {'pods':>5} | {'nodes':>5} {'slices/node':>11} {'$/hour':>9} "
+            f"{'pool':<16} {'pods':>5} | {'nodes':>5} {'slices per node':>15} {'$/hour':>9} "
             f"{'unplaced':>8} | {'nodes':>5} {'$/hour':>9} {'unplaced':>8}"
         )
         lines = [
             f"Karpenter {self.versions.get('github.com/aws/karpenter-provider-aws', '?')} "
             f"scheduling simulation; prices: {self.prices}",
             "",
-            f"{'':<24}| {'with NodeOverlays (this library)':<38}| without (control)",
+            f"{'':<24}| {'with NodeOverlays (this library)':<42}| without (control)",
             header,
             "-" * len(header),
         ]
@@ -392,14 +396,14 @@ class SimulationReport:
             slices = sorted({c.slices for c in pool.node_claims})
             lines.append(
                 f"{pool.pool:<16} {pool.pending_pods:>5} | {pool.nodes:>5} "
-                f"{'/'.join(map(str, slices)) or '-':>11} {pool.price_per_hour:>9.3f} "
+                f"{', '.join(map(str, slices)) or '-':>15} {pool.price_per_hour:>9.3f} "
                 f"{pool.unschedulable_pods:>8} | {other.nodes:>5} {other.price_per_hour:>9.3f} "
                 f"{other.unschedulable_pods:>8}"
             )
         lines.append("-" * len(header))
         lines.append(
             f"{'total':<16} {sum(p.pending_pods for p in ours.pools):>5} | {ours.nodes:>5} "
-            f"{'':>11} {ours.price_per_hour:>9.3f} {'':>8} | {control.nodes:>5} "
+            f"{'':>15} {ours.price_per_hour:>9.3f} {'':>8} | {control.nodes:>5} "
             f"{control.price_per_hour:>9.3f}"
         )
         for run in (ours, control):
@@ -431,7 +435,7 @@ class SimulationReport:
             shown = [e for e in run.logs if verbose or e.is_error]
             if shown:
                 lines.append("  Karpenter logged:")
-                lines += [f"    {_printable(str(entry))}" for entry in shown]
+                lines += [f"    {_printable(text)}" for text in _grouped_log_lines(shown)]
                 if verbose and run.logs_dropped:
                     lines.append(f"    ... and {run.logs_dropped} more lines")
         if self.refused:
@@ -443,6 +447,26 @@ class SimulationReport:
             lines += ["", "Advice:", *(f"  - {text}" for text in self.advice)]
         lines += ["", "Limits:", *(f"  - {text}" for text in self.limits)]
         return "\n".join(lines)
+
+
+def _grouped_log_lines(entries: Sequence[KarpenterLogEntry]) -> list[str]:
+    """One line per message, in first-logged order: Karpenter logs "could not schedule pod"
+    once per pod, which for 24 pods over one limit is 24 lines that differ only in the pod's
+    name; the line names the first pod and counts the others."""
+    groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[KarpenterLogEntry]] = {}
+    for entry in entries:
+        others = tuple(sorted((k, v) for k, v in entry.values.items() if k != "Pod"))
+        key = (entry.message + "\0" + entry.error, others)
+        groups.setdefault(key, []).append(entry)
+    lines = []
+    for same in groups.values():
+        first, pods = same[0], [e.values["Pod"] for e in same if "Pod" in e.values]
+        if len(pods) < 2 or len(pods) != len(same):
+            lines += [str(entry) for entry in same]
+            continue
+        values = {**first.values, "Pod": f"{pods[0]} and {len(pods) - 1} more pod(s)"}
+        lines.append(str(dataclasses.replace(first, values=values)))
+    return lines
 
 
 def _cheapest_lines(pool: PoolOutcome) -> list[str]:
@@ -1107,10 +1131,43 @@ def simulate(
         control,
         price_note(region),
         versions,
-        tuple(file_advice(config.pools)),
+        tuple(limit_advice(config.pools, ours) + file_advice(config.pools)),
         notes=tuple(notes),
         refused=tuple((_workload_label(w), reason) for w, reason in refused),
     )
+
+
+#: Karpenter's reason for a pod that would take its NodePool past ``spec.limits``
+#: (sigs.k8s.io/karpenter v1.15.0 pkg/controllers/provisioning/scheduling/nodeclaim.go).
+_OVER_LIMIT: Final = "all available instance types exceed limits for nodepool (NodePool={})"
+
+
+def limit_advice(pools: Sequence[GpuPool], run: SimulationRun) -> list[str]:
+    """For each pool whose own NodePool limit left pods unplaced, the ``gpuLimit`` that would
+    hold them: the pool's limit scaled by pending over placed pods (exact for pods of one
+    size, which is what ``--pods`` makes), in the config file's words."""
+    lines = []
+    for index, pool in enumerate(pools):
+        outcome = run.pool(pool.name)
+        over = sum(
+            count
+            for reason, count in outcome.unschedulable
+            if any(_OVER_LIMIT.format(p.name) in reason for p in plan_pool(pool).node_pools)
+        )
+        if not over:
+            continue
+        placed, pending = outcome.scheduled_pods, outcome.pending_pods
+        with speaking(Yaml(f"pools[{index}]")):
+            words = vocabulary()
+            where = words.field("GpuPool", "")
+            now = words.example("gpu_limit", str(pool.gpu_limit))
+            enough = words.example("gpu_limit", str(math.ceil(pool.gpu_limit * pending / placed)))
+        fix = f"; {enough} would hold all {pending}" if placed else ""
+        lines.append(
+            f"{pool.name} ({where}): {over} of {pending} pod(s) would take the pool past "
+            f"{now} (physical GPUs per NodePool), so Karpenter left them pending{fix}"
+        )
+    return lines
 
 
 #: An AWS region name (us-east-1, ap-southeast-2, us-gov-west-1).

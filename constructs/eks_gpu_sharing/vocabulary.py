@@ -4,8 +4,9 @@ The models (``GpuPool``, ``TimeSlicing``, ...) validate themselves and word thei
 the active :class:`Vocabulary`. Built from Python they speak :data:`PYTHON`
 (``GpuPool('a').gpu_limit=0: ...; use e.g. gpu_limit=8``); the config reader builds them inside
 :func:`speaking` a :class:`Yaml` vocabulary located at the section being read
-(``pools[0].gpuLimit=0: ...; use e.g. gpuLimit: 8``). YAML keys derive from the dataclass field
-names (:func:`yaml_key`), so the file format and the API cannot drift apart.
+(``pools[0].gpuLimit: 0 -- ...; use e.g. gpuLimit: 8``, the value as YAML). YAML keys derive
+from the dataclass field names (:func:`yaml_key`), so the file format and the API cannot drift
+apart.
 """
 
 from __future__ import annotations

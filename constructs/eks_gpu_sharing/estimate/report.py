@@ -34,8 +34,25 @@ def _header(estimate: Estimate) -> list[str]:
         )
         + ".",
         f"Packing {_rules()}.",
+        _profile_legend(estimate),
         _host_line(estimate),
     ]
+
+
+def _profile_legend(estimate: Estimate) -> str:
+    """What each profile code of the tables means (``ts5``: time-slicing, 5 pods per GPU)."""
+    meanings: dict[str, str] = {}
+    for rec in estimate.recommendations:
+        if rec.mode.shares_gpus:
+            name = {"mps": "MPS"}.get(rec.mode.estimate_name, rec.mode.estimate_name)
+            meanings[rec.profile] = f"{name}, {rec.share} pods per GPU"
+        else:
+            meanings[rec.profile] = "whole GPUs, one pod each"
+    return (
+        "Profiles: "
+        + "; ".join(f"{code} = {text}" for code, text in sorted(meanings.items()))
+        + "."
+    )
 
 
 def _host_line(estimate: Estimate) -> str:

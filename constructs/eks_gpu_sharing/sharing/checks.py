@@ -6,7 +6,7 @@ import math
 from typing import Final
 
 from ..catalog import GpuModel
-from ..errors import Problems
+from ..errors import NOT_SET, Problems
 from ..vocabulary import vocabulary
 
 #: Largest memory per slice (GiB) accepted: more than any GPU EC2 offers.
@@ -27,7 +27,9 @@ def check_slices(
     if (replicas is None) == (memory_gib is None):
         problems.add(
             field=words.field(owner, "replicas"),
-            value={"replicas": replicas, "memory_gib": memory_gib},
+            value=NOT_SET
+            if replicas is None
+            else {words.name("replicas"): replicas, words.name("memory_gib"): memory_gib},
             rule="takes exactly one of a slice count per GPU and a memory size per slice ("
             + ("both" if replicas is not None else "neither")
             + " given)",
