@@ -34,6 +34,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
+CONTRIBUTING = ROOT / "CONTRIBUTING.md"
+#: The decision page opens the guide; a CTO reads it in five minutes.
+DECISION_PAGE = DOCS / "gpu-sharing-on-eks.md"
+DECISION_PAGE_MAX_WORDS = 1200
 
 #: Info strings allowed on fenced code blocks.
 RUNNABLE_PYTHON = "python"
@@ -82,6 +86,8 @@ def _documents() -> list[Path]:
     documents = sorted(DOCS.glob("*.md"))
     if README.exists():  # the lead writes README.md last; skip it until it exists
         documents.insert(0, README)
+    if CONTRIBUTING.exists():
+        documents.append(CONTRIBUTING)
     return documents
 
 
@@ -195,8 +201,28 @@ def _links(path: Path) -> list[tuple[int, str]]:
 
 
 def test_guide_documents_exist() -> None:
-    for name in ("gpu-sharing-on-eks.md", "configuration.md", "existing-clusters.md"):
+    for name in ("gpu-sharing-on-eks.md", "runbook.md", "reference.md", "configuration.md"):
         assert (DOCS / name).is_file(), f"docs/{name} is missing"
+
+
+def prose_words(path: Path) -> int:
+    """Words a reader reads: prose and tables, without code blocks, link targets or markup."""
+    text = "\n".join(line for _, line in _prose_lines(path))
+    text = re.sub(r"\]\([^)]*\)", "]", text)  # [text](target) keeps its text
+    text = re.sub(r"^\[[^\]]+\]:\s+\S+.*$", "", text, flags=re.MULTILINE)  # link definitions
+    return len(re.findall(r"[A-Za-z0-9$][\w$.,'%/-]*", text))
+
+
+def test_the_decision_page_opens_the_guide_and_reads_in_five_minutes() -> None:
+    """At most 1,200 words; the README's table of documents lists it first; it links the
+    runbook and the reference, the two other documents of the guide."""
+    words = prose_words(DECISION_PAGE)
+    assert words <= DECISION_PAGE_MAX_WORDS, f"{words} words"
+    assert prose_words(DOCS / "runbook.md") > words  # the counter counts (not a constant 0)
+    readme_docs = [t for _, t in _links(README) if t.startswith("docs/") and t.endswith(".md")]
+    assert readme_docs[0] == "docs/gpu-sharing-on-eks.md", readme_docs
+    targets = {t.split("#")[0] for _, t in _links(DECISION_PAGE)}
+    assert {"runbook.md", "reference.md"} <= targets
 
 
 def test_helpers_follow_github_anchor_rules() -> None:

@@ -30,10 +30,16 @@ from eks_gpu_sharing.dra import (
 from eks_gpu_sharing.errors import ConfigurationError
 from eks_gpu_sharing.k8s import SampleWorkloadChart, build_gpu_sharing_charts
 from eks_gpu_sharing.karpenter_installation import ExistingKarpenter
-from eks_gpu_sharing.render import DRA_DRIVER_VALUES_FILE, rendered_files
-from eks_gpu_sharing.setup import GpuSharingSetup
+from eks_gpu_sharing.render import (
+    DRA_DRIVER_VALUES_FILE,
+    PRUNE_ALLOWLIST,
+    PRUNE_SELECTOR,
+    rendered_files,
+)
+from eks_gpu_sharing.setup import GpuSharingSetup, SampleWorkloadSettings
 from eks_gpu_sharing.simulation import simulate
 from eks_gpu_sharing.upstream import Upstream
+from tests.cluster_model import Cluster, object_key
 from tests.upstream_checks import admission_errors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -496,3 +502,29 @@ def test_a_whole_gpu_dra_pool_is_one_claim_per_gpu_and_at_the_optimum(harness: U
     outcome = report.with_overlays.pool("whole")
     assert outcome.nodes == 3 and outcome.scheduled_pods == 3
     assert outcome.cheapest is not None and outcome.cost_ratio == pytest.approx(1.0)
+
+
+def test_the_printed_prune_command_removes_a_replaced_claim_template(harness: Upstream) -> None:
+    """A new memory share is a new ResourceClaimTemplate (its spec is immutable): `kubectl
+    apply --prune` with the allowlist synth prints deletes the old one, as kubectl parses it."""
+    kinds = frozenset((k["group"], k["kind"]) for k in harness.prune_kinds(PRUNE_ALLOWLIST))
+    assert ("resource.k8s.io", "ResourceClaimTemplate") in kinds
+    sample = SampleWorkloadSettings(pool="m")
+    before, after = (
+        rendered_files(
+            _setup(
+                GpuPool(
+                    "m", gpu_names=["t4"], sharing=TimeSlicing(memory_gib=gib), backend=Backend.DRA
+                ),
+                sample_workload=sample,
+            )
+        )
+        for gib in (4, 8)
+    )
+    new = Cluster.loaded(after)
+    assert {object_key(o)[:2] for o in new.objects.values()} <= kinds
+    cluster = Cluster.loaded(before)
+    cluster.apply_folder(after, prune_label=tuple(PRUNE_SELECTOR.split("=")), prune_kinds=kinds)
+    assert cluster.objects == new.objects
+    templates = [k for k in cluster.objects if "ResourceClaimTemplate" in k]
+    assert len(templates) == 1 and "m-gpu-8gib" in str(templates[0]), templates

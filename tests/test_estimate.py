@@ -531,13 +531,11 @@ def test_the_guides_figures_are_current(harness: Upstream) -> None:
     result = estimate(read_workloads(ROOT / "examples" / "workloads.yaml"))
     assert result.method.startswith("Karpenter")
     assert result.sample_pod_saving is not None
-    assert (
-        f"would\nread {result.sample_pod_saving:.0%}"
-        in (ROOT / "docs" / "gpu-sharing-on-eks.md").read_text()
-    )
+    # The decision page, with its line breaks and table cells read as spaces.
+    guide = " ".join((ROOT / "docs" / "gpu-sharing-on-eks.md").read_text().split())
+    assert f"the example would read {result.sample_pod_saving:.0%}" in guide
     chart = ROOT / "docs" / "measurements" / "estimate-example.svg"
     assert chart.read_text() == chart_svg(result), "regenerate: see the guide's summary"
-    guide = (ROOT / "docs" / "gpu-sharing-on-eks.md").read_text()
     today, shared = result.today, result.shared
     quoted = (
         f"${today.per_month:,.0f} -> ${shared.per_month:,.0f} a month "

@@ -160,7 +160,7 @@ RESOURCE_QUOTA_SECTION = "### Quotas count slices"
 
 def test_the_guides_resource_quota_is_admitted(harness: Upstream) -> None:
     """The ResourceQuota example of the guide passes kube-apiserver's validation."""
-    text = (ROOT / "docs" / "gpu-sharing-on-eks.md").read_text()
+    text = (ROOT / "docs" / "reference.md").read_text()
     section = text[text.index(RESOURCE_QUOTA_SECTION) :]
     block = section[
         section.index("```yaml\n") + 8 : section.index("```\n", section.index("```yaml"))

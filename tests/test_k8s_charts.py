@@ -844,7 +844,7 @@ def test_the_device_plugin_namespace_is_privileged_because_its_pods_need_it(
 # * where NFD labels the node, only the exclusion values the guide gives the existing release
 #   keep it off; they keep it on every other GPU node.
 
-GUIDE = ROOT / "docs" / "gpu-sharing-on-eks.md"
+GUIDE = ROOT / "docs" / "runbook.md"
 
 
 POOL = GpuPool("inference", sharing=TimeSlicing(replicas=4), gpu_names=["t4"], gpu_limit=8)

@@ -314,5 +314,5 @@ def _deploy_twice(
 
 
 def test_the_guide_shows_the_command_synth_prints() -> None:
-    guide = (Path(__file__).resolve().parents[1] / "docs" / "gpu-sharing-on-eks.md").read_text()
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "runbook.md").read_text()
     assert f"or apply with pruning instead: {kubectl_apply_command('manifests')}\n" in guide

@@ -228,6 +228,8 @@ PRUNE_ALLOWLIST: Final = (
     f"{NODE_CLASS_API_VERSION}/{NODE_CLASS_KIND}",
     f"{NODE_POOL_API_VERSION}/{NODE_POOL_KIND}",
     f"{NODE_OVERLAY_API_VERSION}/{NODE_OVERLAY_KIND}",
+    # A DRA pool's claim template: a new share size is a new template (its spec is immutable).
+    "resource.k8s.io/v1/ResourceClaimTemplate",
 )
 #: The label selector of everything ``synth`` writes.
 PRUNE_SELECTOR: Final = f"{MANAGED_BY_LABEL}=eks-gpu-sharing"

@@ -210,7 +210,7 @@ def format_markdown(estimate: Estimate) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: Version of ``estimate --format json``'s layout (docs/gpu-sharing-on-eks.md lists its keys);
+#: Version of ``estimate --format json``'s layout (docs/reference.md lists its keys);
 #: a change that removes or renames a key raises it.
 JSON_SCHEMA_VERSION: Final = 1
 
