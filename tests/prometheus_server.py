@@ -47,10 +47,16 @@ class SyntheticPod:
 
 
 def openmetrics(
-    pods: Sequence[SyntheticPod], end: int, constant: Sequence[tuple[str, str, float]] = ()
+    pods: Sequence[SyntheticPod],
+    end: int,
+    constant: Sequence[tuple[str, str, float]] = (),
+    counters: Sequence[tuple[str, str, float]] = (),
 ) -> str:
     """The pods' series in OpenMetrics text, grouped by metric family as promtool requires;
-    ``constant`` adds (metric, labels, value) series that hold one value all window."""
+    ``constant`` adds (metric, labels, value) series that hold one value all window, and
+    ``counters`` (metric, labels, increase per second) series that grow at that rate (written
+    as gauges: OpenMetrics counters need a ``_total`` suffix the exporter's names lack, and
+    PromQL's ``rate`` reads either)."""
     count = WINDOW_SECONDS // STEP_SECONDS
     times = [end - (count - 1 - i) * STEP_SECONDS for i in range(count)]
     # A fixed permutation of the ramp (step coprime with count): not monotonic in time.
@@ -83,6 +89,10 @@ def openmetrics(
                 families[name].append(f"{name}{{{labels}}} {value:.6f} {times[i]}")
     for name, labels, value in constant:
         families.setdefault(name, []).extend(f"{name}{{{labels}}} {value} {t}" for t in times)
+    for name, labels, per_second in counters:
+        families.setdefault(name, []).extend(
+            f"{name}{{{labels}}} {per_second * (t - times[0]):.1f} {t}" for t in times
+        )
     lines = []
     for name, samples in families.items():
         if samples:
@@ -107,6 +117,7 @@ def start_prometheus(
     workdir: Path,
     *,
     constant: Sequence[tuple[str, str, float]] = (),
+    counters: Sequence[tuple[str, str, float]] = (),
     scrape_configs: str = "",
     extra_files: Mapping[str, str] = {},
 ) -> Iterator[RunningPrometheus]:
@@ -120,7 +131,7 @@ def start_prometheus(
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "data"
     source = workdir / "dcgm.om.txt"
-    source.write_text(openmetrics(pods, end, constant))
+    source.write_text(openmetrics(pods, end, constant, counters))
     subprocess.run(
         [promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(source), str(data)],
         check=True,

@@ -5,6 +5,7 @@ Grafana's SDK whose every query a real Prometheus answers."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import urllib.parse
@@ -30,6 +31,7 @@ from eks_gpu_sharing import (
 )
 from eks_gpu_sharing.config import load_yaml, parse_config
 from eks_gpu_sharing.errors import ConfigurationError
+from eks_gpu_sharing.estimate import measured
 from eks_gpu_sharing.monitoring import (
     PANELS,
     MonitoringChart,
@@ -39,6 +41,7 @@ from eks_gpu_sharing.monitoring import (
     queries,
     resolved,
 )
+from eks_gpu_sharing.monitoring.exporter import CHART_DEFAULT_METRICS
 from eks_gpu_sharing.pool import Taint, TaintEffect
 from eks_gpu_sharing.render import rendered_files
 from eks_gpu_sharing.upstream import Upstream
@@ -96,6 +99,21 @@ def test_the_exporter_can_map_each_process_to_its_pod() -> None:
     assert values["kubernetes"] == {"enablePodUID": True}
     # No pool renames its resource: nothing to add to the exporter's own names.
     assert "NVIDIA_RESOURCE_NAMES" not in {e["name"] for e in values["extraEnv"]}
+
+
+def test_the_exporter_collects_every_field_the_dashboard_and_estimate_read() -> None:
+    """customMetrics replaces the chart's list: it keeps the chart's fields and adds SM activity
+    and the two throttling counters, which the chart leaves commented out."""
+    csv = dcgm_exporter_values(POOLS, service_monitor=False)["customMetrics"]
+    rows = [line.split(", ", 2) for line in csv.splitlines()]
+    assert all(len(row) == 3 and row[1] in ("gauge", "counter") for row in rows), rows
+    collected = [field for field, _, _ in rows]
+    assert len(collected) == len(set(collected))
+    read = {name for expr in queries() for name in re.findall(r"\bDCGM_FI_\w+", expr)}
+    read |= {v for k, v in vars(measured).items() if k.endswith("_METRIC")}
+    assert {"DCGM_FI_PROF_SM_ACTIVE", "DCGM_FI_DEV_POWER_VIOLATION"} <= read
+    assert read <= set(collected), read - set(collected)
+    assert collected[: len(CHART_DEFAULT_METRICS)] == [f for f, _, _ in CHART_DEFAULT_METRICS]
 
 
 def test_renamed_slices_are_mapped_to_pods_too() -> None:
@@ -252,6 +270,24 @@ CONSTANT = (
     ),
     ("kube_pod_status_phase", 'namespace="prod",pod="chat-0",phase="Running"', 1),
 )
+#: A shared GPU's other metrics, as the exporter writes them for a GPU pods use: one series
+#: per pod with the pod's labels and the GPU's value, and no device-level series
+#: (kubernetes.go 371-397: the device series is kept only for GPUs no pod uses).
+_SHARING_PODS = (
+    'pod="chat-0",namespace="prod",container="main",pod_uid="0f3c2b1e-1111-2222-3333-444455556666",vgpu="0"',
+    'pod="chat-1",namespace="prod",container="main",pod_uid="0f3c2b1e-1111-2222-3333-444455556667",vgpu="1"',
+)
+SM_ACTIVE = 0.42
+CONSTANT += tuple(("DCGM_FI_PROF_SM_ACTIVE", f"{_GPU0},{pod}", SM_ACTIVE) for pod in _SHARING_PODS)
+#: Nanoseconds held back per second: 5% of the time by power, 1% by heat.
+THROTTLED = {"DCGM_FI_DEV_POWER_VIOLATION": 0.05e9, "DCGM_FI_DEV_THERMAL_VIOLATION": 0.01e9}
+COUNTERS = tuple(
+    (name, f"{_GPU0},{pod}", per_second)
+    for name, per_second in THROTTLED.items()
+    for pod in _SHARING_PODS
+)
+#: Grafana's $__rate_interval for the backfill: at least four of its 10-minute sample steps.
+RATE_INTERVAL = "40m"
 PODS = (
     SyntheticPod(
         "prod",
@@ -336,6 +372,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runni
                 PODS,
                 workdir,
                 constant=CONSTANT,
+                counters=COUNTERS,
                 scrape_configs=yaml.safe_dump({"scrape_configs": [job]}),
                 extra_files={"targets.json": json.dumps(targets)},
             )
@@ -355,7 +392,9 @@ def test_every_dashboard_query_returns_data(
 ) -> None:
     running, _ = prometheus
     # As Grafana sends it with every variable at "All".
-    query = urllib.parse.urlencode({"query": resolved(expr), "time": running.end})
+    query = urllib.parse.urlencode(
+        {"query": resolved(expr, rate_interval=RATE_INTERVAL), "time": running.end}
+    )
     answer = _get(f"{running.url}/api/v1/query?{query}")
     assert answer["status"] == "success"
     assert answer["data"]["result"], f"no data for {expr}"
@@ -364,7 +403,12 @@ def test_every_dashboard_query_returns_data(
 def _values(
     running: RunningPrometheus, expr: str, **variables: str
 ) -> dict[tuple[str, ...], float]:
-    query = urllib.parse.urlencode({"query": resolved(expr, **variables), "time": running.end})
+    query = urllib.parse.urlencode(
+        {
+            "query": resolved(expr, rate_interval=RATE_INTERVAL, **variables),
+            "time": running.end,
+        }
+    )
     answer = _get(f"{running.url}/api/v1/query?{query}")
     return {
         tuple(sorted(r["metric"].values())): float(r["value"][1]) for r in answer["data"]["result"]
@@ -387,6 +431,16 @@ def test_the_dashboard_reads_a_shared_gpu_as_the_exporter_reports_it(
     assert len(per_pod) == 2 and max(per_pod.values()) <= 5000
     idle = _values(running, panels["Allocated GPUs under 5% busy"]["{{Hostname}} GPU {{gpu}}"])
     assert list(idle.values()) == [3]
+    # SM activity is the GPU's, repeated on each sharing pod's series: read once, not summed.
+    sm = _values(running, panels["SM activity"]["{{Hostname}} GPU {{gpu}}"])
+    assert list(sm.values()) == [SM_ACTIVE]
+    throttled = panels["Time throttled by power or heat"]
+    for cause, name in (
+        ("power", "DCGM_FI_DEV_POWER_VIOLATION"),
+        ("heat", "DCGM_FI_DEV_THERMAL_VIOLATION"),
+    ):
+        (share,) = _values(running, throttled[f"{{{{Hostname}}}} GPU {{{{gpu}}}} {cause}"]).values()
+        assert share == pytest.approx(THROTTLED[name] / 1e9)
     # The variables filter: another node or namespace shows nothing, this one everything.
     used = memory["{{Hostname}} GPU {{gpu}} used"]
     assert _values(running, used, node="node-0") and not _values(running, used, node="node-9")

@@ -12,10 +12,13 @@ real Prometheus in the tests):
 * pods per GPU, and GPUs pods hold under 5% busy;
 * temperature and power per GPU; the last Xid error per GPU (a fault that stops every pod on it).
 
-SM activity (``DCGM_FI_PROF_SM_ACTIVE``), which MPS sharing is better judged by, is commented out
-in the exporter chart's counters at 4.5.3-4.8.2 (``templates/metrics-configmap.yaml`` 83), and
-throttling reasons are in none of its lists: neither is charted. Variables filter every panel by
-pool, node and namespace ("All" is ``.*``).
+* SM activity per GPU (``DCGM_FI_PROF_SM_ACTIVE``), which MPS sharing is judged by, and the
+  share of time power or heat held the GPU back (``rate`` of ``DCGM_FI_DEV_POWER_VIOLATION`` and
+  ``DCGM_FI_DEV_THERMAL_VIOLATION``, nanoseconds per second / 1e9): the chart leaves all three
+  commented out, so the library's exporter values add them (``exporter.ADDED_METRICS``).
+
+Variables filter every panel by pool, node and namespace ("All" is ``.*``); rates use Grafana's
+``$__rate_interval``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ _NODE: Final = 'Hostname=~"$node"'
 _GPU_OWN: Final = f'{{pod="",{_NODE}}}'
 _PER_POD: Final = f'{{pod!="",namespace=~"$namespace",{_NODE}}}'
 _ANY_GPU: Final = f"{{{_NODE}}}"
+#: Grafana's range for rate(): at least four scrape intervals, whatever the dashboard's step.
+RATE_INTERVAL: Final = "$__rate_interval"
 #: The value of a variable's "All" option: a regex every label value matches.
 ALL_VALUE: Final = ".*"
 #: The dashboard's variables: (name, label, query). Pools come from the node label that
@@ -160,6 +165,32 @@ PANELS: Final = (
         "GPUs that pods hold while they stay nearly idle: candidates for more sharing.",
     ),
     Panel(
+        "SM activity",
+        "percentunit",
+        (
+            (
+                "{{Hostname}} GPU {{gpu}}",
+                f"max by (Hostname, gpu) (DCGM_FI_PROF_SM_ACTIVE{_ANY_GPU})",
+            ),
+        ),
+        "Share of SM cycles with work assigned, per physical GPU: what MPS clients fill side "
+        "by side (busy time above counts time, not SMs).",
+    ),
+    Panel(
+        "Time throttled by power or heat",
+        "percentunit",
+        tuple(
+            (
+                f"{{{{Hostname}}}} GPU {{{{gpu}}}} {cause}",
+                f"max by (Hostname, gpu) (rate(DCGM_FI_DEV_{field}_VIOLATION{_ANY_GPU}"
+                f"[{RATE_INTERVAL}])) / 1e9",
+            )
+            for cause, field in (("power", "POWER"), ("heat", "THERMAL"))
+        ),
+        "Share of time the GPU ran below its clocks because of its power limit or temperature: "
+        "every pod sharing it slows down.",
+    ),
+    Panel(
         "GPU temperature",
         "celsius",
         (("{{Hostname}} GPU {{gpu}}", f"max by (Hostname, gpu) (DCGM_FI_DEV_GPU_TEMP{_ANY_GPU})"),),
@@ -196,8 +227,10 @@ def queries() -> list[str]:
     return [expr for panel in PANELS for _, expr in panel.queries]
 
 
-def resolved(expr: str, **values: str) -> str:
-    """``expr`` as Grafana sends it: each variable replaced by ``values`` or "All" (``.*``)."""
+def resolved(expr: str, *, rate_interval: str = "5m", **values: str) -> str:
+    """``expr`` as Grafana sends it: each variable replaced by ``values`` or "All" (``.*``), and
+    ``$__rate_interval`` by ``rate_interval``."""
+    expr = expr.replace(RATE_INTERVAL, rate_interval)
     for name, _, _ in VARIABLES:
         expr = expr.replace(f"${name}", values.get(name, ALL_VALUE))
     return expr

@@ -23,6 +23,12 @@ its ``deployment/values.yaml`` at tag 4.5.3-4.8.2):
 * ``NVIDIA_RESOURCE_NAMES`` where a pool renames its resource (``nvidia.com/gpu.shared``): the
   exporter maps only ``nvidia.com/gpu``, ``nvidia.com/mig-*`` and the names listed there,
   comma-separated (``kubernetes.go`` 772-784, ``pkg/cmd/app.go`` 293-298).
+* ``customMetrics``: the chart's default list (``templates/metrics-configmap.yaml`` 19-91, the
+  lines not commented out), plus three fields it leaves commented out: ``DCGM_FI_PROF_SM_ACTIVE``
+  (83), which MPS sharing is judged by, and ``DCGM_FI_DEV_POWER_VIOLATION`` and
+  ``DCGM_FI_DEV_THERMAL_VIOLATION`` (43-44), the nanoseconds the GPU was held back by power or
+  heat. The value replaces the whole list (``deployment/values.yaml`` 266-267), so the chart's
+  fields are repeated here.
 * ``serviceMonitor``: opt-in (the chart's default is true, which fails on clusters without the
   Prometheus Operator's CRDs), with ``honorLabels: true`` (without it Prometheus renames the
   exporter's ``pod`` and ``namespace`` to ``exported_pod`` and ``exported_namespace``) and
@@ -44,6 +50,49 @@ from ..sharing import GPU_RESOURCE
 DCGM_EXPORTER_RELEASE: Final = "dcgm-exporter"
 #: The port of the exporter's Service (chart default).
 DCGM_EXPORTER_PORT: Final = 9400
+
+
+#: The chart's default fields at 4.5.3-4.8.2, as (field, Prometheus type), in its order
+#: (``deployment/templates/metrics-configmap.yaml`` 19-91).
+CHART_DEFAULT_METRICS: Final = (
+    ("DCGM_FI_DEV_SM_CLOCK", "gauge", "SM clock frequency (MHz)."),
+    ("DCGM_FI_DEV_MEM_CLOCK", "gauge", "Memory clock frequency (MHz)."),
+    ("DCGM_FI_DEV_MEMORY_TEMP", "gauge", "Memory temperature (C)."),
+    ("DCGM_FI_DEV_GPU_TEMP", "gauge", "GPU temperature (C)."),
+    ("DCGM_FI_DEV_POWER_USAGE", "gauge", "Power draw (W)."),
+    ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "counter", "Energy since boot (mJ)."),
+    ("DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "counter", "PCIe retries."),
+    ("DCGM_FI_DEV_GPU_UTIL", "gauge", "GPU utilization (%)."),
+    ("DCGM_FI_DEV_MEM_COPY_UTIL", "gauge", "Memory utilization (%)."),
+    ("DCGM_FI_DEV_ENC_UTIL", "gauge", "Encoder utilization (%)."),
+    ("DCGM_FI_DEV_DEC_UTIL", "gauge", "Decoder utilization (%)."),
+    ("DCGM_FI_DEV_XID_ERRORS", "gauge", "Last Xid error."),
+    ("DCGM_FI_DEV_FB_FREE", "gauge", "Framebuffer memory free (MiB)."),
+    ("DCGM_FI_DEV_FB_USED", "gauge", "Framebuffer memory used (MiB)."),
+    ("DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "counter", "NVLink bandwidth counters, all lanes."),
+    ("DCGM_FI_DEV_VGPU_LICENSE_STATUS", "gauge", "vGPU license status."),
+    ("DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", "counter", "Rows remapped, uncorrectable errors."),
+    ("DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", "counter", "Rows remapped, correctable errors."),
+    ("DCGM_FI_DEV_ROW_REMAP_FAILURE", "gauge", "Whether row remapping failed."),
+    ("DCGM_FI_PROF_GR_ENGINE_ACTIVE", "gauge", "Ratio of time the graphics engine is active."),
+    ("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "gauge", "Ratio of cycles the tensor pipe is active."),
+    ("DCGM_FI_PROF_DRAM_ACTIVE", "gauge", "Ratio of cycles device memory is active."),
+    ("DCGM_FI_PROF_PCIE_TX_BYTES", "gauge", "PCIe transmit rate (bytes/s)."),
+    ("DCGM_FI_PROF_PCIE_RX_BYTES", "gauge", "PCIe receive rate (bytes/s)."),
+)
+#: Fields the chart's list leaves commented out (lines 43-44 and 83) that the dashboard charts
+#: and ``estimate`` reads for MPS.
+ADDED_METRICS: Final = (
+    ("DCGM_FI_PROF_SM_ACTIVE", "gauge", "Ratio of cycles an SM has at least one warp assigned."),
+    ("DCGM_FI_DEV_POWER_VIOLATION", "counter", "Time held back by power constraints (ns)."),
+    ("DCGM_FI_DEV_THERMAL_VIOLATION", "counter", "Time held back by thermal constraints (ns)."),
+)
+
+
+def exporter_metrics() -> str:
+    """The exporter's field list (the chart's ``customMetrics`` CSV: field, type, help)."""
+    rows = (*CHART_DEFAULT_METRICS, *ADDED_METRICS)
+    return "".join(f"{field}, {kind}, {help_text}\n" for field, kind, help_text in rows)
 
 
 def check_monitored_pools(pools: Sequence[GpuPool], *, field: str) -> None:
@@ -106,6 +155,7 @@ def dcgm_exporter_values(
         "hostPID": True,
         "kubernetes": {"enablePodUID": True},
         "extraEnv": environment,
+        "customMetrics": exporter_metrics(),
         "serviceMonitor": {
             "enabled": service_monitor,
             "interval": "30s",
