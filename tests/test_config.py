@@ -25,7 +25,7 @@ from eks_gpu_sharing import (
     TimeSlicing,
 )
 from eks_gpu_sharing.config import load_config, parse_config
-from eks_gpu_sharing.errors import shown
+from eks_gpu_sharing.errors import NOT_SET, shown, shown_yaml
 from eks_gpu_sharing.versions import KARPENTER_VERSION
 from tests.config_inputs import (
     CONFIG_TEXT,
@@ -367,3 +367,31 @@ def _all_problems(source: dict[str, Any]) -> tuple[Any, ...]:
     with pytest.raises(ConfigurationError) as info:
         parse_config(source)
     return info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("value", "as_yaml"),
+    [
+        (False, "false"),
+        (None, "null"),
+        (NOT_SET, "(not set)"),
+        ("t4", "t4"),
+        ("yes", '"yes"'),  # YAML would read the bare word as a boolean
+        ("1.15", '"1.15"'),
+        ("two words", '"two words"'),
+        ("line\nbreak", '"line\\nbreak"'),
+        (["T4", "A10G"], "[T4, A10G]"),
+        ({"mode": "mps", "replicas": 4}, "{mode: mps, replicas: 4}"),
+        ("x" * 200, "x" * 77 + "..."),
+    ],
+)
+def test_values_in_file_errors_read_as_yaml(value: object, as_yaml: str) -> None:
+    assert shown_yaml(value) == as_yaml
+
+
+def test_a_deep_or_wide_value_is_cut_in_yaml_too() -> None:
+    deep: object = "leaf"
+    for _ in range(50):
+        deep = [deep]
+    assert len(shown_yaml(deep)) < 130 and "..." in shown_yaml(deep)
+    assert len(shown_yaml({f"key{i}": "v" * 70 for i in range(100)})) <= 120

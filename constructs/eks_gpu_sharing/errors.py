@@ -78,11 +78,11 @@ def shown_yaml(value: Any, depth: int = 0) -> str:
     if isinstance(value, int | float):
         return _SHOWN.repr(value)
     if isinstance(value, str):
-        if _PLAIN_YAML.fullmatch(value) and value.lower() not in _YAML_SPECIAL:
-            return value if len(value) <= _SHOWN.maxstring else json.dumps(value[:77]) + "..."
-        return json.dumps(value if len(value) <= _SHOWN.maxstring else value[:77])[:-1] + (
-            '"' if len(value) <= _SHOWN.maxstring else '..."'
-        )
+        cut = value if len(value) <= _SHOWN.maxstring else value[: _SHOWN.maxstring - 3]
+        more = "" if cut is value else "..."
+        if _PLAIN_YAML.fullmatch(cut) and cut.lower() not in _YAML_SPECIAL:
+            return cut + more
+        return json.dumps(cut) + more  # a JSON string is a YAML double-quoted scalar
     if depth > _SHOWN.maxlevel:
         return "..."
     if isinstance(value, Mapping):
