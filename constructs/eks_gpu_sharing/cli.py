@@ -4,7 +4,7 @@ current, simulate what Karpenter will launch for it, or estimate what sharing sa
 eks-gpu-sharing init                                                # writes gpu-sharing.yaml
 eks-gpu-sharing synth --config gpu-sharing.yaml --out manifests/
 eks-gpu-sharing check --config gpu-sharing.yaml --out manifests/   # exit 1 if stale
-eks-gpu-sharing simulate --config gpu-sharing.yaml --pods inference=40   # Go: Karpenter's code
+eks-gpu-sharing simulate --config gpu-sharing.yaml --pods inference=16   # Go: Karpenter's code
 eks-gpu-sharing simulate --config gpu-sharing.yaml --workloads k8s/ --cluster cluster.yaml
 eks-gpu-sharing estimate --workloads workloads.yaml                 # or --prometheus URL
 """
@@ -48,7 +48,7 @@ _EPILOG: Final = """examples:
   eks-gpu-sharing init
   eks-gpu-sharing synth --config gpu-sharing.yaml --out manifests/
   eks-gpu-sharing check --config gpu-sharing.yaml --out manifests/
-  eks-gpu-sharing simulate --config gpu-sharing.yaml --pods inference=40
+  eks-gpu-sharing simulate --config gpu-sharing.yaml --pods inference=16
   eks-gpu-sharing simulate --config gpu-sharing.yaml --workloads k8s/ --cluster cluster.yaml
   eks-gpu-sharing preflight --config gpu-sharing.yaml --cluster cluster.yaml
   eks-gpu-sharing estimate --workloads workloads.yaml --format markdown
