@@ -321,6 +321,9 @@ _CHILD = """
 import os, signal, sys
 from eks_gpu_sharing import output_folder
 out, where, nth, sig = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+# Ctrl-C as in a terminal: a suite started as a background job (`make test &`, nohup) hands its
+# children SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 new = {"01-a.k8s.yaml": b"a: 2\\n", "03-c.k8s.yaml": b"c: 2\\n", "monitoring/d.json": b"{}\\n"}
 calls = 0
 def dying(real):
