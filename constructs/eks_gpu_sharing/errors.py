@@ -203,6 +203,19 @@ class Problems:
             raise ConfigurationError(problems=self._problems, source=source)
 
 
+def check_bool(problems: Problems, owner: str, name: str, value: object, *, when: str = "") -> None:
+    """True or false, nothing that merely converts to one; ``when`` ends the fix (``" once the
+    gate is on"``)."""
+    if not isinstance(value, bool):
+        words = vocabulary()
+        problems.add(
+            field=words.field(owner, name),
+            value=value,
+            rule="must be true or false",
+            fix=f"use {words.example(name, words.choose(python='True', yaml='true'))}{when}",
+        )
+
+
 def require_instance(value: Any, expected: type, *, field: str, fix: str) -> None:
     """Raise ConfigurationError unless ``value`` is an ``expected`` (typed props from Python)."""
     if not isinstance(value, expected):

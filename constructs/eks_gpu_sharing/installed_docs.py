@@ -7,6 +7,7 @@ pyproject.toml), since a pip user has no clone to open ``docs/...`` in.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Final
@@ -18,6 +19,7 @@ GUIDE: Final = "gpu-sharing-on-eks.md"
 CONFIGURATION: Final = "configuration.md"
 
 
+@functools.cache  # the help of every subcommand asks; the answer cannot change in a run
 def docs_dir() -> Path | None:
     """The folder holding the guide's Markdown files: the checkout's ``docs/`` when this
     package runs from one, else the installed data folder; None when neither exists."""

@@ -20,7 +20,7 @@ from .aws_names import (
     tag_value_error,
     token_literal_error,
 )
-from .errors import Problems
+from .errors import Problems, check_bool
 from .karpenter_compatibility import (
     RUNNING_VERSION_FIX,
     check_dra_support,
@@ -148,15 +148,13 @@ class ExistingKarpenter:
                 + words.example("node_role_name", '"KarpenterNodeRole-my-cluster"'),
             )
         for gate in ("node_overlay_enabled", "dra_enabled"):
-            if not isinstance(getattr(self, gate), bool):
-                problems.add(
-                    field=words.field("ExistingKarpenter", gate),
-                    value=getattr(self, gate),
-                    rule="must be true or false",
-                    fix="use "
-                    + words.example(gate, words.choose(python="True", yaml="true"))
-                    + " once the gate is on",
-                )
+            check_bool(
+                problems,
+                "ExistingKarpenter",
+                gate,
+                getattr(self, gate),
+                when=" once the gate is on",
+            )
         if reason := karpenter_release_error(self.version):
             problems.add(
                 field=words.field("ExistingKarpenter", "version"),
@@ -189,19 +187,25 @@ class ExistingKarpenter:
             kubernetes_version_field=kubernetes_version_field,
         )
         if needs_node_overlay:
-            then = words.example("node_overlay_enabled", words.choose(python="True", yaml="true"))
             check_node_overlay_gate(
                 self.node_overlay_enabled,
                 karpenter_version=self.version,
                 field=words.field("ExistingKarpenter", "node_overlay_enabled"),
-                then=words.choose(python=f"pass {then}", yaml=f"set {then}"),
+                then=_say_it_is_on("node_overlay_enabled"),
             )
         if needs_dra:
-            then = words.example("dra_enabled", words.choose(python="True", yaml="true"))
             check_dra_support(
                 self.version,
                 enabled=self.dra_enabled,
                 version_field=words.field("ExistingKarpenter", "version"),
                 enabled_field=words.field("ExistingKarpenter", "dra_enabled"),
-                then=words.choose(python=f"pass {then}", yaml=f"set {then}"),
+                then=_say_it_is_on("dra_enabled"),
             )
+
+
+def _say_it_is_on(gate: str) -> str:
+    """How to tell the library a gate of your Karpenter is on: ``pass dra_enabled=True`` from
+    Python, ``set draEnabled: true`` in the file."""
+    words = vocabulary()
+    then = words.example(gate, words.choose(python="True", yaml="true"))
+    return words.choose(python=f"pass {then}", yaml=f"set {then}")

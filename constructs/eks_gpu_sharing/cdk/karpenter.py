@@ -166,13 +166,7 @@ class Karpenter(Construct):
                 fix="pass dra_enabled=True for DRA pools",
             )
         if dra_enabled:
-            check_dra_support(
-                version,
-                enabled=True,
-                version_field="Karpenter.version",
-                enabled_field="Karpenter.dra_enabled",
-                then="pass dra_enabled=True",
-            )
+            _check_dra_support(version, dra_enabled)
         check_cluster_name(
             cluster.cluster_name,
             field="Karpenter.cluster.cluster_name",
@@ -383,13 +377,7 @@ class Karpenter(Construct):
             kubernetes_version_field=kubernetes_version_field,
         )
         if needs_dra:
-            check_dra_support(
-                self.version,
-                enabled=self.dra_enabled,
-                version_field="Karpenter.version",
-                enabled_field="Karpenter.dra_enabled",
-                then="pass dra_enabled=True",
-            )
+            _check_dra_support(self.version, self.dra_enabled)
 
     def _tag_for_discovery(
         self, stack: Stack, subnet_ids: list[str], security_group_id: str, tag_value: str
@@ -624,3 +612,14 @@ def _cluster_security_group_id(cluster: eks.ICluster) -> str:
             rule=f"the cluster security group must be known to tag it for discovery ({error})",
             fix="import the cluster with cluster_security_group_id=...",
         ) from error
+
+
+def _check_dra_support(version: str, dra_enabled: bool) -> None:
+    """DRA pools need this Karpenter at 1.15+ with its gate on, in the construct's words."""
+    check_dra_support(
+        version,
+        enabled=dra_enabled,
+        version_field="Karpenter.version",
+        enabled_field="Karpenter.dra_enabled",
+        then="pass dra_enabled=True",
+    )

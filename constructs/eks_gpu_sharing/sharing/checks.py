@@ -90,18 +90,6 @@ def check_replicas(problems: Problems, owner: str, replicas: object, maximum: in
         )
 
 
-def check_bool(problems: Problems, owner: str, name: str, value: object) -> None:
-    """True or false, nothing that merely converts to one."""
-    if not isinstance(value, bool):
-        words = vocabulary()
-        problems.add(
-            field=words.field(owner, name),
-            value=value,
-            rule="must be true or false",
-            fix=f"use {words.example(name, words.choose(python='True', yaml='true'))}",
-        )
-
-
 def toml_bool(value: bool) -> str:
     """``true`` or ``false``, as TOML writes them."""
     return "true" if value else "false"

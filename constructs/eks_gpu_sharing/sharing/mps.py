@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import Problems
-from .checks import check_bool, check_slices, toml_bool
+from ..errors import Problems, check_bool
+from .checks import check_slices, toml_bool
 from .counted import CountedShares
 from .mode import GPU_RESOURCE, PoolFacts, register_mode
 
